@@ -1,0 +1,29 @@
+/** setup-requested: ensure both repositories, then bring back images a teardown removed. */
+import type {EventHandler} from '../../shared/handle-event';
+import {SetupRequest} from '../../shared/events';
+import {decodeMessage} from '../../shared/pubsub-event';
+import {ensureRepositories} from '../../shared/setup';
+
+export const setupRequestedHandler: EventHandler<SetupRequest> = {
+  kind: 'setup',
+  decode: event => decodeMessage(event, SetupRequest),
+  summary: request => ({
+    requestedBy: request.requestedBy,
+    dryRun: request.dryRun,
+  }),
+  async act(request, run, context) {
+    if (request.dryRun)
+      await run.info('Dry run: nothing will be created or changed');
+    const checks = await ensureRepositories(request, run, context);
+    const attention = checks
+      .filter(check => check.warnings.length > 0)
+      .map(c => c.id);
+    await run.succeed(
+      request.dryRun
+        ? 'Dry run complete'
+        : attention.length === 0
+          ? 'Both repositories ready'
+          : `Repositories ready; needs attention: ${attention.join(', ')}`,
+    );
+  },
+};

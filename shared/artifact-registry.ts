@@ -1,0 +1,334 @@
+/**
+ * Artifact Registry, in the domain's words. Every call retries transient faults in
+ * process; NOT_FOUND and ALREADY_EXISTS are answers, not errors.
+ *
+ * Deliberately absent: deleting a repository. That lives in `teardown-guard.ts` alone.
+ */
+import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
+import type {Config} from './config';
+import {classifyError, explainPermanentFailure, PermanentError} from './errors';
+import {parseRepositoryName, repositoryResourceName} from './repository-id';
+import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
+import type {Tier} from './catalog';
+
+export const LIFECYCLE_LABEL = 'arr-lifecycle';
+export const MANAGED_BY_LABEL = 'managed-by';
+export const MANAGED_BY = 'arr-image-control-plane';
+
+// The proto enum, for clients configured to return numbers instead of names.
+const FORMAT_NAMES: Record<number, string> = {
+  0: 'FORMAT_UNSPECIFIED',
+  1: 'DOCKER',
+  2: 'MAVEN',
+  3: 'NPM',
+  5: 'APT',
+  6: 'YUM',
+  8: 'PYTHON',
+  9: 'KFP',
+  10: 'GO',
+  11: 'GENERIC',
+};
+
+export interface RepositoryInfo {
+  id: string;
+  name: string;
+  format: string;
+  location: string;
+  labels: Record<string, string>;
+  description: string;
+  sizeBytes: number;
+}
+
+export interface TagInfo {
+  tag: string;
+  /** `sha256:…`, the version the tag points at. */
+  digest: string;
+}
+
+export interface ImageVersion {
+  /** Full version resource name. */
+  name: string;
+  digest: string;
+  tags: string[];
+  uploadTime: Date;
+  sizeBytes: number;
+}
+
+export interface DockerImageInfo {
+  image: string;
+  digest: string;
+  tags: string[];
+  sizeBytes: number;
+  uploadTime: Date;
+}
+
+export type CreateOutcome = 'created' | 'already-exists';
+
+type Timestamp =
+  | {seconds?: number | string | Long | null; nanos?: number | null}
+  | null
+  | undefined;
+type Long = {toNumber(): number};
+
+function toDate(timestamp: Timestamp): Date {
+  if (!timestamp) return new Date(0);
+  const raw = timestamp.seconds;
+  const seconds =
+    typeof raw === 'object' && raw !== null ? raw.toNumber() : Number(raw ?? 0);
+  return new Date(seconds * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6));
+}
+
+function toNumber(value: number | string | Long | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'object' ? value.toNumber() : Number(value);
+}
+
+export class ArtifactRegistry {
+  constructor(
+    private readonly client: () => Promise<ArtifactRegistryClient>,
+    private readonly config: Config,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+  ) {}
+
+  repositoryName(id: string): string {
+    return repositoryResourceName(
+      this.config.projectId,
+      this.config.region,
+      id,
+    );
+  }
+
+  packageName(repositoryId: string, image: string): string {
+    return `${this.repositoryName(repositoryId)}/packages/${encodeURIComponent(image)}`;
+  }
+
+  /** The repository, or null when it does not exist. */
+  async getRepository(id: string): Promise<RepositoryInfo | null> {
+    return this.call('artifactregistry.repositories.get', async client => {
+      try {
+        const [repository] = await client.getRepository({
+          name: this.repositoryName(id),
+        });
+        return toRepositoryInfo(repository);
+      } catch (error) {
+        if (classifyError(error) === 'not-found') return null;
+        throw error;
+      }
+    });
+  }
+
+  async createRepository(
+    id: string,
+    tier: Tier,
+    description: string,
+  ): Promise<CreateOutcome> {
+    return this.call('artifactregistry.repositories.create', async client => {
+      try {
+        const [operation] = await client.createRepository({
+          parent: `projects/${this.config.projectId}/locations/${this.config.region}`,
+          repositoryId: id,
+          repository: {
+            format: 'DOCKER',
+            description,
+            labels: {[LIFECYCLE_LABEL]: tier, [MANAGED_BY_LABEL]: MANAGED_BY},
+          },
+        });
+        await operation.promise();
+        return 'created';
+      } catch (error) {
+        if (classifyError(error) === 'already-exists') return 'already-exists';
+        throw error;
+      }
+    });
+  }
+
+  /** Replace the repository's labels (an update mask limits the change to labels). */
+  async setRepositoryLabels(
+    id: string,
+    labels: Record<string, string>,
+  ): Promise<void> {
+    await this.call('artifactregistry.repositories.update', async client => {
+      await client.updateRepository({
+        repository: {name: this.repositoryName(id), labels},
+        updateMask: {paths: ['labels']},
+      });
+    });
+  }
+
+  /** The version a tag points at, or null when the tag (or its repository) is absent. */
+  async getTag(
+    repositoryId: string,
+    image: string,
+    tag: string,
+  ): Promise<TagInfo | null> {
+    return this.call('artifactregistry.tags.get', async client => {
+      try {
+        const [found] = await client.getTag({
+          name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
+        });
+        const version = found.version ?? '';
+        return {tag, digest: version.slice(version.lastIndexOf('/') + 1)};
+      } catch (error) {
+        if (classifyError(error) === 'not-found') return null;
+        throw error;
+      }
+    });
+  }
+
+  /** Every version of an image with its tags, all pages. Empty when the image is absent. */
+  async listVersions(
+    repositoryId: string,
+    image: string,
+  ): Promise<ImageVersion[]> {
+    return this.call('artifactregistry.versions.list', async client => {
+      try {
+        const versions = await client.listVersions({
+          parent: this.packageName(repositoryId, image),
+          view: 'FULL',
+          pageSize: 500,
+        });
+        return versions[0].map(version => {
+          const name = version.name ?? '';
+          const tags = (version.relatedTags ?? []).map(t => {
+            const tagName = t.name ?? '';
+            return decodeURIComponent(
+              tagName.slice(tagName.lastIndexOf('/') + 1),
+            );
+          });
+          return {
+            name,
+            digest: name.slice(name.lastIndexOf('/') + 1),
+            tags,
+            uploadTime: toDate(
+              (version.updateTime ?? version.createTime) as Timestamp,
+            ),
+            sizeBytes: sizeFromMetadata(version.metadata),
+          };
+        });
+      } catch (error) {
+        if (classifyError(error) === 'not-found') return [];
+        throw error;
+      }
+    });
+  }
+
+  /** Docker images in a repository, all pages. Empty when the repository is absent. */
+  async listDockerImages(repositoryId: string): Promise<DockerImageInfo[]> {
+    return this.call('artifactregistry.dockerimages.list', async client => {
+      try {
+        const [images] = await client.listDockerImages({
+          parent: this.repositoryName(repositoryId),
+          pageSize: 500,
+        });
+        return images.map(image => {
+          const name = image.name ?? '';
+          const [, path = '', digest = ''] =
+            /dockerImages\/(.+)@(sha256:.+)$/.exec(name) ?? [];
+          return {
+            image: decodeURIComponent(path),
+            digest,
+            tags: image.tags ?? [],
+            sizeBytes: toNumber(
+              image.imageSizeBytes as number | string | Long | null,
+            ),
+            uploadTime: toDate(image.uploadTime as Timestamp),
+          };
+        });
+      } catch (error) {
+        if (classifyError(error) === 'not-found') return [];
+        throw error;
+      }
+    });
+  }
+
+  async deleteTag(
+    repositoryId: string,
+    image: string,
+    tag: string,
+  ): Promise<void> {
+    await this.call('artifactregistry.tags.delete', async client => {
+      try {
+        await client.deleteTag({
+          name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
+        });
+      } catch (error) {
+        if (classifyError(error) !== 'not-found') throw error;
+      }
+    });
+  }
+
+  async deleteVersion(
+    repositoryId: string,
+    image: string,
+    digest: string,
+  ): Promise<void> {
+    await this.call('artifactregistry.versions.delete', async client => {
+      try {
+        const [operation] = await client.deleteVersion({
+          name: `${this.packageName(repositoryId, image)}/versions/${digest}`,
+        });
+        await operation.promise();
+      } catch (error) {
+        if (classifyError(error) !== 'not-found') throw error;
+      }
+    });
+  }
+
+  /**
+   * Run one call with retries. A permanent failure becomes a PermanentError that names
+   * the permission the call needed, so the run tells the operator what to grant.
+   */
+  private async call<T>(
+    permission: string,
+    operation: (client: ArtifactRegistryClient) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.client();
+    try {
+      return await withRetry(() => operation(client), this.retry);
+    } catch (error) {
+      if (
+        classifyError(error) === 'permanent' &&
+        !(error instanceof PermanentError)
+      ) {
+        throw new PermanentError(explainPermanentFailure(error, permission), {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+function sizeFromMetadata(metadata: unknown): number {
+  const fields = (
+    metadata as {
+      fields?: Record<string, {stringValue?: string; numberValue?: number}>;
+    }
+  )?.fields;
+  const size = fields?.imageSizeBytes;
+  return Number(size?.stringValue ?? size?.numberValue ?? 0);
+}
+
+export function toRepositoryInfo(repository: {
+  name?: string | null;
+  format?: unknown;
+  labels?: Record<string, string> | null;
+  description?: string | null;
+  sizeBytes?: number | string | Long | null;
+}): RepositoryInfo {
+  const name = repository.name ?? '';
+  const parsed = parseRepositoryName(name);
+  const format =
+    typeof repository.format === 'number'
+      ? (FORMAT_NAMES[repository.format] ?? String(repository.format))
+      : String(repository.format ?? 'FORMAT_UNSPECIFIED');
+  return {
+    id: parsed?.repositoryId ?? '',
+    name,
+    format,
+    location: parsed?.location ?? '',
+    labels: {...(repository.labels ?? {})},
+    description: repository.description ?? '',
+    sizeBytes: toNumber(repository.sizeBytes),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The one place the official Google clients are built. In production they reach Google's
+ * endpoints with Application Default Credentials; locally `FIRESTORE_EMULATOR_HOST` and
+ * `PUBSUB_EMULATOR_HOST` (read by those clients themselves) and
+ * `ARTIFACT_REGISTRY_EMULATOR_HOST` / `CLOUD_BUILD_EMULATOR_HOST` (read by our config)
+ * point them at the emulators and stand-ins.
+ *
+ * Each client module is loaded on first use, so a function only pays at cold start for
+ * the clients it actually calls.
+ */
+import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
+import type {CloudBuildClient} from '@google-cloud/cloudbuild';
+import type {Firestore} from '@google-cloud/firestore';
+import type {PubSub} from '@google-cloud/pubsub';
+import type {Config, HostPort} from './config';
+
+export interface Clients {
+  artifactRegistry(): Promise<ArtifactRegistryClient>;
+  cloudBuild(): Promise<CloudBuildClient>;
+  firestore(): Promise<Firestore>;
+  pubsub(): Promise<PubSub>;
+  close(): Promise<void>;
+}
+
+interface GrpcEndpointOptions {
+  projectId: string;
+  apiEndpoint?: string;
+  port?: number;
+  sslCreds?: unknown;
+}
+
+async function endpointOptions(
+  projectId: string,
+  emulator: HostPort | undefined,
+): Promise<GrpcEndpointOptions> {
+  if (!emulator) return {projectId};
+  const {grpc} = await import('google-gax');
+  return {
+    projectId,
+    apiEndpoint: emulator.host,
+    port: emulator.port,
+    sslCreds: grpc.credentials.createInsecure(),
+  };
+}
+
+function memoize<T>(create: () => Promise<T>): {
+  get: () => Promise<T>;
+  peek: () => Promise<T> | undefined;
+} {
+  let value: Promise<T> | undefined;
+  return {
+    get: () => (value ??= create()),
+    peek: () => value,
+  };
+}
+
+export function createClients(config: Config): Clients {
+  const artifactRegistry = memoize(async () => {
+    const {ArtifactRegistryClient} =
+      await import('@google-cloud/artifact-registry');
+    return new ArtifactRegistryClient(
+      await endpointOptions(config.projectId, config.artifactRegistryEmulator),
+    );
+  });
+  const cloudBuild = memoize(async () => {
+    const {CloudBuildClient} = await import('@google-cloud/cloudbuild');
+    return new CloudBuildClient(
+      await endpointOptions(config.projectId, config.cloudBuildEmulator),
+    );
+  });
+  const firestore = memoize(async () => {
+    const {Firestore} = await import('@google-cloud/firestore');
+    return new Firestore({
+      projectId: config.projectId,
+      ignoreUndefinedProperties: true,
+    });
+  });
+  const pubsub = memoize(async () => {
+    const {PubSub} = await import('@google-cloud/pubsub');
+    return new PubSub({projectId: config.projectId});
+  });
+
+  return {
+    artifactRegistry: artifactRegistry.get,
+    cloudBuild: cloudBuild.get,
+    firestore: firestore.get,
+    pubsub: pubsub.get,
+    async close() {
+      await Promise.all([
+        artifactRegistry.peek()?.then(c => c.close()),
+        cloudBuild.peek()?.then(c => c.close()),
+        firestore.peek()?.then(c => c.terminate()),
+        pubsub.peek()?.then(c => c.close()),
+      ]);
+    },
+  };
+}

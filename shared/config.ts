@@ -1,0 +1,182 @@
+/**
+ * Configuration from the environment, validated once at cold start.
+ *
+ * An invalid configuration fails loudly and names the variable, because a function that
+ * starts with a wrong repository name is worse than one that does not start at all.
+ */
+import {isValidRepositoryId} from './repository-id';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  projectId: string;
+  region: string;
+  persistentRepository: string;
+  ephemeralRepository: string;
+  cloudBuildsTopic: string;
+  dockerfileChangedTopic: string;
+  /** Service account Cloud Build runs image builds as; the project default when absent. */
+  buildServiceAccount?: string;
+  /** Local stand-ins; production endpoints when absent. */
+  artifactRegistryEmulator?: HostPort;
+  cloudBuildEmulator?: HostPort;
+  maxBuildAttempts: number;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULTS = {
+  REGION: 'us-central1',
+  PERSISTENT_REPOSITORY: 'arr-coc-registry-persistent',
+  EPHEMERAL_REPOSITORY: 'arr-coc-registry',
+  CLOUD_BUILDS_TOPIC: 'cloud-builds',
+  DOCKERFILE_CHANGED_TOPIC: 'dockerfile-changed',
+  MAX_BUILD_ATTEMPTS: '3',
+} as const;
+
+const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
+const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/;
+const SERVICE_ACCOUNT_PATTERN =
+  /^[a-z0-9-]+@[a-z0-9.-]+\.iam\.gserviceaccount\.com$/;
+
+export function loadConfig(env: Environment = process.env): Config {
+  const read = (variable: keyof typeof DEFAULTS) => {
+    const value = env[variable]?.trim();
+    return value === undefined || value === '' ? DEFAULTS[variable] : value;
+  };
+
+  const projectId = env.GOOGLE_CLOUD_PROJECT?.trim() ?? '';
+  if (projectId === '') {
+    throw new ConfigError(
+      'GOOGLE_CLOUD_PROJECT',
+      'is required (the Google Cloud project id)',
+    );
+  }
+  requireMatch(
+    'GOOGLE_CLOUD_PROJECT',
+    projectId,
+    PROJECT_ID_PATTERN,
+    'a project id',
+  );
+
+  const region = read('REGION');
+  requireMatch(
+    'REGION',
+    region,
+    REGION_PATTERN,
+    'a region such as us-central1',
+  );
+
+  const persistentRepository = read('PERSISTENT_REPOSITORY');
+  const ephemeralRepository = read('EPHEMERAL_REPOSITORY');
+  for (const [variable, id] of [
+    ['PERSISTENT_REPOSITORY', persistentRepository],
+    ['EPHEMERAL_REPOSITORY', ephemeralRepository],
+  ] as const) {
+    if (!isValidRepositoryId(id)) {
+      throw new ConfigError(
+        variable,
+        `is "${id}", which is not a repository id (lowercase letter first, then lowercase letters, digits or hyphens, at most 63)`,
+      );
+    }
+  }
+  if (persistentRepository === ephemeralRepository) {
+    throw new ConfigError(
+      'EPHEMERAL_REPOSITORY',
+      `equals PERSISTENT_REPOSITORY ("${ephemeralRepository}"); teardown would delete the persistent repository`,
+    );
+  }
+
+  const cloudBuildsTopic = read('CLOUD_BUILDS_TOPIC');
+  requireMatch(
+    'CLOUD_BUILDS_TOPIC',
+    cloudBuildsTopic,
+    TOPIC_PATTERN,
+    'a topic id',
+  );
+  const dockerfileChangedTopic = read('DOCKERFILE_CHANGED_TOPIC');
+  requireMatch(
+    'DOCKERFILE_CHANGED_TOPIC',
+    dockerfileChangedTopic,
+    TOPIC_PATTERN,
+    'a topic id',
+  );
+
+  const buildServiceAccount = env.BUILD_SERVICE_ACCOUNT?.trim() || undefined;
+  if (buildServiceAccount !== undefined) {
+    requireMatch(
+      'BUILD_SERVICE_ACCOUNT',
+      buildServiceAccount,
+      SERVICE_ACCOUNT_PATTERN,
+      'a service account email',
+    );
+  }
+
+  const maxBuildAttempts = Number(read('MAX_BUILD_ATTEMPTS'));
+  if (!Number.isInteger(maxBuildAttempts) || maxBuildAttempts < 1) {
+    throw new ConfigError('MAX_BUILD_ATTEMPTS', 'must be a positive integer');
+  }
+
+  return {
+    projectId,
+    region,
+    persistentRepository,
+    ephemeralRepository,
+    cloudBuildsTopic,
+    dockerfileChangedTopic,
+    buildServiceAccount,
+    artifactRegistryEmulator: readHostPort(
+      env,
+      'ARTIFACT_REGISTRY_EMULATOR_HOST',
+    ),
+    cloudBuildEmulator: readHostPort(env, 'CLOUD_BUILD_EMULATOR_HOST'),
+    maxBuildAttempts,
+  };
+}
+
+function requireMatch(
+  variable: string,
+  value: string,
+  pattern: RegExp,
+  what: string,
+): void {
+  if (!pattern.test(value)) {
+    throw new ConfigError(variable, `is "${value}", which is not ${what}`);
+  }
+}
+
+function readHostPort(
+  env: Environment,
+  variable: string,
+): HostPort | undefined {
+  const value = env[variable]?.trim();
+  if (!value) return undefined;
+  const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    throw new ConfigError(variable, `is "${value}", which is not host:port`);
+  }
+  return {host: match[1], port};
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, validated on first use and then reused. */
+export function processConfig(): Config {
+  cached ??= loadConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,39 @@
+/**
+ * What every handler works with: validated config, the catalog, lazily built clients and
+ * a logger. Built once per process (a function instance), at cold start.
+ */
+import {ArtifactRegistry} from './artifact-registry';
+import {Catalog, imageCatalog} from './catalog';
+import {createClients, Clients} from './clients';
+import {Config, loadConfig} from './config';
+import {Logger, logger} from './log';
+
+export interface Context {
+  config: Config;
+  catalog: Catalog;
+  clients: Clients;
+  registry: ArtifactRegistry;
+  log: Logger;
+}
+
+export function createContext(
+  config: Config,
+  options: {catalog?: Catalog; log?: Logger} = {},
+): Context {
+  const clients = createClients(config);
+  return {
+    config,
+    catalog: options.catalog ?? imageCatalog(),
+    clients,
+    registry: new ArtifactRegistry(clients.artifactRegistry, config),
+    log: options.log ?? logger,
+  };
+}
+
+let processWide: Context | undefined;
+
+/** The function instance's context; an invalid config throws here, loudly, at cold start. */
+export function processContext(): Context {
+  processWide ??= createContext(loadConfig(process.env));
+  return processWide;
+}

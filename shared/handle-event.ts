@@ -1,0 +1,74 @@
+/**
+ * The shape every handler shares: decode → dedupe → act → record, and the error policy.
+ *
+ * - A malformed message or any permanent failure finishes the run as failed, is logged at
+ *   ERROR, and returns normally so Pub/Sub does not redeliver it forever.
+ * - A transient failure (after the adapters' own retries) is noted in the run and thrown,
+ *   so Pub/Sub redelivers; the redelivery resumes the same run.
+ */
+import type {Context} from './context';
+import {classifyError, describeError, PermanentError} from './errors';
+import {MalformedMessageError, PubSubCloudEvent} from './pubsub-event';
+import {withRetry} from './retry';
+import {beginRun, Run, RunKind} from './runs';
+
+export interface EventHandler<Request> {
+  kind: RunKind;
+  decode(event: PubSubCloudEvent): Request;
+  summary?(request: Request): {requestedBy?: string; dryRun?: boolean};
+  /** Does the work and finishes the run (succeed, fail or refuse). */
+  act(
+    request: Request,
+    run: Run,
+    context: Context,
+    event: PubSubCloudEvent,
+  ): Promise<void>;
+}
+
+export async function handleEvent<Request>(
+  event: PubSubCloudEvent,
+  handler: EventHandler<Request>,
+  context: Context,
+): Promise<void> {
+  const firestore = await context.clients.firestore();
+  const begun = await withRetry(() =>
+    beginRun(firestore, event.id, handler.kind, context.log),
+  );
+  if (begun.kind === 'already-finished') {
+    context.log.info(
+      `Event ${event.id} was already handled (run ${begun.record.status}); nothing to do`,
+      {runId: event.id, kind: handler.kind},
+    );
+    return;
+  }
+  const run = begun.run;
+
+  let request: Request;
+  try {
+    request = handler.decode(event);
+  } catch (error) {
+    if (error instanceof MalformedMessageError) {
+      await run.fail(error.message);
+      return;
+    }
+    throw error;
+  }
+  await run.describe({
+    ...(handler.summary?.(request) ?? {}),
+    request: request as object,
+  });
+
+  try {
+    await handler.act(request, run, context, event);
+  } catch (error) {
+    if (classifyError(error) === 'transient') {
+      await run.info(
+        `⟳ Transient failure, Pub/Sub will redeliver: ${describeError(error)}`,
+      );
+      throw error;
+    }
+    await run.fail(
+      error instanceof PermanentError ? error.message : describeError(error),
+    );
+  }
+}

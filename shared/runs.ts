@@ -1,0 +1,251 @@
+/**
+ * `runs/{eventId}`: one record per handled event. It is what an operator watches (ordered
+ * step lines ending in an outcome) and the dedupe record for at-least-once delivery.
+ */
+import type {Firestore, Transaction} from '@google-cloud/firestore';
+import type {Logger} from './log';
+
+export const RunKind = [
+  'setup',
+  'dockerfile-changed',
+  'build-finished',
+  'teardown',
+] as const;
+export type RunKind = (typeof RunKind)[number];
+
+export const RunStatus = [
+  'running',
+  'succeeded',
+  'succeeded-with-warnings',
+  'failed',
+  'refused',
+] as const;
+export type RunStatus = (typeof RunStatus)[number];
+
+export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'succeeded',
+  'succeeded-with-warnings',
+  'failed',
+  'refused',
+]);
+
+export const StepLevel = ['info', 'ok', 'warn', 'error'] as const;
+export type StepLevel = (typeof StepLevel)[number];
+
+export interface RunStep {
+  seq: number;
+  at: string;
+  level: StepLevel;
+  text: string;
+}
+
+export interface RunRecord {
+  id: string;
+  kind: RunKind;
+  status: RunStatus;
+  requestedBy?: string;
+  dryRun?: boolean;
+  request?: Record<string, unknown>;
+  steps: RunStep[];
+  deliveries: number;
+  startedAt: string;
+  finishedAt?: string;
+  outcome?: string;
+  error?: string;
+  /** Ids of other records this run touched, e.g. a build or the runs it triggered. */
+  refs?: Record<string, string>;
+}
+
+export const RUNS = 'runs';
+
+/** Firestore document ids cannot contain '/'; Pub/Sub message ids never do, but be safe. */
+export function runDocumentId(eventId: string): string {
+  return eventId.replace(/\//g, '_');
+}
+
+export type BeginResult =
+  {kind: 'started'; run: Run} | {kind: 'already-finished'; record: RunRecord};
+
+/**
+ * Start (or resume, on redelivery of an unfinished run) the run of an event. A run that
+ * already finished is never run again: its event was handled.
+ */
+export async function beginRun(
+  firestore: Firestore,
+  eventId: string,
+  kind: RunKind,
+  log: Logger,
+  now: () => Date = () => new Date(),
+): Promise<BeginResult> {
+  const ref = firestore.collection(RUNS).doc(runDocumentId(eventId));
+  const outcome = await firestore.runTransaction(async (tx: Transaction) => {
+    const snapshot = await tx.get(ref);
+    if (snapshot.exists) {
+      const record = snapshot.data() as RunRecord;
+      if (FINISHED_RUN_STATUSES.has(record.status)) {
+        return {kind: 'already-finished' as const, record};
+      }
+      const deliveries = (record.deliveries ?? 1) + 1;
+      tx.update(ref, {deliveries});
+      const steps = record.steps ?? [];
+      const warnings = steps.filter(step => step.level === 'warn').length;
+      return {
+        kind: 'resumed' as const,
+        nextSeq: steps.length,
+        warnings,
+        deliveries,
+      };
+    }
+    const record: RunRecord = {
+      id: eventId,
+      kind,
+      status: 'running',
+      steps: [],
+      deliveries: 1,
+      startedAt: now().toISOString(),
+    };
+    tx.create(ref, record);
+    return {kind: 'created' as const};
+  });
+  if (outcome.kind === 'already-finished') return outcome;
+  const run = new Run(
+    firestore,
+    eventId,
+    log.child({runId: eventId, kind}),
+    now,
+  );
+  if (outcome.kind === 'resumed') {
+    run.resumeAt(outcome.nextSeq, outcome.warnings);
+    await run.step(
+      'info',
+      `Redelivered (delivery ${outcome.deliveries}); resuming`,
+    );
+  }
+  return {kind: 'started', run};
+}
+
+/** A run in progress: step lines are written in order as they happen. */
+export class Run {
+  private seq = 0;
+  private warnings = 0;
+  private readonly ref;
+
+  constructor(
+    firestore: Firestore,
+    readonly id: string,
+    readonly log: Logger,
+    private readonly now: () => Date,
+  ) {
+    this.ref = firestore.collection(RUNS).doc(runDocumentId(id));
+  }
+
+  resumeAt(seq: number, warnings: number): void {
+    this.seq = seq;
+    this.warnings = warnings;
+  }
+
+  get hasWarnings(): boolean {
+    return this.warnings > 0;
+  }
+
+  /** Describe what the run is about (request, who asked, dry run) as soon as it is known. */
+  async describe(fields: {
+    requestedBy?: string;
+    dryRun?: boolean;
+    request?: object;
+  }): Promise<void> {
+    await this.ref.update(withoutUndefined({...fields}));
+  }
+
+  async link(refs: Record<string, string>): Promise<void> {
+    const update: Record<string, string> = {};
+    for (const [key, value] of Object.entries(refs))
+      update[`refs.${key}`] = value;
+    await this.ref.update(update);
+  }
+
+  async step(level: StepLevel, text: string): Promise<void> {
+    if (level === 'warn') this.warnings++;
+    const {FieldValue} = await import('@google-cloud/firestore');
+    const step: RunStep = {
+      seq: this.seq++,
+      at: this.now().toISOString(),
+      level,
+      text,
+    };
+    this.logStep(level, text);
+    await this.ref.update({steps: FieldValue.arrayUnion(step)});
+  }
+
+  info(text: string): Promise<void> {
+    return this.step('info', text);
+  }
+  ok(text: string): Promise<void> {
+    return this.step('ok', text);
+  }
+  warn(text: string): Promise<void> {
+    return this.step('warn', text);
+  }
+
+  /** Succeeded, or succeeded with warnings if any step warned. */
+  async succeed(outcome: string): Promise<void> {
+    await this.finish(
+      this.warnings > 0 ? 'succeeded-with-warnings' : 'succeeded',
+      outcome,
+    );
+  }
+
+  async fail(reason: string): Promise<void> {
+    await this.step('error', reason);
+    await this.finish('failed', reason, reason);
+  }
+
+  async refuse(reason: string): Promise<void> {
+    await this.step('error', reason);
+    await this.finish('refused', reason, reason);
+  }
+
+  private async finish(
+    status: RunStatus,
+    outcome: string,
+    error?: string,
+  ): Promise<void> {
+    const log =
+      status === 'failed' || status === 'refused'
+        ? this.log.error
+        : this.log.info;
+    log(`Run ${status}: ${outcome}`, {status});
+    await this.ref.update(
+      withoutUndefined({
+        status,
+        outcome,
+        error,
+        finishedAt: this.now().toISOString(),
+      }),
+    );
+  }
+
+  private logStep(level: StepLevel, text: string): void {
+    const fields = {step: this.seq - 1};
+    if (level === 'error') this.log.error(text, fields);
+    else if (level === 'warn') this.log.warn(text, fields);
+    else this.log.info(text, fields);
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
+export async function readRun(
+  firestore: Firestore,
+  eventId: string,
+): Promise<RunRecord | undefined> {
+  const snapshot = await firestore
+    .collection(RUNS)
+    .doc(runDocumentId(eventId))
+    .get();
+  return snapshot.exists ? (snapshot.data() as RunRecord) : undefined;
+}

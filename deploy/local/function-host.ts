@@ -1,0 +1,328 @@
+/**
+ * Serves function targets over HTTP with functions-framework, one process
+ * group per target (functions-framework serves exactly one `--target`), and
+ * wires Pub/Sub emulator push subscriptions to them. The emulator then POSTs
+ * each message as `{message, subscription}`; functions-framework turns it
+ * into a `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent, as
+ * Eventarc does in production.
+ */
+import {randomUUID} from 'node:crypto';
+import {dirname, join, resolve} from 'node:path';
+import type {PubSub, Subscription} from '@google-cloud/pubsub';
+import {LOOPBACK, findFreePort, waitForHttp} from './ports';
+import {ProcessGroup} from './process-group';
+
+export const SignatureType = ['http', 'event', 'cloudevent'] as const;
+export type SignatureType = (typeof SignatureType)[number];
+
+export interface FunctionHostOptions {
+  /** Compiled JavaScript file or directory that registers the target. */
+  readonly source: string;
+  /** Name the function was registered under, e.g. `setupRequested`. */
+  readonly target: string;
+  /** Default `cloudevent`; a `functions.cloudEvent(...)` registration wins anyway. */
+  readonly signatureType?: SignatureType;
+  /** Default: a free loopback port. */
+  readonly port?: number;
+  /** Added to this process's environment: emulator hosts, stand-in endpoints, config. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How long to wait for the server to listen; default 30 s. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface RunningFunctionHost {
+  readonly target: string;
+  /** Base URL, e.g. http://127.0.0.1:PORT (no trailing slash). */
+  readonly url: string;
+  readonly port: number;
+  readonly pgid: number;
+  /** Tail of the function's stdout/stderr (its logs). */
+  readonly output: string;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+
+/** functions-framework's CLI; its package exports do not expose main.js itself. */
+function functionsFrameworkMain(): string {
+  return join(
+    dirname(require.resolve('@google-cloud/functions-framework')),
+    'main.js',
+  );
+}
+
+export async function startFunctionHost(
+  options: FunctionHostOptions,
+): Promise<RunningFunctionHost> {
+  const port = options.port ?? (await findFreePort());
+  const group = await ProcessGroup.start({
+    name: `functions-framework (${options.target})`,
+    command: process.execPath,
+    args: [
+      functionsFrameworkMain(),
+      `--target=${options.target}`,
+      `--signature-type=${options.signatureType ?? 'cloudevent'}`,
+      `--source=${resolve(options.source)}`,
+      `--port=${port}`,
+    ],
+    env: {...process.env, ...options.env},
+  });
+  const url = `http://${LOOPBACK}:${port}`;
+  try {
+    // Any HTTP answer means it listens (a GET on a CloudEvent function is a 404).
+    await waitForHttp({
+      url: `${url}/`,
+      timeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      abandon: () => {
+        const exit = group.exitedWith;
+        if (exit === undefined) return undefined;
+        return `the process exited (${exit.signal ?? `code ${exit.code}`})`;
+      },
+    });
+  } catch (err) {
+    await group.stop();
+    throw new Error(
+      `functions-framework did not serve target ${options.target} from ${options.source}: ` +
+        `${(err as Error).message}\n--- output ---\n${group.output.trim() || '(none)'}\n---`,
+    );
+  }
+  return {
+    target: options.target,
+    url,
+    port,
+    pgid: group.pgid,
+    get output() {
+      return group.output;
+    },
+    stop: () => group.stop({graceMs: 2_000}),
+  };
+}
+
+/**
+ * The push endpoint for `topic`. functions-framework reads the topic of the
+ * CloudEvent (`source`) from this path: it must contain
+ * `projects/P/topics/T`, or the event has no topic.
+ */
+export function pushEndpointFor(
+  baseUrl: string,
+  projectId: string,
+  topic: string,
+): string {
+  return `${baseUrl}/projects/${projectId}/topics/${topic}`;
+}
+
+export interface PushSubscriptionOptions {
+  readonly pubsub: PubSub;
+  readonly topic: string;
+  readonly subscription: string;
+  readonly pushEndpoint: string;
+  /** Default 10 s, the minimum Pub/Sub allows. */
+  readonly ackDeadlineSeconds?: number;
+}
+
+/**
+ * Creates the topic if needed and a push subscription on it. A topic that
+ * already exists is fine (several hosts may share one); a subscription that
+ * already exists is an error, since it may push elsewhere.
+ */
+export async function wirePushSubscription(
+  options: PushSubscriptionOptions,
+): Promise<Subscription> {
+  const topic = options.pubsub.topic(options.topic);
+  const [topicExists] = await topic.exists();
+  if (!topicExists) {
+    try {
+      await topic.create();
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  const [subscription] = await topic.createSubscription(options.subscription, {
+    pushConfig: {pushEndpoint: options.pushEndpoint},
+    ackDeadlineSeconds: options.ackDeadlineSeconds ?? 10,
+  });
+  return subscription;
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  // gRPC status 6 = ALREADY_EXISTS.
+  return (err as {code?: unknown}).code === 6;
+}
+
+export interface ServeFunctionsOptions {
+  /** Compiled source that registers every target, e.g. build/functions/index.js. */
+  readonly source: string;
+  /** Which target each topic delivers to, e.g. {'setup-requested': 'setupRequested'}. */
+  readonly routes: Readonly<Record<string, string>>;
+  readonly pubsub: PubSub;
+  readonly projectId: string;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly ackDeadlineSeconds?: number;
+}
+
+export interface ServedFunctions {
+  /** Base URL of each target's server, by target name. */
+  readonly urls: Readonly<Record<string, string>>;
+  /** Push endpoint of each topic (where a test can POST a push body itself). */
+  readonly pushEndpoints: Readonly<Record<string, string>>;
+  /** Push subscription name of each topic. */
+  readonly subscriptions: Readonly<Record<string, string>>;
+  readonly hosts: readonly RunningFunctionHost[];
+  /** Deletes the subscriptions, then stops every server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One functions-framework process per target, and a push subscription from
+ * each topic to its target. Subscription names are unique, so parallel or
+ * successive uses on one emulator do not see each other's deliveries.
+ */
+export async function serveFunctions(
+  options: ServeFunctionsOptions,
+): Promise<ServedFunctions> {
+  const targets = [...new Set(Object.values(options.routes))];
+  const started = await Promise.allSettled(
+    targets.map(target =>
+      startFunctionHost({source: options.source, target, env: options.env}),
+    ),
+  );
+  const hosts = started.flatMap(r =>
+    r.status === 'fulfilled' ? [r.value] : [],
+  );
+  const stopHosts = () => Promise.all(hosts.map(host => host.stop()));
+  const failure = started.find(r => r.status === 'rejected');
+  if (failure !== undefined) {
+    await stopHosts();
+    throw (failure as PromiseRejectedResult).reason;
+  }
+
+  const urls = Object.fromEntries(hosts.map(host => [host.target, host.url]));
+  const pushEndpoints: Record<string, string> = {};
+  const subscriptionNames: Record<string, string> = {};
+  const subscriptions: Subscription[] = [];
+  const stop = async () => {
+    // Subscriptions first, so the emulator stops pushing to closed ports.
+    await Promise.all(subscriptions.map(s => s.delete().catch(() => {})));
+    await stopHosts();
+  };
+  try {
+    for (const [topic, target] of Object.entries(options.routes)) {
+      const pushEndpoint = pushEndpointFor(
+        urls[target],
+        options.projectId,
+        topic,
+      );
+      const name = `${topic}-push-${randomUUID().slice(0, 8)}`;
+      subscriptions.push(
+        await wirePushSubscription({
+          pubsub: options.pubsub,
+          topic,
+          subscription: name,
+          pushEndpoint,
+          ackDeadlineSeconds: options.ackDeadlineSeconds,
+        }),
+      );
+      pushEndpoints[topic] = pushEndpoint;
+      subscriptionNames[topic] = name;
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    urls,
+    pushEndpoints,
+    subscriptions: subscriptionNames,
+    hosts,
+    stop,
+  };
+}
+
+/** A Pub/Sub message as a push subscription delivers it. */
+export interface PushMessage {
+  /** Payload, base64-encoded for the wire (strings as UTF-8). */
+  readonly data?: string | Uint8Array;
+  /** Put verbatim in `message.data` instead, e.g. to send data that is not base64. */
+  readonly rawData?: string;
+  readonly attributes?: Readonly<Record<string, string>>;
+  /** Default: a fresh numeric id, as the emulator assigns. */
+  readonly messageId?: string;
+  /** Default: now. */
+  readonly publishTime?: string;
+  /** Full subscription name; default projects/P/subscriptions/direct-post. */
+  readonly subscription?: string;
+}
+
+export interface PushBody {
+  readonly subscription: string;
+  readonly message: {
+    readonly data?: string;
+    readonly attributes?: Readonly<Record<string, string>>;
+    readonly messageId: string;
+    readonly message_id: string;
+    readonly publishTime: string;
+    readonly publish_time: string;
+  };
+}
+
+let directMessageCount = 0;
+
+/**
+ * The JSON body a Pub/Sub push subscription POSTs, field for field (both the
+ * camelCase and the snake_case ids and times, as the service sends them).
+ */
+export function pushBody(message: PushMessage, projectId: string): PushBody {
+  const data =
+    message.rawData ??
+    (message.data === undefined
+      ? undefined
+      : Buffer.from(message.data).toString('base64'));
+  const messageId = message.messageId ?? `${Date.now()}${++directMessageCount}`;
+  const publishTime = message.publishTime ?? new Date().toISOString();
+  return {
+    subscription:
+      message.subscription ?? `projects/${projectId}/subscriptions/direct-post`,
+    message: {
+      ...(data === undefined ? {} : {data}),
+      ...(message.attributes === undefined
+        ? {}
+        : {attributes: message.attributes}),
+      messageId,
+      message_id: messageId,
+      publishTime,
+      publish_time: publishTime,
+    },
+  };
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * POSTs a message to a push endpoint (see pushEndpointFor) exactly as the
+ * emulator would, bypassing Pub/Sub, and returns the function's HTTP answer.
+ * For tests of what a function does with bodies Pub/Sub would not produce
+ * by itself (data that is not base64, not JSON, missing fields).
+ */
+export async function postPushMessage(
+  pushEndpoint: string,
+  message: PushMessage,
+  projectId: string,
+): Promise<HttpAnswer> {
+  return postJson(pushEndpoint, pushBody(message, projectId));
+}
+
+/** POSTs any JSON body to a function; for bodies no subscription would send. */
+export async function postJson(
+  url: string,
+  body: unknown,
+): Promise<HttpAnswer> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {'content-type': 'application/json'},
+    body: JSON.stringify(body),
+  });
+  return {status: response.status, body: await response.text()};
+}

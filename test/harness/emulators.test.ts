@@ -1,0 +1,144 @@
+import * as assert from 'node:assert/strict';
+import {spawn} from 'node:child_process';
+import {createServer, Server} from 'node:net';
+import {Firestore} from '@google-cloud/firestore';
+import {EmulatorStartError, startEmulator} from '../../deploy/local/emulators';
+import {findFreePort} from '../../deploy/local/ports';
+import {ProcessGroup} from '../../deploy/local/process-group';
+import {harness} from './harness';
+import {livingMembers, runningCommands} from './process-cleanup';
+import {eventually} from './wait';
+
+describe('emulators started by the root hooks', () => {
+  it('both answer "Ok" on their root', async () => {
+    for (const host of [harness.firestoreHost, harness.pubsubHost]) {
+      const response = await fetch(`http://${host}/`);
+      assert.equal(response.status, 200);
+      assert.equal((await response.text()).trim(), 'Ok');
+    }
+  });
+
+  it('point the official clients at themselves through the environment', () => {
+    assert.equal(process.env.FIRESTORE_EMULATOR_HOST, harness.firestoreHost);
+    assert.equal(process.env.PUBSUB_EMULATOR_HOST, harness.pubsubHost);
+    assert.equal(process.env.GOOGLE_CLOUD_PROJECT, 'arr-test-project');
+    assert.match(harness.firestoreHost, /^127\.0\.0\.1:\d+$/);
+  });
+
+  it('run java inside their own process groups', () => {
+    for (const pgid of harness.emulatorProcessGroups) {
+      assert.ok(livingMembers(pgid).length >= 2, `group ${pgid} is running`);
+    }
+  });
+
+  describe('Firestore between tests', () => {
+    // The two tests below run in order: the second sees the first's write
+    // only if the root beforeEach did not reset Firestore.
+    const path = 'harness-selftest/written-by-the-previous-test';
+
+    it('a test writes a document', async () => {
+      const firestore = new Firestore();
+      try {
+        await firestore.doc(path).set({at: Date.now()});
+        assert.ok((await firestore.doc(path).get()).exists);
+      } finally {
+        await firestore.terminate();
+      }
+    });
+
+    it('the next test starts with an empty database', async () => {
+      const firestore = new Firestore();
+      try {
+        assert.equal((await firestore.doc(path).get()).exists, false);
+      } finally {
+        await firestore.terminate();
+      }
+    });
+  });
+});
+
+describe('emulator lifecycle', () => {
+  it('stopping an emulator leaves no process of its group behind', async () => {
+    const emulator = await startEmulator('pubsub');
+    const port = emulator.host.split(':')[1];
+    assert.ok(livingMembers(emulator.pgid).length >= 2);
+    assert.equal(
+      runningCommands(new RegExp(`java.*--port=${port}\\b`)).length,
+      1,
+    );
+
+    await emulator.stop();
+
+    assert.deepEqual(livingMembers(emulator.pgid), []);
+    assert.deepEqual(runningCommands(new RegExp(`--port=${port}\\b`)), []);
+  });
+
+  it('a start that fails reports the emulator output and leaves nothing', async () => {
+    const port = await findFreePort();
+    const squatter: Server = createServer(socket => socket.destroy());
+    await new Promise<void>(resolve =>
+      squatter.listen(port, '127.0.0.1', resolve),
+    );
+    try {
+      await assert.rejects(
+        startEmulator('firestore', {port, timeoutMs: 30_000}),
+        (err: unknown) => {
+          assert.ok(err instanceof EmulatorStartError);
+          assert.match(err.message, /The firestore emulator did not start/);
+          assert.match(err.message, /--- emulator output ---\n.*\S/s);
+          return true;
+        },
+      );
+      assert.deepEqual(runningCommands(new RegExp(`--port=${port}\\b`)), []);
+    } finally {
+      squatter.close();
+    }
+  });
+});
+
+describe('process groups', () => {
+  it('SIGKILL follows SIGTERM for a group that ignores SIGTERM', async () => {
+    // The trap is inherited by `sleep`, so neither process dies of SIGTERM.
+    const group = await ProcessGroup.start({
+      name: 'stubborn',
+      command: 'bash',
+      args: ['-c', 'trap "" TERM; sleep 300 & wait'],
+    });
+    await eventually(() =>
+      livingMembers(group.pgid).length === 2 ? true : undefined,
+    );
+    const started = Date.now();
+    await group.stop({graceMs: 300});
+    assert.ok(Date.now() - started >= 300);
+    assert.equal(group.exitedWith?.signal, 'SIGKILL');
+    assert.deepEqual(livingMembers(group.pgid), []);
+  });
+
+  it('a parent killed by SIGTERM takes its groups with it', async () => {
+    const script = `
+      const {ProcessGroup} = require(${JSON.stringify(require.resolve('../../deploy/local/process-group'))});
+      ProcessGroup.start({name: 'orphan-candidate', command: 'sleep', args: ['300']})
+        .then(group => console.log(group.pgid));
+      setInterval(() => {}, 1000);
+    `;
+    const parent = spawn(process.execPath, ['-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pgid = await new Promise<number>(resolve =>
+      parent.stdout.once('data', (chunk: Buffer) =>
+        resolve(Number(chunk.toString())),
+      ),
+    );
+    assert.equal(livingMembers(pgid).length, 1);
+    const exited = new Promise(resolve => parent.once('exit', resolve));
+    parent.kill('SIGTERM');
+    await exited;
+    await eventually(
+      () => (livingMembers(pgid).length === 0 ? true : undefined),
+      {
+        timeoutMs: 5_000,
+        waitingFor: `process group ${pgid} to be gone`,
+      },
+    );
+  });
+});

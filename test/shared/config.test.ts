@@ -1,0 +1,110 @@
+import * as assert from 'assert';
+import {ConfigError, loadConfig} from '../../shared/config';
+
+const base = {GOOGLE_CLOUD_PROJECT: 'arr-test-project'};
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(
+      error instanceof ConfigError,
+      `expected ConfigError, got ${String(error)}`,
+    );
+    return error;
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('config', () => {
+  it('applies the design defaults', () => {
+    const config = loadConfig(base);
+    assert.strictEqual(config.region, 'us-central1');
+    assert.strictEqual(
+      config.persistentRepository,
+      'arr-coc-registry-persistent',
+    );
+    assert.strictEqual(config.ephemeralRepository, 'arr-coc-registry');
+    assert.strictEqual(config.cloudBuildsTopic, 'cloud-builds');
+    assert.strictEqual(config.artifactRegistryEmulator, undefined);
+  });
+
+  it('reads the stand-in endpoints as host:port', () => {
+    const config = loadConfig({
+      ...base,
+      ARTIFACT_REGISTRY_EMULATOR_HOST: '127.0.0.1:8123',
+      CLOUD_BUILD_EMULATOR_HOST: 'localhost:9000',
+    });
+    assert.deepStrictEqual(config.artifactRegistryEmulator, {
+      host: '127.0.0.1',
+      port: 8123,
+    });
+    assert.deepStrictEqual(config.cloudBuildEmulator, {
+      host: 'localhost',
+      port: 9000,
+    });
+  });
+
+  const refusals: Array<[string, Record<string, string>, string]> = [
+    ['a missing project', {}, 'GOOGLE_CLOUD_PROJECT'],
+    [
+      'a malformed project',
+      {GOOGLE_CLOUD_PROJECT: 'Not A Project'},
+      'GOOGLE_CLOUD_PROJECT',
+    ],
+    ['a malformed region', {...base, REGION: 'central'}, 'REGION'],
+    [
+      'a persistent id with uppercase',
+      {...base, PERSISTENT_REPOSITORY: 'Persist'},
+      'PERSISTENT_REPOSITORY',
+    ],
+    [
+      'an ephemeral id with a slash',
+      {...base, EPHEMERAL_REPOSITORY: 'a/b'},
+      'EPHEMERAL_REPOSITORY',
+    ],
+    [
+      'equal repository names',
+      {
+        ...base,
+        PERSISTENT_REPOSITORY: 'same-repo',
+        EPHEMERAL_REPOSITORY: 'same-repo',
+      },
+      'EPHEMERAL_REPOSITORY',
+    ],
+    [
+      'a stand-in endpoint without a port',
+      {...base, CLOUD_BUILD_EMULATOR_HOST: 'localhost'},
+      'CLOUD_BUILD_EMULATOR_HOST',
+    ],
+    [
+      'a bad build service account',
+      {...base, BUILD_SERVICE_ACCOUNT: 'me'},
+      'BUILD_SERVICE_ACCOUNT',
+    ],
+    [
+      'zero build attempts',
+      {...base, MAX_BUILD_ATTEMPTS: '0'},
+      'MAX_BUILD_ATTEMPTS',
+    ],
+  ];
+  for (const [what, env, variable] of refusals) {
+    it(`refuses ${what} and names ${variable}`, () => {
+      const error = configError(env);
+      assert.strictEqual(error.variable, variable);
+      assert.match(error.message, new RegExp(variable));
+    });
+  }
+
+  it('keeps prefix-related names apart (arr-coc-registry vs arr-coc-registry-persistent)', () => {
+    const config = loadConfig({
+      ...base,
+      PERSISTENT_REPOSITORY: 'arr-coc-registry-persistent',
+      EPHEMERAL_REPOSITORY: 'arr-coc-registry',
+    });
+    assert.notStrictEqual(
+      config.persistentRepository,
+      config.ephemeralRepository,
+    );
+  });
+});

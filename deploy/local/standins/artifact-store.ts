@@ -89,7 +89,7 @@ export class ArtifactStore {
     const name = repositoryName(key);
     if (this.repositories.has(name)) throw alreadyExists(`the repository already exists: ${name}`);
     const repository: StoredRepository = {
-      project: key.project,
+      projectId: key.projectId,
       location: key.location,
       repositoryId: key.repositoryId,
       format: fields.format,
@@ -113,7 +113,7 @@ export class ArtifactStore {
   listRepositories(location: LocationKey): StoredRepository[] {
     return [...this.repositories.values()]
       .map(entry => entry.repository)
-      .filter(r => r.project === location.project && r.location === location.location)
+      .filter(r => r.projectId === location.projectId && r.location === location.location)
       .sort((a, b) => a.repositoryId.localeCompare(b.repositoryId));
   }
 
@@ -163,7 +163,7 @@ export class ArtifactStore {
     }
     const uploadTime = pushed.uploadTime ?? now;
     const image: StoredImage = {
-      project: key.project,
+      projectId: key.projectId,
       location: key.location,
       repositoryId: key.repositoryId,
       image: key.image,

@@ -5,7 +5,7 @@
 import {invalidArgument} from './grpc-errors';
 
 export interface LocationKey {
-  project: string;
+  projectId: string;
   location: string;
 }
 
@@ -66,7 +66,7 @@ function decodeImage(encoded: string): string {
 }
 
 export function locationName(key: LocationKey): string {
-  return `projects/${key.project}/locations/${key.location}`;
+  return `projects/${key.projectId}/locations/${key.location}`;
 }
 
 export function repositoryName(key: RepositoryKey): string {
@@ -91,7 +91,7 @@ export function dockerImageName(key: PackageKey, digest: string): string {
 
 /** The registry host path, e.g. `us-central1-docker.pkg.dev/P/R`. */
 export function registryUri(key: RepositoryKey): string {
-  return `${key.location}-docker.pkg.dev/${key.project}/${key.repositoryId}`;
+  return `${key.location}-docker.pkg.dev/${key.projectId}/${key.repositoryId}`;
 }
 
 export function dockerImageUri(key: PackageKey, digest: string): string {
@@ -110,7 +110,7 @@ function checkLocation(project: string, location: string, name: string): Locatio
   if (!PROJECT.test(project) || !LOCATION.test(location)) {
     throw invalidArgument(`invalid resource name "${name}"`);
   }
-  return {project, location};
+  return {projectId: project, location};
 }
 
 /** Parses `projects/P/locations/L`. */

@@ -1,0 +1,595 @@
+/**
+ * A local Cloud Build (google.devtools.cloudbuild.v1.CloudBuild) served over gRPC, for the
+ * official `@google-cloud/cloudbuild` client. A build does not run its steps: it waits in QUEUED,
+ * then WORKING, then reaches a terminal status; on SUCCESS it pushes `build.images` into the
+ * Artifact Registry stand-in. Every status change is published as Cloud Build publishes it.
+ */
+import {randomUUID} from 'node:crypto';
+import {grpc} from 'google-gax';
+import type {ArtifactStore} from './artifact-store';
+import {
+  type BuildNotificationSink,
+  NotificationFaults,
+  type BuildNotificationAttributes,
+} from './build-notifications';
+import {parseBuildFilter} from './build-filter';
+import {pushBuildImages} from './build-push';
+import {
+  type BuildStatus,
+  FORCEABLE_BUILD_STATUSES,
+  type ForceableBuildStatus,
+  isTerminalStatus,
+} from './build-status';
+import {CallLog} from './call-log';
+import {MethodFaults} from './faults';
+import {failedPrecondition, invalidArgument, notFound} from './grpc-errors';
+import {type RunningServer, startGrpcServer, unary} from './grpc-server';
+import {OperationStore, type WireOperation} from './long-running';
+import {paginate} from './pagination';
+import {type JsonValue, loadCloudBuildProtos} from './proto-loading';
+import {
+  messageField,
+  numberField,
+  type ProtoObject,
+  stringField,
+  stringListField,
+  stringMapField,
+} from './request-fields';
+import {toWireDuration, toWireTimestamp} from './wire-time';
+
+/** The methods served (plus `google.longrunning.Operations/GetOperation`). */
+export const CloudBuildMethod = [
+  'CreateBuild',
+  'GetBuild',
+  'ListBuilds',
+  'CancelBuild',
+  'GetOperation',
+] as const;
+export type CloudBuildMethod = (typeof CloudBuildMethod)[number];
+
+const SERVICE = 'google.devtools.cloudbuild.v1.CloudBuild';
+const OPERATIONS_SERVICE = 'google.longrunning.Operations';
+const BUILD_TYPE = 'google.devtools.cloudbuild.v1.Build';
+const BUILD_METADATA_TYPE = 'google.devtools.cloudbuild.v1.BuildOperationMetadata';
+
+/** Fields of `Build` that only the service sets; ignored when a client sends them. */
+const OUTPUT_ONLY_FIELDS = [
+  'name',
+  'id',
+  'projectId',
+  'status',
+  'statusDetail',
+  'results',
+  'createTime',
+  'startTime',
+  'finishTime',
+  'sourceProvenance',
+  'buildTriggerId',
+  'logUrl',
+  'timing',
+  'approval',
+  'warnings',
+  'failureInfo',
+];
+
+const BUILD_TAG = /^[\w][\w.-]{0,127}$/;
+const SUBSTITUTION_KEY = /^_[A-Z0-9_]+$/;
+const DEFAULT_TIMEOUT_MS = 600_000;
+const DEFAULT_QUEUE_TTL_MS = 3_600_000;
+
+export interface BuildDurations {
+  /** Time spent QUEUED before WORKING. */
+  queuedMs: number;
+  /** Time spent WORKING before the terminal status. */
+  workingMs: number;
+}
+
+export const DEFAULT_BUILD_DURATIONS: BuildDurations = {queuedMs: 50, workingMs: 100};
+
+export interface CloudBuildStandInOptions {
+  /** Where pushed images go: the Artifact Registry stand-in's store. */
+  artifactStore: ArtifactStore;
+  /** Where status notifications go (e.g. a PubSubNotificationSink). */
+  notificationSink: BuildNotificationSink;
+  /** Loopback port; 0 (default) picks a free one. */
+  port?: number;
+  buildDurations?: Partial<BuildDurations>;
+  /** Seed of the generator used by probabilistic faults. */
+  faultSeed?: number;
+}
+
+/** A notification as the stand-in delivered it (after duplicate/out-of-order faults). */
+export interface DeliveredNotification {
+  attributes: BuildNotificationAttributes;
+  /** The Build resource as Cloud Build's JSON. */
+  build: JsonValue;
+}
+
+export interface NotificationFailure {
+  attributes: BuildNotificationAttributes;
+  error: string;
+}
+
+interface PendingNotification {
+  attributes: BuildNotificationAttributes;
+  build: JsonValue;
+}
+
+interface BuildRecord {
+  id: string;
+  projectId: string;
+  location: string;
+  status: BuildStatus;
+  /** The Build as the client sent it, without output-only fields. */
+  request: ProtoObject;
+  images: string[];
+  tags: string[];
+  createTime: Date;
+  startTime?: Date;
+  finishTime?: Date;
+  statusDetail?: string;
+  failureInfo?: {type: string; detail: string};
+  results?: object;
+  timing: Record<string, {startTime: Date; endTime: Date}>;
+  forced?: {status: ForceableBuildStatus; detail?: string};
+  operationName: string;
+  timers: NodeJS.Timeout[];
+  held: PendingNotification[];
+  finished: Promise<void>;
+  markFinished: () => void;
+}
+
+export class CloudBuildStandIn {
+  readonly calls = new CallLog<CloudBuildMethod>();
+  readonly faults: MethodFaults<CloudBuildMethod>;
+  readonly notificationFaults = new NotificationFaults();
+  /** Notifications delivered to the sink, in delivery order. */
+  readonly notifications: DeliveredNotification[] = [];
+  /** Notifications the sink refused (e.g. the topic does not exist). */
+  readonly notificationFailures: NotificationFailure[] = [];
+
+  private readonly protos = loadCloudBuildProtos();
+  private readonly operations = new OperationStore();
+  private readonly builds = new Map<string, BuildRecord>();
+  private readonly initialDurations: BuildDurations;
+  private durations: BuildDurations;
+  private forcedStatuses: {status: ForceableBuildStatus; detail?: string}[] = [];
+  private sink: BuildNotificationSink;
+  private delivery: Promise<void> = Promise.resolve();
+  /** Bumped by reset(), so notifications queued before a reset are dropped. */
+  private generation = 0;
+  private server?: RunningServer;
+
+  private constructor(private readonly options: CloudBuildStandInOptions) {
+    this.faults = new MethodFaults<CloudBuildMethod>(options.faultSeed);
+    this.sink = options.notificationSink;
+    this.initialDurations = {...DEFAULT_BUILD_DURATIONS, ...options.buildDurations};
+    this.durations = {...this.initialDurations};
+  }
+
+  /** Starts serving on 127.0.0.1. */
+  static async start(options: CloudBuildStandInOptions): Promise<CloudBuildStandIn> {
+    const standIn = new CloudBuildStandIn(options);
+    standIn.server = await startGrpcServer(
+      [
+        {definition: standIn.protos.service(SERVICE), implementation: standIn.serviceImplementation()},
+        {
+          definition: standIn.protos.service(OPERATIONS_SERVICE),
+          implementation: {
+            GetOperation: unary(standIn, 'GetOperation', request =>
+              standIn.operations.get(stringField(request, 'name'))
+            ),
+          },
+        },
+      ],
+      options.port ?? 0
+    );
+    return standIn;
+  }
+
+  get port(): number {
+    if (!this.server) throw new Error('the Cloud Build stand-in is not running');
+    return this.server.port;
+  }
+
+  /** `127.0.0.1:PORT`, the value of `CLOUD_BUILD_EMULATOR_HOST`. */
+  get endpoint(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Stops serving, abandons running builds, and waits for queued notifications. */
+  async stop(): Promise<void> {
+    this.abandonBuilds();
+    await this.server?.stop();
+    this.server = undefined;
+    await this.delivery;
+  }
+
+  /** Clears builds, operations, faults, forced statuses, durations, call counts and notification logs. */
+  reset(): void {
+    this.abandonBuilds();
+    this.generation += 1;
+    this.operations.clear();
+    this.faults.reset();
+    this.notificationFaults.reset();
+    this.calls.clear();
+    this.forcedStatuses = [];
+    this.durations = {...this.initialDurations};
+    this.notifications.length = 0;
+    this.notificationFailures.length = 0;
+  }
+
+  // --- control --------------------------------------------------------------------------------
+
+  /** The next build (one per call, in order) ends with `status` instead of its normal outcome. */
+  forceNextTerminalStatus(status: ForceableBuildStatus, detail?: string): this {
+    if (!FORCEABLE_BUILD_STATUSES.includes(status)) {
+      throw new Error(
+        `forceNextTerminalStatus: ${status} is not one of ${FORCEABLE_BUILD_STATUSES.join(', ')}`
+      );
+    }
+    this.forcedStatuses.push({status, detail});
+    return this;
+  }
+
+  /** Changes how long builds created from now on stay QUEUED and WORKING. */
+  setBuildDurations(durations: Partial<BuildDurations>): this {
+    this.durations = {...this.durations, ...durations};
+    return this;
+  }
+
+  /** Sends notifications somewhere else from now on (e.g. a test's own topic). */
+  setNotificationSink(sink: BuildNotificationSink): this {
+    this.sink = sink;
+    return this;
+  }
+
+  /** Resolves once notifications queued so far were delivered (or failed). */
+  settled(): Promise<void> {
+    return this.delivery;
+  }
+
+  /** Resolves when the build reached a terminal status and its notifications were sent. */
+  async whenFinished(buildId: string): Promise<BuildStatus> {
+    const record = this.record(buildId);
+    await record.finished;
+    await this.delivery;
+    return record.status;
+  }
+
+  /** The current status of a build, without a recorded call. */
+  buildStatus(buildId: string): BuildStatus {
+    return this.record(buildId).status;
+  }
+
+  /** A build as Cloud Build's JSON (what its notifications carry), without a recorded call. */
+  buildJson(buildId: string): JsonValue {
+    return this.protos.toProto3Json(BUILD_TYPE, this.toWire(this.record(buildId)));
+  }
+
+  /** Ids of every build, oldest first. */
+  buildIds(): string[] {
+    return [...this.builds.keys()];
+  }
+
+  // --- gRPC handlers --------------------------------------------------------------------------
+
+  private serviceImplementation() {
+    const call = (method: CloudBuildMethod, handler: (request: ProtoObject) => object) =>
+      unary(this, method, handler);
+    return {
+      CreateBuild: call('CreateBuild', request => this.createBuild(request)),
+      GetBuild: call('GetBuild', request => this.toWire(this.findRequested(request))),
+      ListBuilds: call('ListBuilds', request => {
+        const {projectId, location} = this.scope(request);
+        const accepts = parseBuildFilter(stringField(request, 'filter'));
+        const builds = [...this.builds.values()]
+          .filter(b => b.projectId === projectId && (location === undefined || b.location === location))
+          .filter(b => accepts({id: b.id, status: b.status, tags: b.tags, images: b.images}))
+          .reverse();
+        const page = paginate(
+          builds,
+          {pageSize: numberField(request, 'pageSize'), pageToken: stringField(request, 'pageToken')},
+          `builds:${projectId}`
+        );
+        return {builds: page.items.map(b => this.toWire(b)), nextPageToken: page.nextPageToken};
+      }),
+      CancelBuild: call('CancelBuild', request => {
+        const record = this.findRequested(request);
+        if (isTerminalStatus(record.status)) {
+          throw failedPrecondition(`build ${record.id} is not running: its status is ${record.status}`);
+        }
+        this.finish(record, 'CANCELLED', {statusDetail: 'Build was cancelled.'});
+        return this.toWire(record);
+      }),
+    };
+  }
+
+  private createBuild(request: ProtoObject): WireOperation {
+    const {projectId, location} = this.scope(request);
+    const build = messageField(request, 'build');
+    if (!build) throw invalidArgument('build is required');
+    validateBuild(build);
+    const id = randomUUID();
+    let markFinished = () => {};
+    const finished = new Promise<void>(resolve => (markFinished = resolve));
+    const passthrough = {...build};
+    for (const field of OUTPUT_ONLY_FIELDS) delete passthrough[field];
+    const record: BuildRecord = {
+      id,
+      projectId,
+      location: location ?? 'global',
+      status: 'QUEUED',
+      request: passthrough,
+      images: stringListField(build, 'images'),
+      tags: stringListField(build, 'tags'),
+      createTime: new Date(),
+      timing: {},
+      forced: this.forcedStatuses.shift(),
+      operationName: operationName(projectId, location, id),
+      timers: [],
+      held: [],
+      finished,
+      markFinished,
+    };
+    this.builds.set(id, record);
+    this.changed(record);
+    const {queuedMs, workingMs} = this.durations;
+    if (record.forced?.status === 'EXPIRED') {
+      // An expired build never started: its queue TTL ran out.
+      this.schedule(record, queuedMs, () =>
+        this.finish(record, 'EXPIRED', {
+          statusDetail: record.forced?.detail ?? 'Build expired: its queue TTL elapsed before it started.',
+        })
+      );
+    } else {
+      this.schedule(record, queuedMs, () => {
+        record.status = 'WORKING';
+        record.startTime = new Date();
+        this.changed(record);
+        this.schedule(record, workingMs, () => this.complete(record));
+      });
+    }
+    return this.operations.get(record.operationName);
+  }
+
+  /** The end of WORKING: the forced status if any, else push the images. */
+  private complete(record: BuildRecord): void {
+    const now = new Date();
+    const started = record.startTime ?? now;
+    record.timing.BUILD = {startTime: started, endTime: now};
+    const forced = record.forced;
+    if (forced) {
+      const defaults: Record<ForceableBuildStatus, string> = {
+        FAILURE: 'Build failed; check build logs for details',
+        INTERNAL_ERROR: 'Internal error encountered.',
+        TIMEOUT: 'Build timed out.',
+        CANCELLED: 'Build was cancelled.',
+        EXPIRED: 'Build expired: its queue TTL elapsed before it started.',
+      };
+      const statusDetail = forced.detail ?? defaults[forced.status];
+      this.finish(record, forced.status, {
+        statusDetail,
+        failureInfo:
+          forced.status === 'FAILURE'
+            ? {type: 'USER_BUILD_STEP', detail: `Build step failure: ${statusDetail}`}
+            : undefined,
+      });
+      return;
+    }
+    const outcome = pushBuildImages(this.options.artifactStore, record.id, record.images, now);
+    if (!outcome.ok) {
+      this.finish(record, 'FAILURE', {
+        statusDetail: outcome.detail,
+        failureInfo: {type: 'PUSH_FAILED', detail: outcome.detail},
+      });
+      return;
+    }
+    if (outcome.images.length > 0) record.timing.PUSH = {startTime: now, endTime: now};
+    record.results = {
+      images: outcome.images.map(image => ({
+        ...image,
+        pushTiming: {startTime: toWireTimestamp(now), endTime: toWireTimestamp(now)},
+      })),
+    };
+    this.finish(record, 'SUCCESS', {});
+  }
+
+  private finish(
+    record: BuildRecord,
+    status: BuildStatus,
+    details: {statusDetail?: string; failureInfo?: {type: string; detail: string}}
+  ): void {
+    for (const timer of record.timers) clearTimeout(timer);
+    record.timers = [];
+    record.status = status;
+    record.finishTime = new Date();
+    record.statusDetail = details.statusDetail;
+    record.failureInfo = details.failureInfo;
+    this.changed(record);
+    record.markFinished();
+  }
+
+  /** Records a status change: updates the operation and publishes the notification. */
+  private changed(record: BuildRecord): void {
+    const wire = this.toWire(record);
+    const operation: WireOperation = {
+      name: record.operationName,
+      metadata: this.protos.pack(BUILD_METADATA_TYPE, {build: wire}),
+      done: isTerminalStatus(record.status),
+    };
+    if (record.status === 'SUCCESS') {
+      operation.response = this.protos.pack(BUILD_TYPE, wire);
+    } else if (isTerminalStatus(record.status)) {
+      operation.error = {
+        code: operationErrorCode(record.status),
+        message: record.statusDetail ?? `Build ${record.status}`,
+        details: [],
+      };
+    }
+    this.operations.put(operation);
+    this.notify(record, {
+      attributes: {buildId: record.id, status: record.status},
+      build: this.protos.toProto3Json(BUILD_TYPE, wire),
+    });
+  }
+
+  private notify(record: BuildRecord, notification: PendingNotification): void {
+    if (this.notificationFaults.isHeld(notification.attributes.status)) {
+      record.held.push(notification);
+      return;
+    }
+    this.enqueue(notification);
+    if (isTerminalStatus(notification.attributes.status)) {
+      for (const held of record.held.splice(0)) this.enqueue(held);
+    }
+  }
+
+  private enqueue(notification: PendingNotification): void {
+    const generation = this.generation;
+    const copies = this.notificationFaults.deliveries(notification.attributes.status);
+    for (let copy = 0; copy < copies; copy++) {
+      this.delivery = this.delivery.then(async () => {
+        if (generation !== this.generation) return;
+        const data = Buffer.from(JSON.stringify(notification.build));
+        try {
+          await this.sink.publish(notification.attributes, data);
+          this.notifications.push(notification);
+        } catch (error) {
+          this.notificationFailures.push({
+            attributes: notification.attributes,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      });
+    }
+  }
+
+  private schedule(record: BuildRecord, delayMs: number, action: () => void): void {
+    record.timers.push(setTimeout(action, delayMs));
+  }
+
+  private abandonBuilds(): void {
+    for (const record of this.builds.values()) {
+      for (const timer of record.timers) clearTimeout(timer);
+      record.timers = [];
+      record.markFinished();
+    }
+    this.builds.clear();
+  }
+
+  private toWire(record: BuildRecord): ProtoObject {
+    const timing: Record<string, object> = {};
+    for (const [key, span] of Object.entries(record.timing)) {
+      timing[key] = {startTime: toWireTimestamp(span.startTime), endTime: toWireTimestamp(span.endTime)};
+    }
+    const regional = record.location !== 'global';
+    return {
+      ...record.request,
+      name: `projects/${record.projectId}/locations/${record.location}/builds/${record.id}`,
+      id: record.id,
+      projectId: record.projectId,
+      status: record.status,
+      ...(record.statusDetail ? {statusDetail: record.statusDetail} : {}),
+      createTime: toWireTimestamp(record.createTime),
+      ...(record.startTime ? {startTime: toWireTimestamp(record.startTime)} : {}),
+      ...(record.finishTime ? {finishTime: toWireTimestamp(record.finishTime)} : {}),
+      timeout: record.request.timeout ?? toWireDuration(DEFAULT_TIMEOUT_MS),
+      queueTtl: record.request.queueTtl ?? toWireDuration(DEFAULT_QUEUE_TTL_MS),
+      logsBucket: record.request.logsBucket ?? `gs://${record.projectId}_cloudbuild/logs`,
+      logUrl:
+        'https://console.cloud.google.com/cloud-build/builds' +
+        `${regional ? `;region=${record.location}` : ''}/${record.id}?project=${record.projectId}`,
+      ...(record.results ? {results: record.results} : {}),
+      timing,
+      ...(record.failureInfo ? {failureInfo: record.failureInfo} : {}),
+    };
+  }
+
+  /** Project (and location, for `parent`/`name` forms) a request is scoped to. */
+  private scope(request: ProtoObject): {projectId: string; location?: string} {
+    const resource = stringField(request, 'parent') || stringField(request, 'name');
+    const projectId = stringField(request, 'projectId');
+    if (resource) {
+      const match = /^projects\/([^/]+)\/locations\/([^/]+)(?:\/builds\/[^/]+)?$/.exec(resource);
+      if (!match) throw invalidArgument(`invalid resource name "${resource}"`);
+      if (projectId && projectId !== match[1]) {
+        throw invalidArgument(`project_id "${projectId}" does not match "${resource}"`);
+      }
+      return {projectId: match[1], location: match[2]};
+    }
+    if (!projectId) throw invalidArgument('project_id is required');
+    return {projectId};
+  }
+
+  private findRequested(request: ProtoObject): BuildRecord {
+    const {projectId} = this.scope(request);
+    const name = stringField(request, 'name');
+    const id = name ? name.slice(name.lastIndexOf('/') + 1) : stringField(request, 'id');
+    if (!id) throw invalidArgument('id is required');
+    const record = this.builds.get(id);
+    if (!record || record.projectId !== projectId) {
+      throw notFound(`Requested entity was not found: build ${id} in project ${projectId}`);
+    }
+    return record;
+  }
+
+  private record(buildId: string): BuildRecord {
+    const record = this.builds.get(buildId);
+    if (!record) throw new Error(`the Cloud Build stand-in has no build ${buildId}`);
+    return record;
+  }
+}
+
+function validateBuild(build: ProtoObject): void {
+  const steps = build.steps;
+  if (!Array.isArray(steps) || steps.length === 0) {
+    throw invalidArgument('invalid build: a build must have at least one step');
+  }
+  steps.forEach((step, index) => {
+    const name = typeof step === 'object' && step !== null && 'name' in step ? step.name : undefined;
+    if (typeof name !== 'string' || name === '') {
+      throw invalidArgument(`invalid build: step ${index} must have a name (the builder image)`);
+    }
+  });
+  for (const image of stringListField(build, 'images')) {
+    if (image.trim() === '' || /\s/.test(image)) {
+      throw invalidArgument(`invalid build: invalid image name "${image}"`);
+    }
+  }
+  for (const tag of stringListField(build, 'tags')) {
+    if (!BUILD_TAG.test(tag)) {
+      throw invalidArgument(`invalid build: invalid build tag "${tag}": must match ${BUILD_TAG.source}`);
+    }
+  }
+  for (const key of Object.keys(stringMapField(build, 'substitutions'))) {
+    if (!SUBSTITUTION_KEY.test(key)) {
+      throw invalidArgument(
+        `invalid build: substitution key "${key}" does not respect format "${SUBSTITUTION_KEY.source}"`
+      );
+    }
+  }
+}
+
+function operationName(projectId: string, location: string | undefined, id: string): string {
+  const encoded = Buffer.from(id).toString('base64url');
+  return location
+    ? `projects/${projectId}/locations/${location}/operations/${encoded}`
+    : `operations/build/${projectId}/${encoded}`;
+}
+
+/** The status a finished, unsuccessful build's operation carries. */
+function operationErrorCode(status: BuildStatus): grpc.status {
+  switch (status) {
+    case 'CANCELLED':
+      return grpc.status.CANCELLED;
+    case 'TIMEOUT':
+    case 'EXPIRED':
+      return grpc.status.DEADLINE_EXCEEDED;
+    case 'INTERNAL_ERROR':
+      return grpc.status.INTERNAL;
+    default:
+      return grpc.status.UNKNOWN;
+  }
+}
+

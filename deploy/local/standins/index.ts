@@ -1,0 +1,12 @@
+/** Local stand-ins for Artifact Registry and Cloud Build (no Google emulator exists for either). */
+export * from './artifact-registry-standin';
+export * from './artifact-store';
+export * from './build-notifications';
+export * from './build-status';
+export * from './call-log';
+export * from './cloud-build-standin';
+export {FILTER_FIELDS as BUILD_FILTER_FIELDS} from './build-filter';
+export * from './faults';
+export {StandInError} from './grpc-errors';
+export * from './resource-names';
+export * from './start-standins';

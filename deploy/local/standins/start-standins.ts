@@ -1,0 +1,120 @@
+/**
+ * One entry that starts both stand-ins in this process, the Cloud Build one pushing into the
+ * Artifact Registry one. The control plane finds them through ARTIFACT_REGISTRY_EMULATOR_HOST and
+ * CLOUD_BUILD_EMULATOR_HOST (`standInEnvironment`).
+ */
+import {grpc} from 'google-gax';
+import {ArtifactRegistryStandIn} from './artifact-registry-standin';
+import {
+  type BuildNotificationSink,
+  DEFAULT_NOTIFICATION_TOPIC,
+  PubSubNotificationSink,
+} from './build-notifications';
+import {type BuildDurations, CloudBuildStandIn} from './cloud-build-standin';
+
+export interface StandInsOptions {
+  /** 0 (default) picks a free port. */
+  artifactRegistryPort?: number;
+  /** 0 (default) picks a free port. */
+  cloudBuildPort?: number;
+  /** Topic for build notifications on the Pub/Sub emulator; default `cloud-builds`. */
+  notificationTopic?: string;
+  /** Overrides the Pub/Sub sink (then PUBSUB_EMULATOR_HOST is not needed). */
+  notificationSink?: BuildNotificationSink;
+  /** Project of the Pub/Sub topic; defaults to GOOGLE_CLOUD_PROJECT. */
+  projectId?: string;
+  buildDurations?: Partial<BuildDurations>;
+  faultSeed?: number;
+}
+
+export interface RunningStandIns {
+  artifactRegistry: ArtifactRegistryStandIn;
+  cloudBuild: CloudBuildStandIn;
+  /** `127.0.0.1:PORT` of each. */
+  endpoints: {artifactRegistry: string; cloudBuild: string};
+  /** Clears state, faults and call counts of both (between tests). */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export async function startStandIns(options: StandInsOptions = {}): Promise<RunningStandIns> {
+  const sink =
+    options.notificationSink ??
+    new PubSubNotificationSink({
+      topic: options.notificationTopic ?? DEFAULT_NOTIFICATION_TOPIC,
+      projectId: options.projectId,
+    });
+  const artifactRegistry = await ArtifactRegistryStandIn.start({
+    port: options.artifactRegistryPort,
+    faultSeed: options.faultSeed,
+  });
+  let cloudBuild: CloudBuildStandIn;
+  try {
+    cloudBuild = await CloudBuildStandIn.start({
+      artifactStore: artifactRegistry.store,
+      notificationSink: sink,
+      port: options.cloudBuildPort,
+      buildDurations: options.buildDurations,
+      faultSeed: options.faultSeed,
+    });
+  } catch (error) {
+    await artifactRegistry.stop();
+    await sink.close?.();
+    throw error;
+  }
+  return {
+    artifactRegistry,
+    cloudBuild,
+    endpoints: {artifactRegistry: artifactRegistry.endpoint, cloudBuild: cloudBuild.endpoint},
+    reset() {
+      artifactRegistry.reset();
+      cloudBuild.reset();
+    },
+    async stop() {
+      await cloudBuild.stop();
+      await artifactRegistry.stop();
+      await sink.close?.();
+    },
+  };
+}
+
+/** The environment variables that point the control plane at running stand-ins. */
+export function standInEnvironment(standIns: Pick<RunningStandIns, 'endpoints'>): {
+  ARTIFACT_REGISTRY_EMULATOR_HOST: string;
+  CLOUD_BUILD_EMULATOR_HOST: string;
+} {
+  return {
+    ARTIFACT_REGISTRY_EMULATOR_HOST: standIns.endpoints.artifactRegistry,
+    CLOUD_BUILD_EMULATOR_HOST: standIns.endpoints.cloudBuild,
+  };
+}
+
+/**
+ * Options for an official client (ArtifactRegistryClient, CloudBuildClient) pointed at a stand-in
+ * `host:port`, that never looks for Google credentials:
+ * - `sslCreds` (insecure) makes the client use that channel as-is instead of Google credentials;
+ * - `universeDomain` must be given too: without it, google-gax asks google-auth-library for the
+ *   universe domain of the Application Default Credentials before creating the stub, which
+ *   searches for credentials and probes the GCE metadata server (a MetadataLookupWarning and a
+ *   delay on machines without credentials).
+ */
+export function standInClientOptions(
+  endpoint: string,
+  projectId?: string
+): {
+  apiEndpoint: string;
+  port: number;
+  sslCreds: grpc.ChannelCredentials;
+  universeDomain: string;
+  projectId?: string;
+} {
+  const match = /^(.+):(\d+)$/.exec(endpoint);
+  if (!match) throw new Error(`stand-in endpoint must be host:port, got "${endpoint}"`);
+  return {
+    apiEndpoint: match[1],
+    port: Number(match[2]),
+    sslCreds: grpc.credentials.createInsecure(),
+    universeDomain: 'googleapis.com',
+    ...(projectId ? {projectId} : {}),
+  };
+}

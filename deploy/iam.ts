@@ -1,0 +1,378 @@
+/**
+ * Who may do what: identities, custom roles and every IAM grant deploy makes,
+ * as data. The plan turns grants into commands; tests read the same data to
+ * prove the teardown guard's fourth layer (no grant lets anything delete the
+ * persistent repository).
+ */
+import {FUNCTION_SPECS, FunctionName, functionSpec} from './function-specs';
+import {DeployOptions} from './options';
+
+/** Service account ids deploy creates besides the four functions' own. */
+export const BUILDER_SERVICE_ACCOUNT_ID = 'arr-image-builder';
+export const TRIGGER_SERVICE_ACCOUNT_ID = 'arr-dockerfile-trigger';
+
+/** Set at run time by a lookup step. */
+export const PROJECT_NUMBER = '${PROJECT_NUMBER}';
+
+export interface Identities {
+  functions: Readonly<Record<FunctionName, string>>;
+  /** Cloud Build runs image builds as this account (BUILD_SERVICE_ACCOUNT). */
+  builder: string;
+  /** The Dockerfile trigger's build runs as this account. */
+  trigger: string;
+  pubsubAgent: string;
+  schedulerAgent: string;
+}
+
+export interface ServiceAccountToCreate {
+  id: string;
+  email: string;
+  displayName: string;
+  description: string;
+}
+
+export function serviceAccountEmail(project: string, id: string): string {
+  return `${id}@${project}.iam.gserviceaccount.com`;
+}
+
+export function identities(o: DeployOptions): Identities {
+  const email = (id: string) => serviceAccountEmail(o.project, id);
+  const functions = Object.fromEntries(
+    FUNCTION_SPECS.map(s => [s.name, email(s.serviceAccountId)]),
+  ) as Record<FunctionName, string>;
+  return {
+    functions,
+    builder:
+      o.buildServiceAccount !== ''
+        ? o.buildServiceAccount
+        : email(BUILDER_SERVICE_ACCOUNT_ID),
+    trigger: email(TRIGGER_SERVICE_ACCOUNT_ID),
+    pubsubAgent: `service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`,
+    schedulerAgent: `service-${PROJECT_NUMBER}@gcp-sa-cloudscheduler.iam.gserviceaccount.com`,
+  };
+}
+
+export function serviceAccountsToCreate(
+  o: DeployOptions,
+): ServiceAccountToCreate[] {
+  const accounts: ServiceAccountToCreate[] = FUNCTION_SPECS.map(s => ({
+    id: s.serviceAccountId,
+    email: serviceAccountEmail(o.project, s.serviceAccountId),
+    displayName: `arr ${s.name} function`,
+    description: `Runs the ${s.name} Cloud Function (least privilege; created by npm run deploy)`,
+  }));
+  if (o.buildServiceAccount === '') {
+    accounts.push({
+      id: BUILDER_SERVICE_ACCOUNT_ID,
+      email: serviceAccountEmail(o.project, BUILDER_SERVICE_ACCOUNT_ID),
+      displayName: 'arr image builds',
+      description:
+        'Cloud Build runs image builds as this account: push to the two arr repositories',
+    });
+  }
+  accounts.push({
+    id: TRIGGER_SERVICE_ACCOUNT_ID,
+    email: serviceAccountEmail(o.project, TRIGGER_SERVICE_ACCOUNT_ID),
+    displayName: 'arr Dockerfile trigger',
+    description:
+      'Runs cloudbuild/dockerfile-changed.yaml: upload build contexts and publish dockerfile-changed',
+  });
+  return accounts;
+}
+
+export interface CustomRole {
+  id: string;
+  title: string;
+  description: string;
+  permissions: readonly string[];
+}
+
+export const SETUP_ROLE_ID = 'arrRepositorySetup';
+export const CLEANUP_ROLE_ID = 'arrImageCleanup';
+export const TEARDOWN_ROLE_ID = 'arrEphemeralRepositoryDeleter';
+
+export const CUSTOM_ROLES: readonly CustomRole[] = [
+  {
+    id: SETUP_ROLE_ID,
+    title: 'arr repository setup',
+    description: 'Create and read Artifact Registry repositories and set their labels; no delete',
+    permissions: [
+      'artifactregistry.repositories.create',
+      'artifactregistry.repositories.get',
+      'artifactregistry.repositories.list',
+      'artifactregistry.repositories.update',
+    ],
+  },
+  {
+    id: CLEANUP_ROLE_ID,
+    title: 'arr image cleanup',
+    description: 'Delete image versions and tags after a build; never repositories',
+    permissions: ['artifactregistry.tags.delete', 'artifactregistry.versions.delete'],
+  },
+  {
+    id: TEARDOWN_ROLE_ID,
+    title: 'arr ephemeral repository deleter',
+    description: 'Read and delete one repository; bound only with a condition naming the ephemeral repository',
+    permissions: [
+      'artifactregistry.repositories.delete',
+      'artifactregistry.repositories.get',
+    ],
+  },
+];
+
+export function customRoleName(project: string, id: string): string {
+  return `projects/${project}/roles/${id}`;
+}
+
+export function repositoryResourceName(o: DeployOptions, repository: string): string {
+  return `projects/${o.project}/locations/${o.region}/repositories/${repository}`;
+}
+
+export interface IamCondition {
+  title: string;
+  expression: string;
+  description: string;
+}
+
+/**
+ * Layer 4 of the teardown guard: exact equality with the ephemeral repository's
+ * full resource name. Never startsWith: the ephemeral id is a prefix of the
+ * persistent one.
+ */
+export function teardownCondition(o: DeployOptions): IamCondition {
+  return {
+    title: 'only-ephemeral-repository',
+    expression: `resource.name == "${repositoryResourceName(o, o.ephemeralRepository)}"`,
+    description: `Delete only ${o.ephemeralRepository}; never ${o.persistentRepository}`,
+  };
+}
+
+/**
+ * The image builder may push to the two repositories and nothing else. Pushes are
+ * checked on the repository and on resources inside it (packages, tags), so each
+ * repository is matched exactly or by its name followed by "/" — a prefix that
+ * cannot match another repository. The writer role holds no delete permission.
+ */
+export function builderCondition(o: DeployOptions): IamCondition {
+  const terms = [o.persistentRepository, o.ephemeralRepository].flatMap(r => {
+    const name = repositoryResourceName(o, r);
+    return [`resource.name == "${name}"`, `resource.name.startsWith("${name}/")`];
+  });
+  return {
+    title: 'only-arr-repositories',
+    expression: terms.join(' || '),
+    description: `Push to ${o.persistentRepository} and ${o.ephemeralRepository} only`,
+  };
+}
+
+export type IamResource =
+  | {kind: 'project'}
+  | {kind: 'topic'; topic: string}
+  | {kind: 'subscription'; subscription: string}
+  | {kind: 'bucket'; bucket: string}
+  | {kind: 'serviceAccount'; email: string}
+  | {kind: 'function'; name: FunctionName};
+
+export interface IamGrant {
+  resource: IamResource;
+  member: string;
+  role: string;
+  condition?: IamCondition;
+  /** Why the grant exists, in the plan's words. */
+  why: string;
+}
+
+const sa = (email: string) => `serviceAccount:${email}`;
+
+/** Grants made before the functions are deployed. */
+export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
+  const id = identities(o);
+  const fn = id.functions;
+  const project: IamResource = {kind: 'project'};
+  const grants: IamGrant[] = [];
+  for (const spec of FUNCTION_SPECS) {
+    grants.push({
+      resource: project,
+      member: sa(fn[spec.name]),
+      role: 'roles/datastore.user',
+      why: `${spec.name}: Firestore user`,
+    });
+  }
+  grants.push(
+    {
+      resource: project,
+      member: sa(fn['setup-requested']),
+      role: customRoleName(o.project, SETUP_ROLE_ID),
+      why: 'setup-requested: create/get repositories and set labels',
+    },
+    {
+      resource: project,
+      member: sa(fn['setup-requested']),
+      role: 'roles/artifactregistry.reader',
+      why: 'setup-requested: read tags to find missing images',
+    },
+    {
+      resource: project,
+      member: sa(fn['dockerfile-changed']),
+      role: 'roles/cloudbuild.builds.editor',
+      why: 'dockerfile-changed: create builds',
+    },
+    {
+      resource: project,
+      member: sa(fn['dockerfile-changed']),
+      role: 'roles/artifactregistry.reader',
+      why: 'dockerfile-changed: read tags (cache check)',
+    },
+    {
+      resource: project,
+      member: sa(fn['build-finished']),
+      role: customRoleName(o.project, CLEANUP_ROLE_ID),
+      why: 'build-finished: delete versions and tags (cleanup), not repositories',
+    },
+    {
+      resource: project,
+      member: sa(fn['build-finished']),
+      role: 'roles/artifactregistry.reader',
+      why: 'build-finished: read digests and tags',
+    },
+    {
+      resource: project,
+      member: sa(fn['build-finished']),
+      role: 'roles/cloudbuild.builds.viewer',
+      why: 'build-finished: read the finished build',
+    },
+    {
+      resource: project,
+      member: sa(fn['teardown-requested']),
+      role: customRoleName(o.project, TEARDOWN_ROLE_ID),
+      condition: teardownCondition(o),
+      why: 'teardown-requested: get and delete the ephemeral repository only',
+    },
+    {
+      resource: project,
+      member: sa(id.builder),
+      role: 'roles/artifactregistry.writer',
+      condition: builderCondition(o),
+      why: 'image builds: push to both repositories (project level: survives the ephemeral repository being re-created)',
+    },
+    {
+      resource: project,
+      member: sa(id.builder),
+      role: 'roles/logging.logWriter',
+      why: 'image builds: write build logs',
+    },
+    {
+      resource: project,
+      member: sa(id.trigger),
+      role: 'roles/logging.logWriter',
+      why: 'Dockerfile trigger: write build logs',
+    },
+    {
+      resource: {kind: 'serviceAccount', email: id.builder},
+      member: sa(fn['dockerfile-changed']),
+      role: 'roles/iam.serviceAccountUser',
+      why: 'dockerfile-changed: start builds that run as the image builder',
+    },
+  );
+  for (const spec of FUNCTION_SPECS) {
+    grants.push({
+      resource: {kind: 'serviceAccount', email: fn[spec.name]},
+      member: sa(id.pubsubAgent),
+      role: 'roles/iam.serviceAccountTokenCreator',
+      why: `Pub/Sub service agent: sign push tokens for ${spec.name}'s trigger`,
+    });
+  }
+  const dockerfileChanged: IamResource = {kind: 'topic', topic: o.dockerfileChangedTopic};
+  grants.push(
+    {
+      resource: dockerfileChanged,
+      member: sa(fn['setup-requested']),
+      role: 'roles/pubsub.publisher',
+      why: 'setup-requested: publish dockerfile-changed for missing images',
+    },
+    {
+      resource: dockerfileChanged,
+      member: sa(fn['build-finished']),
+      role: 'roles/pubsub.publisher',
+      why: 'build-finished: publish dockerfile-changed for dependents',
+    },
+    {
+      resource: dockerfileChanged,
+      member: sa(id.trigger),
+      role: 'roles/pubsub.publisher',
+      why: 'Dockerfile trigger: publish dockerfile-changed',
+    },
+    {
+      resource: {kind: 'topic', topic: o.teardownRequestedTopic},
+      member: sa(id.schedulerAgent),
+      role: 'roles/pubsub.publisher',
+      why: 'Cloud Scheduler: publish the nightly teardown',
+    },
+  );
+  if (o.operatorsGroup !== '') {
+    grants.push(
+      {
+        resource: {kind: 'topic', topic: o.teardownRequestedTopic},
+        member: o.operatorsGroup,
+        role: 'roles/pubsub.publisher',
+        why: 'operators: request a teardown',
+      },
+      {
+        resource: {kind: 'topic', topic: o.setupRequestedTopic},
+        member: o.operatorsGroup,
+        role: 'roles/pubsub.publisher',
+        why: 'operators: request a setup',
+      },
+    );
+  }
+  grants.push(
+    {
+      resource: {kind: 'topic', topic: o.deadLetterTopic},
+      member: sa(id.pubsubAgent),
+      role: 'roles/pubsub.publisher',
+      why: 'Pub/Sub service agent: forward undeliverable messages to the dead-letter topic',
+    },
+    {
+      resource: {kind: 'bucket', bucket: o.contextsBucket},
+      member: sa(id.trigger),
+      role: 'roles/storage.objectCreator',
+      why: 'Dockerfile trigger: upload build contexts',
+    },
+    {
+      resource: {kind: 'bucket', bucket: o.contextsBucket},
+      member: sa(id.trigger),
+      role: 'roles/storage.objectViewer',
+      why: 'Dockerfile trigger: skip contexts already uploaded',
+    },
+    {
+      resource: {kind: 'bucket', bucket: o.contextsBucket},
+      member: sa(id.builder),
+      role: 'roles/storage.objectViewer',
+      why: 'image builds: read build contexts',
+    },
+  );
+  return grants;
+}
+
+/** Grants made once a function exists: its trigger may invoke it, and dead-lettering works. */
+export function grantsForFunction(
+  o: DeployOptions,
+  name: FunctionName,
+  subscriptionVariable: string,
+): IamGrant[] {
+  const id = identities(o);
+  return [
+    {
+      resource: {kind: 'function', name},
+      member: sa(id.functions[name]),
+      role: 'roles/run.invoker',
+      why: `${name}: its Eventarc trigger (same identity) may invoke it`,
+    },
+    {
+      resource: {kind: 'subscription', subscription: subscriptionVariable},
+      member: sa(id.pubsubAgent),
+      role: 'roles/pubsub.subscriber',
+      why: `Pub/Sub service agent: acknowledge dead-lettered messages of ${functionSpec(name).name}`,
+    },
+  ];
+}

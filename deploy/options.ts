@@ -1,0 +1,316 @@
+/**
+ * Deploy options: parsed from the command line, validated once, with every
+ * error naming the flag at fault.
+ */
+
+export const REPOSITORY_ID_PATTERN = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
+const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
+const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
+const EMAIL_PATTERN = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
+const CRON_PATTERN = /^\S+( \S+){4}$/;
+const BRANCH_PATTERN = /^[^\s,]+$/;
+const GITHUB_REPO_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const CONNECTED_REPOSITORY_PATTERN =
+  /^projects\/[^/]+\/locations\/[^/]+\/connections\/[^/]+\/repositories\/[^/]+$/;
+
+/** Where the Cloud Build trigger watches for commits. */
+export type TriggerSource =
+  | {kind: 'github'; owner: string; name: string}
+  | {kind: 'repository'; resource: string}
+  | {kind: 'none'};
+
+export interface DeployOptions {
+  project: string;
+  region: string;
+  dryRun: boolean;
+  persistentRepository: string;
+  ephemeralRepository: string;
+  cloudBuildsTopic: string;
+  dockerfileChangedTopic: string;
+  setupRequestedTopic: string;
+  teardownRequestedTopic: string;
+  deadLetterTopic: string;
+  deadLetterSubscription: string;
+  maxDeliveryAttempts: number;
+  contextsBucket: string;
+  schedule: string;
+  timeZone: string;
+  /** `group:ops@example.com`, or empty for none. */
+  operatorsGroup: string;
+  trigger: TriggerSource;
+  triggerBranch: string;
+  /** Email of an existing service account for image builds; empty: deploy creates `arr-image-builder`. */
+  buildServiceAccount: string;
+  firestoreLocation: string;
+}
+
+export const DEFAULTS = {
+  region: 'us-central1',
+  persistentRepository: 'arr-coc-registry-persistent',
+  ephemeralRepository: 'arr-coc-registry',
+  cloudBuildsTopic: 'cloud-builds',
+  dockerfileChangedTopic: 'dockerfile-changed',
+  setupRequestedTopic: 'setup-requested',
+  teardownRequestedTopic: 'teardown-requested',
+  deadLetterTopic: 'arr-dead-letter',
+  deadLetterSubscription: 'arr-dead-letter-keep',
+  maxDeliveryAttempts: 10,
+  schedule: '0 2 * * *',
+  timeZone: 'Etc/UTC',
+  triggerBranch: 'main',
+} as const;
+
+export class DeployOptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeployOptionsError';
+  }
+}
+
+/** Flags that take a value, and the one boolean flag. */
+export const VALUE_FLAGS = [
+  'project',
+  'region',
+  'persistent-repository',
+  'ephemeral-repository',
+  'cloud-builds-topic',
+  'dockerfile-changed-topic',
+  'dead-letter-topic',
+  'max-delivery-attempts',
+  'bucket',
+  'schedule',
+  'time-zone',
+  'operators-group',
+  'trigger-github',
+  'trigger-repository',
+  'trigger-branch',
+  'build-service-account',
+  'firestore-location',
+] as const;
+export type ValueFlag = (typeof VALUE_FLAGS)[number];
+
+export const USAGE = `Usage: npm run deploy -- --project P [options]
+
+  --project P                    Google Cloud project id (required)
+  --region R                     region for everything regional (default ${DEFAULTS.region})
+  --dry-run                      print the commands in order and run none
+  --persistent-repository ID     (default ${DEFAULTS.persistentRepository})
+  --ephemeral-repository ID      (default ${DEFAULTS.ephemeralRepository})
+  --cloud-builds-topic T         topic Cloud Build publishes to (default ${DEFAULTS.cloudBuildsTopic})
+  --dockerfile-changed-topic T   (default ${DEFAULTS.dockerfileChangedTopic})
+  --dead-letter-topic T          (default ${DEFAULTS.deadLetterTopic})
+  --max-delivery-attempts N      before a message is dead-lettered, 5..100 (default ${DEFAULTS.maxDeliveryAttempts})
+  --bucket B                     build contexts bucket (default <project>-arr-build-contexts)
+  --schedule CRON                nightly teardown schedule (default "${DEFAULTS.schedule}")
+  --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
+  --operators-group EMAIL        group allowed to publish teardown-requested and setup-requested
+  --trigger-github OWNER/NAME    GitHub repository (connected to Cloud Build) holding the Dockerfiles
+  --trigger-repository RESOURCE  or a 2nd-gen connected repository, projects/../repositories/..
+  --trigger-branch BRANCH        branch the trigger watches (default ${DEFAULTS.triggerBranch})
+  --build-service-account EMAIL  existing service account for image builds (default: deploy creates arr-image-builder)
+  --firestore-location LOC       location of a new Firestore database (default: the region)
+`;
+
+function isValueFlag(name: string): name is ValueFlag {
+  return (VALUE_FLAGS as readonly string[]).includes(name);
+}
+
+/** Parses `--flag value` and `--flag=value`; rejects unknown flags. */
+export function parseDeployArgs(argv: readonly string[]): DeployOptions {
+  const values = new Map<ValueFlag, string>();
+  let dryRun = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      throw new DeployOptionsError(
+        `Unexpected argument "${arg}". Flags start with --; see --help.`,
+      );
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (name === 'dry-run') {
+      if (eq !== -1) {
+        throw new DeployOptionsError('--dry-run takes no value.');
+      }
+      dryRun = true;
+      continue;
+    }
+    if (!isValueFlag(name)) {
+      throw new DeployOptionsError(`Unknown flag --${name}; see --help.`);
+    }
+    let value: string;
+    if (eq !== -1) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) {
+        throw new DeployOptionsError(`--${name} needs a value.`);
+      }
+      value = next;
+      i++;
+    }
+    if (values.has(name)) {
+      throw new DeployOptionsError(`--${name} is given twice.`);
+    }
+    values.set(name, value);
+  }
+  return resolveOptions(values, dryRun);
+}
+
+function resolveOptions(
+  values: ReadonlyMap<ValueFlag, string>,
+  dryRun: boolean,
+): DeployOptions {
+  const get = (flag: ValueFlag): string | undefined => values.get(flag);
+  const project = get('project');
+  if (project === undefined) {
+    throw new DeployOptionsError(
+      '--project is required: the id of the Google Cloud project to deploy to.',
+    );
+  }
+  const region = get('region') ?? DEFAULTS.region;
+  const github = get('trigger-github');
+  const repository = get('trigger-repository');
+  if (github !== undefined && repository !== undefined) {
+    throw new DeployOptionsError(
+      'Give either --trigger-github or --trigger-repository, not both.',
+    );
+  }
+  let trigger: TriggerSource = {kind: 'none'};
+  if (github !== undefined) {
+    const [owner, name] = github.split('/');
+    trigger = {kind: 'github', owner, name};
+    checkPattern('trigger-github', github, GITHUB_REPO_PATTERN, 'OWNER/NAME');
+  } else if (repository !== undefined) {
+    checkPattern(
+      'trigger-repository',
+      repository,
+      CONNECTED_REPOSITORY_PATTERN,
+      'projects/P/locations/L/connections/C/repositories/R',
+    );
+    trigger = {kind: 'repository', resource: repository};
+  }
+  const attempts = get('max-delivery-attempts');
+  const options: DeployOptions = {
+    project,
+    region,
+    dryRun,
+    persistentRepository:
+      get('persistent-repository') ?? DEFAULTS.persistentRepository,
+    ephemeralRepository:
+      get('ephemeral-repository') ?? DEFAULTS.ephemeralRepository,
+    cloudBuildsTopic: get('cloud-builds-topic') ?? DEFAULTS.cloudBuildsTopic,
+    dockerfileChangedTopic:
+      get('dockerfile-changed-topic') ?? DEFAULTS.dockerfileChangedTopic,
+    setupRequestedTopic: DEFAULTS.setupRequestedTopic,
+    teardownRequestedTopic: DEFAULTS.teardownRequestedTopic,
+    deadLetterTopic: get('dead-letter-topic') ?? DEFAULTS.deadLetterTopic,
+    deadLetterSubscription: `${get('dead-letter-topic') ?? DEFAULTS.deadLetterTopic}-keep`,
+    maxDeliveryAttempts:
+      attempts === undefined
+        ? DEFAULTS.maxDeliveryAttempts
+        : parseAttempts(attempts),
+    contextsBucket: get('bucket') ?? `${project}-arr-build-contexts`,
+    schedule: get('schedule') ?? DEFAULTS.schedule,
+    timeZone: get('time-zone') ?? DEFAULTS.timeZone,
+    operatorsGroup: normaliseGroup(get('operators-group')),
+    trigger,
+    triggerBranch: get('trigger-branch') ?? DEFAULTS.triggerBranch,
+    buildServiceAccount: get('build-service-account') ?? '',
+    firestoreLocation: get('firestore-location') ?? region,
+  };
+  validateOptions(options);
+  return options;
+}
+
+function parseAttempts(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 5 || n > 100) {
+    throw new DeployOptionsError(
+      `--max-delivery-attempts must be an integer from 5 to 100 (Pub/Sub's limits), got "${value}".`,
+    );
+  }
+  return n;
+}
+
+function normaliseGroup(value: string | undefined): string {
+  if (value === undefined || value === '') {
+    return '';
+  }
+  const email = value.startsWith('group:') ? value.slice('group:'.length) : value;
+  if (!EMAIL_PATTERN.test(email)) {
+    throw new DeployOptionsError(
+      `--operators-group must be a group email such as ops@example.com, got "${value}".`,
+    );
+  }
+  return `group:${email}`;
+}
+
+function checkPattern(
+  flag: string,
+  value: string,
+  pattern: RegExp,
+  shape: string,
+): void {
+  if (!pattern.test(value)) {
+    throw new DeployOptionsError(
+      `--${flag} must look like ${shape}, got "${value}".`,
+    );
+  }
+}
+
+/** Throws DeployOptionsError naming the first invalid option. */
+export function validateOptions(o: DeployOptions): void {
+  checkPattern('project', o.project, PROJECT_ID_PATTERN, 'a project id (6-30 lowercase letters, digits, hyphens)');
+  checkPattern('region', o.region, REGION_PATTERN, 'a region such as us-central1');
+  checkPattern(
+    'persistent-repository',
+    o.persistentRepository,
+    REPOSITORY_ID_PATTERN,
+    'a repository id (lowercase letter first; letters, digits, hyphens; at most 63)',
+  );
+  checkPattern(
+    'ephemeral-repository',
+    o.ephemeralRepository,
+    REPOSITORY_ID_PATTERN,
+    'a repository id (lowercase letter first; letters, digits, hyphens; at most 63)',
+  );
+  // Exact comparison: arr-coc-registry is a prefix of arr-coc-registry-persistent, and that is fine.
+  if (o.persistentRepository === o.ephemeralRepository) {
+    throw new DeployOptionsError(
+      `--persistent-repository and --ephemeral-repository must differ (both are "${o.ephemeralRepository}"): teardown deletes the ephemeral one.`,
+    );
+  }
+  for (const [flag, topic] of [
+    ['cloud-builds-topic', o.cloudBuildsTopic],
+    ['dockerfile-changed-topic', o.dockerfileChangedTopic],
+    ['dead-letter-topic', o.deadLetterTopic],
+  ] as const) {
+    checkPattern(flag, topic, TOPIC_PATTERN, 'a Pub/Sub topic id');
+    if (topic.startsWith('goog')) {
+      throw new DeployOptionsError(`--${flag} must not start with "goog".`);
+    }
+  }
+  const topics = [
+    o.setupRequestedTopic,
+    o.dockerfileChangedTopic,
+    o.cloudBuildsTopic,
+    o.teardownRequestedTopic,
+    o.deadLetterTopic,
+  ];
+  if (new Set(topics).size !== topics.length) {
+    throw new DeployOptionsError(
+      `Topics must all differ; got ${topics.join(', ')}.`,
+    );
+  }
+  checkPattern('bucket', o.contextsBucket, BUCKET_PATTERN, 'a bucket name (3-63 lowercase letters, digits, - _ .)');
+  checkPattern('schedule', o.schedule, CRON_PATTERN, 'a five-field cron expression such as "0 2 * * *"');
+  checkPattern('time-zone', o.timeZone, /^[A-Za-z0-9_+/-]+$/, 'a tz database name such as Europe/Berlin');
+  checkPattern('trigger-branch', o.triggerBranch, BRANCH_PATTERN, 'a branch name');
+  if (o.buildServiceAccount !== '') {
+    checkPattern('build-service-account', o.buildServiceAccount, EMAIL_PATTERN, 'a service account email');
+  }
+  checkPattern('firestore-location', o.firestoreLocation, /^[a-z0-9-]+$/, 'a Firestore location such as us-central1 or nam5');
+}

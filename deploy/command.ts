@@ -41,8 +41,14 @@ export function substitute(
 }
 
 /** Like substitute, for text shown to people: unknown variables stay as they are. */
-export function substituteText(text: string, values: ReadonlyMap<string, string>): string {
-  return text.replace(VARIABLE, (whole, name: string) => values.get(name) ?? whole);
+export function substituteText(
+  text: string,
+  values: ReadonlyMap<string, string>,
+): string {
+  return text.replace(
+    VARIABLE,
+    (whole, name: string) => values.get(name) ?? whole,
+  );
 }
 
 function quote(arg: string): string {

@@ -10,7 +10,12 @@ import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {runPlan, spawnExec, StepFailedError, summarise} from './gcloud-runner';
-import {DeployOptions, DeployOptionsError, parseDeployArgs, USAGE} from './options';
+import {
+  DeployOptions,
+  DeployOptionsError,
+  parseDeployArgs,
+  USAGE,
+} from './options';
 import {buildPlan, CatalogImage, renderPlan, TRIGGER_CONFIG_PATH} from './plan';
 import {StageError, stageSource, STAGED_SOURCE_DIR} from './stage-source';
 
@@ -19,21 +24,32 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 function readCatalog(root: string): CatalogImage[] {
   const file = path.join(root, 'shared/image-catalog.json');
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {images?: unknown};
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    images?: unknown;
+  };
   if (!Array.isArray(parsed.images)) {
     throw new Error(`${file} has no "images" list.`);
   }
   return parsed.images.map((i: Record<string, unknown>) => {
     const {name, dockerfile, context} = i;
-    if (typeof name !== 'string' || typeof dockerfile !== 'string' || typeof context !== 'string') {
-      throw new Error(`${file}: every image needs string name, dockerfile and context.`);
+    if (
+      typeof name !== 'string' ||
+      typeof dockerfile !== 'string' ||
+      typeof context !== 'string'
+    ) {
+      throw new Error(
+        `${file}: every image needs string name, dockerfile and context.`,
+      );
     }
     return {name, dockerfile, context};
   });
 }
 
 function fileHash(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(fs.readFileSync(file))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 function warnings(o: DeployOptions): string[] {
@@ -49,7 +65,9 @@ function warnings(o: DeployOptions): string[] {
     );
   }
   if (o.operatorsGroup === '') {
-    out.push('! No --operators-group: only the scheduler (and project owners) may publish teardown-requested.');
+    out.push(
+      '! No --operators-group: only the scheduler (and project owners) may publish teardown-requested.',
+    );
   }
   return out;
 }
@@ -66,11 +84,15 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const staged = stageSource(ROOT);
     sourceHash = staged.hash;
-    log(`✓ Staged function source: ${staged.dir} (${staged.files} files, ${staged.hash})`);
+    log(
+      `✓ Staged function source: ${staged.dir} (${staged.files} files, ${staged.hash})`,
+    );
   } catch (err) {
     if (err instanceof StageError && options.dryRun) {
       sourceHash = 'not-built';
-      log(`! ${err.message} (dry run: the plan shows the source it would deploy)`);
+      log(
+        `! ${err.message} (dry run: the plan shows the source it would deploy)`,
+      );
     } else {
       throw err;
     }
@@ -86,13 +108,19 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   if (options.dryRun) {
-    log(`Dry run for project ${options.project} in ${options.region}: ${steps.length} steps, nothing is run.`);
-    log('Each step runs its describe command, then create only if absent (update if it has drifted).\n');
+    log(
+      `Dry run for project ${options.project} in ${options.region}: ${steps.length} steps, nothing is run.`,
+    );
+    log(
+      'Each step runs its describe command, then create only if absent (update if it has drifted).\n',
+    );
     process.stdout.write(renderPlan(steps));
     return 0;
   }
 
-  log(`Deploying to project ${options.project} in ${options.region}: ${steps.length} steps.`);
+  log(
+    `Deploying to project ${options.project} in ${options.region}: ${steps.length} steps.`,
+  );
   const retryDelay = Number(process.env.ARR_DEPLOY_RETRY_DELAY_MS ?? '5000');
   try {
     const reports = await runPlan(steps, {
@@ -126,7 +154,9 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`✗ ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `✗ ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

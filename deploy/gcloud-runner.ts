@@ -41,12 +41,17 @@ export const spawnExec =
   (cwd: string): Exec =>
   argv =>
     new Promise(resolve => {
-      const child = spawn(argv[0], argv.slice(1), {cwd, stdio: ['ignore', 'pipe', 'pipe']});
+      const child = spawn(argv[0], argv.slice(1), {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', err => resolve({exitCode: 127, stdout, stderr: `${stderr}${err.message}`}));
+      child.on('error', err =>
+        resolve({exitCode: 127, stdout, stderr: `${stderr}${err.message}`}),
+      );
       child.on('close', code => resolve({exitCode: code ?? 1, stdout, stderr}));
     });
 
@@ -68,14 +73,21 @@ function lastLine(text: string): string {
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-export async function runPlan(steps: readonly Step[], options: RunOptions): Promise<StepReport[]> {
+export async function runPlan(
+  steps: readonly Step[],
+  options: RunOptions,
+): Promise<StepReport[]> {
   const {exec, log} = options;
   const attempts = options.attempts ?? 4;
   const retryDelayMs = options.retryDelayMs ?? 5000;
   const values = new Map<string, string>();
   const reports: StepReport[] = [];
 
-  const runChange = async (argv: string[], n: number, title: string): Promise<'done' | 'exists'> => {
+  const runChange = async (
+    argv: string[],
+    n: number,
+    title: string,
+  ): Promise<'done' | 'exists'> => {
     for (let attempt = 1; ; attempt++) {
       const result = await exec(argv);
       if (result.exitCode === 0) {
@@ -87,7 +99,9 @@ export async function runPlan(steps: readonly Step[], options: RunOptions): Prom
       }
       if (attempt < attempts && TRANSIENT.test(result.stderr)) {
         const delay = retryDelayMs * 2 ** (attempt - 1);
-        log(`      … ${lastLine(result.stderr)} — retrying in ${Math.round(delay / 1000)} s (${attempt}/${attempts - 1})`);
+        log(
+          `      … ${lastLine(result.stderr)} — retrying in ${Math.round(delay / 1000)} s (${attempt}/${attempts - 1})`,
+        );
         await sleep(delay);
         continue;
       }
@@ -116,7 +130,9 @@ export async function runPlan(steps: readonly Step[], options: RunOptions): Prom
     const commands = state === 'absent' ? step.create : step.update;
     let existed = false;
     for (const command of commands) {
-      existed = (await runChange(substitute(command, values), n, step.title)) === 'exists' || existed;
+      existed =
+        (await runChange(substitute(command, values), n, step.title)) ===
+          'exists' || existed;
     }
     if (state === 'absent') {
       return existed && commands.length === 1 ? 'already present' : 'created';

@@ -95,7 +95,8 @@ export const CUSTOM_ROLES: readonly CustomRole[] = [
   {
     id: SETUP_ROLE_ID,
     title: 'arr repository setup',
-    description: 'Create and read Artifact Registry repositories and set their labels; no delete',
+    description:
+      'Create and read Artifact Registry repositories and set their labels; no delete',
     permissions: [
       'artifactregistry.repositories.create',
       'artifactregistry.repositories.get',
@@ -106,13 +107,18 @@ export const CUSTOM_ROLES: readonly CustomRole[] = [
   {
     id: CLEANUP_ROLE_ID,
     title: 'arr image cleanup',
-    description: 'Delete image versions and tags after a build; never repositories',
-    permissions: ['artifactregistry.tags.delete', 'artifactregistry.versions.delete'],
+    description:
+      'Delete image versions and tags after a build; never repositories',
+    permissions: [
+      'artifactregistry.tags.delete',
+      'artifactregistry.versions.delete',
+    ],
   },
   {
     id: TEARDOWN_ROLE_ID,
     title: 'arr ephemeral repository deleter',
-    description: 'Read and delete one repository; bound only with a condition naming the ephemeral repository',
+    description:
+      'Read and delete one repository; bound only with a condition naming the ephemeral repository',
     permissions: [
       'artifactregistry.repositories.delete',
       'artifactregistry.repositories.get',
@@ -124,7 +130,10 @@ export function customRoleName(project: string, id: string): string {
   return `projects/${project}/roles/${id}`;
 }
 
-export function repositoryResourceName(o: DeployOptions, repository: string): string {
+export function repositoryResourceName(
+  o: DeployOptions,
+  repository: string,
+): string {
   return `projects/${o.project}/locations/${o.region}/repositories/${repository}`;
 }
 
@@ -156,7 +165,10 @@ export function teardownCondition(o: DeployOptions): IamCondition {
 export function builderCondition(o: DeployOptions): IamCondition {
   const terms = [o.persistentRepository, o.ephemeralRepository].flatMap(r => {
     const name = repositoryResourceName(o, r);
-    return [`resource.name == "${name}"`, `resource.name.startsWith("${name}/")`];
+    return [
+      `resource.name == "${name}"`,
+      `resource.name.startsWith("${name}/")`,
+    ];
   });
   return {
     title: 'only-arr-repositories',
@@ -282,7 +294,10 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       why: `Pub/Sub service agent: sign push tokens for ${spec.name}'s trigger`,
     });
   }
-  const dockerfileChanged: IamResource = {kind: 'topic', topic: o.dockerfileChangedTopic};
+  const dockerfileChanged: IamResource = {
+    kind: 'topic',
+    topic: o.dockerfileChangedTopic,
+  };
   grants.push(
     {
       resource: dockerfileChanged,

@@ -239,7 +239,9 @@ function normaliseGroup(value: string | undefined): string {
   if (value === undefined || value === '') {
     return '';
   }
-  const email = value.startsWith('group:') ? value.slice('group:'.length) : value;
+  const email = value.startsWith('group:')
+    ? value.slice('group:'.length)
+    : value;
   if (!EMAIL_PATTERN.test(email)) {
     throw new DeployOptionsError(
       `--operators-group must be a group email such as ops@example.com, got "${value}".`,
@@ -263,8 +265,18 @@ function checkPattern(
 
 /** Throws DeployOptionsError naming the first invalid option. */
 export function validateOptions(o: DeployOptions): void {
-  checkPattern('project', o.project, PROJECT_ID_PATTERN, 'a project id (6-30 lowercase letters, digits, hyphens)');
-  checkPattern('region', o.region, REGION_PATTERN, 'a region such as us-central1');
+  checkPattern(
+    'project',
+    o.project,
+    PROJECT_ID_PATTERN,
+    'a project id (6-30 lowercase letters, digits, hyphens)',
+  );
+  checkPattern(
+    'region',
+    o.region,
+    REGION_PATTERN,
+    'a region such as us-central1',
+  );
   checkPattern(
     'persistent-repository',
     o.persistentRepository,
@@ -305,12 +317,42 @@ export function validateOptions(o: DeployOptions): void {
       `Topics must all differ; got ${topics.join(', ')}.`,
     );
   }
-  checkPattern('bucket', o.contextsBucket, BUCKET_PATTERN, 'a bucket name (3-63 lowercase letters, digits, - _ .)');
-  checkPattern('schedule', o.schedule, CRON_PATTERN, 'a five-field cron expression such as "0 2 * * *"');
-  checkPattern('time-zone', o.timeZone, /^[A-Za-z0-9_+/-]+$/, 'a tz database name such as Europe/Berlin');
-  checkPattern('trigger-branch', o.triggerBranch, BRANCH_PATTERN, 'a branch name');
+  checkPattern(
+    'bucket',
+    o.contextsBucket,
+    BUCKET_PATTERN,
+    'a bucket name (3-63 lowercase letters, digits, - _ .)',
+  );
+  checkPattern(
+    'schedule',
+    o.schedule,
+    CRON_PATTERN,
+    'a five-field cron expression such as "0 2 * * *"',
+  );
+  checkPattern(
+    'time-zone',
+    o.timeZone,
+    /^[A-Za-z0-9_+/-]+$/,
+    'a tz database name such as Europe/Berlin',
+  );
+  checkPattern(
+    'trigger-branch',
+    o.triggerBranch,
+    BRANCH_PATTERN,
+    'a branch name',
+  );
   if (o.buildServiceAccount !== '') {
-    checkPattern('build-service-account', o.buildServiceAccount, EMAIL_PATTERN, 'a service account email');
+    checkPattern(
+      'build-service-account',
+      o.buildServiceAccount,
+      EMAIL_PATTERN,
+      'a service account email',
+    );
   }
-  checkPattern('firestore-location', o.firestoreLocation, /^[a-z0-9-]+$/, 'a Firestore location such as us-central1 or nam5');
+  checkPattern(
+    'firestore-location',
+    o.firestoreLocation,
+    /^[a-z0-9-]+$/,
+    'a Firestore location such as us-central1 or nam5',
+  );
 }

@@ -108,7 +108,9 @@ function parseJson(stdout: string, what: string): unknown {
   try {
     return JSON.parse(stdout) as unknown;
   } catch {
-    throw new ProbeError(`Could not read ${what} as JSON: ${stdout.slice(0, 200)}`);
+    throw new ProbeError(
+      `Could not read ${what} as JSON: ${stdout.slice(0, 200)}`,
+    );
   }
 }
 
@@ -158,16 +160,36 @@ function projectNumberStep(o: DeployOptions): LookupStep {
     kind: 'lookup',
     title: 'Project number (names the Google-managed service agents)',
     variable: 'PROJECT_NUMBER',
-    command: ['gcloud', 'projects', 'describe', o.project, '--format=value(projectNumber)'],
+    command: [
+      'gcloud',
+      'projects',
+      'describe',
+      o.project,
+      '--format=value(projectNumber)',
+    ],
   };
 }
 
 function apisStep(o: DeployOptions): EnsureStep {
-  const enable = ['gcloud', 'services', 'enable', ...REQUIRED_APIS, ...common(o), '--quiet'];
+  const enable = [
+    'gcloud',
+    'services',
+    'enable',
+    ...REQUIRED_APIS,
+    ...common(o),
+    '--quiet',
+  ];
   return {
     kind: 'ensure',
     title: `APIs enabled: ${REQUIRED_APIS.map(a => a.split('.')[0]).join(', ')}`,
-    probe: ['gcloud', 'services', 'list', '--enabled', ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'services',
+      'list',
+      '--enabled',
+      ...common(o),
+      '--format=json',
+    ],
     judge: probe => {
       if (probe.exitCode !== 0) {
         return failed(probe, 'enabled APIs');
@@ -195,7 +217,13 @@ function firestoreStep(o: DeployOptions): EnsureStep {
     kind: 'ensure',
     title: 'Firestore database (default), Native mode',
     probe: [
-      'gcloud', 'firestore', 'databases', 'describe', '--database=(default)', ...common(o), '--format=json',
+      'gcloud',
+      'firestore',
+      'databases',
+      'describe',
+      '--database=(default)',
+      ...common(o),
+      '--format=json',
     ],
     judge: describeJudge('the Firestore database', db => {
       const type = field(db, 'type');
@@ -209,8 +237,15 @@ function firestoreStep(o: DeployOptions): EnsureStep {
     }),
     create: [
       [
-        'gcloud', 'firestore', 'databases', 'create', '--database=(default)',
-        `--location=${o.firestoreLocation}`, '--type=firestore-native', ...common(o), '--quiet',
+        'gcloud',
+        'firestore',
+        'databases',
+        'create',
+        '--database=(default)',
+        `--location=${o.firestoreLocation}`,
+        '--type=firestore-native',
+        ...common(o),
+        '--quiet',
       ],
     ],
     update: [],
@@ -231,7 +266,15 @@ function customRoleStep(o: DeployOptions, role: CustomRole): EnsureStep {
   return {
     kind: 'ensure',
     title: `Custom role ${role.id} (${permissions.join(', ')})`,
-    probe: ['gcloud', 'iam', 'roles', 'describe', role.id, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'iam',
+      'roles',
+      'describe',
+      role.id,
+      ...common(o),
+      '--format=json',
+    ],
     judge: describeJudge(`custom role ${name}`, r => {
       if (field(r, 'deleted') === true) {
         throw new ProbeError(
@@ -242,7 +285,8 @@ function customRoleStep(o: DeployOptions, role: CustomRole): EnsureStep {
       const have = field(r, 'includedPermissions');
       return (
         Array.isArray(have) &&
-        JSON.stringify([...(have as string[])].sort()) === JSON.stringify(permissions)
+        JSON.stringify([...(have as string[])].sort()) ===
+          JSON.stringify(permissions)
       );
     }),
     create: [['gcloud', 'iam', 'roles', 'create', role.id, ...flags]],
@@ -254,25 +298,54 @@ function serviceAccountSteps(o: DeployOptions): EnsureStep[] {
   return serviceAccountsToCreate(o).map(account => ({
     kind: 'ensure',
     title: `Service account ${account.email}`,
-    probe: ['gcloud', 'iam', 'service-accounts', 'describe', account.email, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'iam',
+      'service-accounts',
+      'describe',
+      account.email,
+      ...common(o),
+      '--format=json',
+    ],
     judge: describeJudge(`service account ${account.email}`),
     create: [
       [
-        'gcloud', 'iam', 'service-accounts', 'create', account.id,
-        `--display-name=${account.displayName}`, `--description=${account.description}`, ...common(o), '--quiet',
+        'gcloud',
+        'iam',
+        'service-accounts',
+        'create',
+        account.id,
+        `--display-name=${account.displayName}`,
+        `--description=${account.description}`,
+        ...common(o),
+        '--quiet',
       ],
     ],
     update: [],
   }));
 }
 
-function topicStep(o: DeployOptions, topic: string, purpose: string): EnsureStep {
+function topicStep(
+  o: DeployOptions,
+  topic: string,
+  purpose: string,
+): EnsureStep {
   return {
     kind: 'ensure',
     title: `Topic ${topic} (${purpose})`,
-    probe: ['gcloud', 'pubsub', 'topics', 'describe', topic, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'pubsub',
+      'topics',
+      'describe',
+      topic,
+      ...common(o),
+      '--format=json',
+    ],
     judge: describeJudge(`topic ${topic}`),
-    create: [['gcloud', 'pubsub', 'topics', 'create', topic, ...common(o), '--quiet']],
+    create: [
+      ['gcloud', 'pubsub', 'topics', 'create', topic, ...common(o), '--quiet'],
+    ],
     update: [],
   };
 }
@@ -281,13 +354,29 @@ function deadLetterKeepStep(o: DeployOptions): EnsureStep {
   return {
     kind: 'ensure',
     title: `Subscription ${o.deadLetterSubscription} (keeps what lands on ${o.deadLetterTopic} for 7 days)`,
-    probe: ['gcloud', 'pubsub', 'subscriptions', 'describe', o.deadLetterSubscription, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'pubsub',
+      'subscriptions',
+      'describe',
+      o.deadLetterSubscription,
+      ...common(o),
+      '--format=json',
+    ],
     judge: describeJudge(`subscription ${o.deadLetterSubscription}`),
     create: [
       [
-        'gcloud', 'pubsub', 'subscriptions', 'create', o.deadLetterSubscription,
-        `--topic=${o.deadLetterTopic}`, '--message-retention-duration=7d', '--expiration-period=never',
-        '--ack-deadline=60', ...common(o), '--quiet',
+        'gcloud',
+        'pubsub',
+        'subscriptions',
+        'create',
+        o.deadLetterSubscription,
+        `--topic=${o.deadLetterTopic}`,
+        '--message-retention-duration=7d',
+        '--expiration-period=never',
+        '--ack-deadline=60',
+        ...common(o),
+        '--quiet',
       ],
     ],
     update: [],
@@ -299,12 +388,28 @@ function bucketStep(o: DeployOptions): EnsureStep {
   return {
     kind: 'ensure',
     title: `Bucket ${url} (build contexts, named by Dockerfile hash)`,
-    probe: ['gcloud', 'storage', 'buckets', 'describe', url, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'storage',
+      'buckets',
+      'describe',
+      url,
+      ...common(o),
+      '--format=json',
+    ],
     judge: describeJudge(`bucket ${url}`),
     create: [
       [
-        'gcloud', 'storage', 'buckets', 'create', url, `--location=${o.region}`,
-        '--uniform-bucket-level-access', '--public-access-prevention', ...common(o), '--quiet',
+        'gcloud',
+        'storage',
+        'buckets',
+        'create',
+        url,
+        `--location=${o.region}`,
+        '--uniform-bucket-level-access',
+        '--public-access-prevention',
+        ...common(o),
+        '--quiet',
       ],
     ],
     update: [],
@@ -335,48 +440,147 @@ function policyCommands(
     case 'project':
       return {
         what: `project ${o.project}`,
-        probe: ['gcloud', 'projects', 'get-iam-policy', o.project, '--format=json'],
-        add: ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member, role, conditionFlag(grant), '--quiet'],
+        probe: [
+          'gcloud',
+          'projects',
+          'get-iam-policy',
+          o.project,
+          '--format=json',
+        ],
+        add: [
+          'gcloud',
+          'projects',
+          'add-iam-policy-binding',
+          o.project,
+          member,
+          role,
+          conditionFlag(grant),
+          '--quiet',
+        ],
       };
     case 'topic':
       return {
         what: `topic ${r.topic}`,
-        probe: ['gcloud', 'pubsub', 'topics', 'get-iam-policy', r.topic, ...common(o), '--format=json'],
-        add: ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', r.topic, member, role, ...common(o), '--quiet'],
+        probe: [
+          'gcloud',
+          'pubsub',
+          'topics',
+          'get-iam-policy',
+          r.topic,
+          ...common(o),
+          '--format=json',
+        ],
+        add: [
+          'gcloud',
+          'pubsub',
+          'topics',
+          'add-iam-policy-binding',
+          r.topic,
+          member,
+          role,
+          ...common(o),
+          '--quiet',
+        ],
       };
     case 'subscription':
       return {
         what: `subscription ${r.subscription}`,
-        probe: ['gcloud', 'pubsub', 'subscriptions', 'get-iam-policy', r.subscription, ...common(o), '--format=json'],
+        probe: [
+          'gcloud',
+          'pubsub',
+          'subscriptions',
+          'get-iam-policy',
+          r.subscription,
+          ...common(o),
+          '--format=json',
+        ],
         add: [
-          'gcloud', 'pubsub', 'subscriptions', 'add-iam-policy-binding', r.subscription, member, role, ...common(o), '--quiet',
+          'gcloud',
+          'pubsub',
+          'subscriptions',
+          'add-iam-policy-binding',
+          r.subscription,
+          member,
+          role,
+          ...common(o),
+          '--quiet',
         ],
       };
     case 'bucket':
       return {
         what: `bucket gs://${r.bucket}`,
-        probe: ['gcloud', 'storage', 'buckets', 'get-iam-policy', `gs://${r.bucket}`, ...common(o), '--format=json'],
+        probe: [
+          'gcloud',
+          'storage',
+          'buckets',
+          'get-iam-policy',
+          `gs://${r.bucket}`,
+          ...common(o),
+          '--format=json',
+        ],
         add: [
-          'gcloud', 'storage', 'buckets', 'add-iam-policy-binding', `gs://${r.bucket}`, member, role, ...common(o), '--quiet',
+          'gcloud',
+          'storage',
+          'buckets',
+          'add-iam-policy-binding',
+          `gs://${r.bucket}`,
+          member,
+          role,
+          ...common(o),
+          '--quiet',
         ],
       };
     case 'serviceAccount':
       return {
         what: `service account ${r.email}`,
-        probe: ['gcloud', 'iam', 'service-accounts', 'get-iam-policy', r.email, ...common(o), '--format=json'],
+        probe: [
+          'gcloud',
+          'iam',
+          'service-accounts',
+          'get-iam-policy',
+          r.email,
+          ...common(o),
+          '--format=json',
+        ],
         add: [
-          'gcloud', 'iam', 'service-accounts', 'add-iam-policy-binding', r.email, member, role, ...common(o), '--quiet',
+          'gcloud',
+          'iam',
+          'service-accounts',
+          'add-iam-policy-binding',
+          r.email,
+          member,
+          role,
+          ...common(o),
+          '--quiet',
         ],
       };
     case 'function':
       if (grant.role !== 'roles/run.invoker') {
-        throw new Error(`Only roles/run.invoker is granted on a function, not ${grant.role}`);
+        throw new Error(
+          `Only roles/run.invoker is granted on a function, not ${grant.role}`,
+        );
       }
       return {
         what: `function ${r.name}`,
-        probe: ['gcloud', 'run', 'services', 'get-iam-policy', r.name, `--region=${o.region}`, ...common(o), '--format=json'],
+        probe: [
+          'gcloud',
+          'run',
+          'services',
+          'get-iam-policy',
+          r.name,
+          `--region=${o.region}`,
+          ...common(o),
+          '--format=json',
+        ],
         add: [
-          'gcloud', 'functions', 'add-invoker-policy-binding', r.name, `--region=${o.region}`, member, ...common(o), '--quiet',
+          'gcloud',
+          'functions',
+          'add-invoker-policy-binding',
+          r.name,
+          `--region=${o.region}`,
+          member,
+          ...common(o),
+          '--quiet',
         ],
       };
   }
@@ -404,7 +608,8 @@ export function policyHasGrant(policy: unknown, grant: IamGrant): boolean {
 
 export function grantStep(o: DeployOptions, grant: IamGrant): EnsureStep {
   const {probe, add, what} = policyCommands(o, grant);
-  const condition = grant.condition === undefined ? '' : ` if ${grant.condition.expression}`;
+  const condition =
+    grant.condition === undefined ? '' : ` if ${grant.condition.expression}`;
   return {
     kind: 'ensure',
     title: `IAM ${grant.role} for ${grant.member} on ${what}${condition} — ${grant.why}`,
@@ -414,7 +619,10 @@ export function grantStep(o: DeployOptions, grant: IamGrant): EnsureStep {
         return failed(probe, `the IAM policy of ${what}`);
       }
       const resolved = {...grant, member: resolve(grant.member)};
-      return policyHasGrant(parseJson(probe.stdout, `the IAM policy of ${what}`), resolved)
+      return policyHasGrant(
+        parseJson(probe.stdout, `the IAM policy of ${what}`),
+        resolved,
+      )
         ? 'present'
         : 'absent';
     },
@@ -436,35 +644,70 @@ export function functionEnvironment(o: DeployOptions): Record<string, string> {
 }
 
 function labelJudge(what: string, expected: string) {
-  return describeJudge(what, r => field(r, `labels.${FINGERPRINT_KEY}`) === expected);
+  return describeJudge(
+    what,
+    r => field(r, `labels.${FINGERPRINT_KEY}`) === expected,
+  );
 }
 
 function descriptionJudge(what: string, expected: string) {
   return describeJudge(what, r => {
     const description = field(r, 'description');
-    return typeof description === 'string' && description.includes(`${FINGERPRINT_KEY}=${expected}`);
+    return (
+      typeof description === 'string' &&
+      description.includes(`${FINGERPRINT_KEY}=${expected}`)
+    );
   });
 }
 
-function functionDeployStep(o: DeployOptions, spec: FunctionSpec, inputs: PlanInputs): EnsureStep {
+function functionDeployStep(
+  o: DeployOptions,
+  spec: FunctionSpec,
+  inputs: PlanInputs,
+): EnsureStep {
   const account = identities(o).functions[spec.name];
   const env = Object.entries(functionEnvironment(o))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const deploy = [
-    'gcloud', 'functions', 'deploy', spec.name, '--gen2', '--runtime=nodejs20',
-    `--region=${o.region}`, `--source=${inputs.sourceDir}`, `--entry-point=${spec.entryPoint}`,
-    `--trigger-topic=${spec.topic(o)}`, '--retry', `--service-account=${account}`,
-    `--trigger-service-account=${account}`, `--max-instances=${spec.maxInstances}`,
-    '--memory=512Mi', '--timeout=540s', `--set-env-vars=${env}`, '--no-allow-unauthenticated',
+    'gcloud',
+    'functions',
+    'deploy',
+    spec.name,
+    '--gen2',
+    '--runtime=nodejs20',
+    `--region=${o.region}`,
+    `--source=${inputs.sourceDir}`,
+    `--entry-point=${spec.entryPoint}`,
+    `--trigger-topic=${spec.topic(o)}`,
+    '--retry',
+    `--service-account=${account}`,
+    `--trigger-service-account=${account}`,
+    `--max-instances=${spec.maxInstances}`,
+    '--memory=512Mi',
+    '--timeout=540s',
+    `--set-env-vars=${env}`,
+    '--no-allow-unauthenticated',
     ...common(o),
   ];
   const fp = fingerprint({deploy, source: inputs.sourceHash});
-  const command = [...deploy, `--update-labels=${FINGERPRINT_KEY}=${fp}`, '--quiet'];
+  const command = [
+    ...deploy,
+    `--update-labels=${FINGERPRINT_KEY}=${fp}`,
+    '--quiet',
+  ];
   return {
     kind: 'ensure',
     title: `Function ${spec.name} → ${spec.entryPoint} on topic ${spec.topic(o)} as ${account} (max ${spec.maxInstances} instances)`,
-    probe: ['gcloud', 'functions', 'describe', spec.name, `--region=${o.region}`, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'functions',
+      'describe',
+      spec.name,
+      `--region=${o.region}`,
+      ...common(o),
+      '--format=json',
+    ],
     judge: labelJudge(`function ${spec.name}`, fp),
     create: [command],
     update: [command],
@@ -477,8 +720,15 @@ function deadLetterPolicySteps(o: DeployOptions, spec: FunctionSpec): Step[] {
   const subscription = `\${${subscriptionVar}}`;
   const deadLetterTopic = `projects/${o.project}/topics/${o.deadLetterTopic}`;
   const update = [
-    'gcloud', 'pubsub', 'subscriptions', 'update', subscription,
-    `--dead-letter-topic=${deadLetterTopic}`, `--max-delivery-attempts=${o.maxDeliveryAttempts}`, ...common(o), '--quiet',
+    'gcloud',
+    'pubsub',
+    'subscriptions',
+    'update',
+    subscription,
+    `--dead-letter-topic=${deadLetterTopic}`,
+    `--max-delivery-attempts=${o.maxDeliveryAttempts}`,
+    ...common(o),
+    '--quiet',
   ];
   const steps: Step[] = [
     {
@@ -486,7 +736,12 @@ function deadLetterPolicySteps(o: DeployOptions, spec: FunctionSpec): Step[] {
       title: `Eventarc trigger of ${spec.name}`,
       variable: triggerVar,
       command: [
-        'gcloud', 'functions', 'describe', spec.name, `--region=${o.region}`, ...common(o),
+        'gcloud',
+        'functions',
+        'describe',
+        spec.name,
+        `--region=${o.region}`,
+        ...common(o),
         '--format=value(eventTrigger.trigger)',
       ],
     },
@@ -495,14 +750,27 @@ function deadLetterPolicySteps(o: DeployOptions, spec: FunctionSpec): Step[] {
       title: `Pub/Sub subscription Eventarc made for ${spec.name}`,
       variable: subscriptionVar,
       command: [
-        'gcloud', 'eventarc', 'triggers', 'describe', `\${${triggerVar}}`, ...common(o),
+        'gcloud',
+        'eventarc',
+        'triggers',
+        'describe',
+        `\${${triggerVar}}`,
+        ...common(o),
         '--format=value(transport.pubsub.subscription)',
       ],
     },
     {
       kind: 'ensure',
       title: `Dead-letter policy on ${spec.name}'s subscription → ${o.deadLetterTopic} after ${o.maxDeliveryAttempts} attempts`,
-      probe: ['gcloud', 'pubsub', 'subscriptions', 'describe', subscription, ...common(o), '--format=json'],
+      probe: [
+        'gcloud',
+        'pubsub',
+        'subscriptions',
+        'describe',
+        subscription,
+        ...common(o),
+        '--format=json',
+      ],
       judge: probe => {
         if (probe.exitCode !== 0) {
           return failed(probe, `the subscription of ${spec.name}`);
@@ -513,7 +781,8 @@ function deadLetterPolicySteps(o: DeployOptions, spec: FunctionSpec): Step[] {
           return 'absent';
         }
         return topic === deadLetterTopic &&
-          field(sub, 'deadLetterPolicy.maxDeliveryAttempts') === o.maxDeliveryAttempts
+          field(sub, 'deadLetterPolicy.maxDeliveryAttempts') ===
+            o.maxDeliveryAttempts
           ? 'present'
           : 'drifted';
       },
@@ -528,23 +797,63 @@ function deadLetterPolicySteps(o: DeployOptions, spec: FunctionSpec): Step[] {
 }
 
 export function nightlyMessage(o: DeployOptions): string {
-  return JSON.stringify({confirm: o.ephemeralRepository, requestedBy: 'nightly-schedule'});
+  return JSON.stringify({
+    confirm: o.ephemeralRepository,
+    requestedBy: 'nightly-schedule',
+  });
 }
 
 function schedulerStep(o: DeployOptions): EnsureStep {
   const flags = [
-    `--location=${o.region}`, `--schedule=${o.schedule}`, `--time-zone=${o.timeZone}`,
-    `--topic=${o.teardownRequestedTopic}`, `--message-body=${nightlyMessage(o)}`, ...common(o),
+    `--location=${o.region}`,
+    `--schedule=${o.schedule}`,
+    `--time-zone=${o.timeZone}`,
+    `--topic=${o.teardownRequestedTopic}`,
+    `--message-body=${nightlyMessage(o)}`,
+    ...common(o),
   ];
   const fp = fingerprint(flags);
   const description = `--description=Nightly teardown of ${o.ephemeralRepository} (${FINGERPRINT_KEY}=${fp})`;
   return {
     kind: 'ensure',
     title: `Cloud Scheduler job ${NIGHTLY_JOB_NAME} ("${o.schedule}" ${o.timeZone}) → ${o.teardownRequestedTopic}`,
-    probe: ['gcloud', 'scheduler', 'jobs', 'describe', NIGHTLY_JOB_NAME, `--location=${o.region}`, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'scheduler',
+      'jobs',
+      'describe',
+      NIGHTLY_JOB_NAME,
+      `--location=${o.region}`,
+      ...common(o),
+      '--format=json',
+    ],
     judge: descriptionJudge(`scheduler job ${NIGHTLY_JOB_NAME}`, fp),
-    create: [['gcloud', 'scheduler', 'jobs', 'create', 'pubsub', NIGHTLY_JOB_NAME, ...flags, description, '--quiet']],
-    update: [['gcloud', 'scheduler', 'jobs', 'update', 'pubsub', NIGHTLY_JOB_NAME, ...flags, description, '--quiet']],
+    create: [
+      [
+        'gcloud',
+        'scheduler',
+        'jobs',
+        'create',
+        'pubsub',
+        NIGHTLY_JOB_NAME,
+        ...flags,
+        description,
+        '--quiet',
+      ],
+    ],
+    update: [
+      [
+        'gcloud',
+        'scheduler',
+        'jobs',
+        'update',
+        'pubsub',
+        NIGHTLY_JOB_NAME,
+        ...flags,
+        description,
+        '--quiet',
+      ],
+    ],
   };
 }
 
@@ -554,7 +863,9 @@ export function imagesSubstitution(images: readonly CatalogImage[]): string {
     .map(i => {
       for (const part of [i.name, i.dockerfile, i.context]) {
         if (!/^[A-Za-z0-9_./-]+$/.test(part)) {
-          throw new Error(`Catalog entry ${i.name}: "${part}" must be a plain path (letters, digits, _ . / -)`);
+          throw new Error(
+            `Catalog entry ${i.name}: "${part}" must be a plain path (letters, digits, _ . / -)`,
+          );
         }
       }
       return `${i.name}|${i.dockerfile}|${i.context}`;
@@ -562,7 +873,10 @@ export function imagesSubstitution(images: readonly CatalogImage[]): string {
     .join(' ');
 }
 
-export function triggerSubstitutions(o: DeployOptions, inputs: PlanInputs): Record<string, string> {
+export function triggerSubstitutions(
+  o: DeployOptions,
+  inputs: PlanInputs,
+): Record<string, string> {
   return {
     _IMAGES: imagesSubstitution(inputs.images),
     _CONTEXTS_BUCKET: o.contextsBucket,
@@ -574,7 +888,10 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function triggerStep(o: DeployOptions, inputs: PlanInputs): EnsureStep | undefined {
+function triggerStep(
+  o: DeployOptions,
+  inputs: PlanInputs,
+): EnsureStep | undefined {
   const source = o.trigger;
   if (source.kind === 'none') {
     return undefined;
@@ -587,8 +904,11 @@ function triggerStep(o: DeployOptions, inputs: PlanInputs): EnsureStep | undefin
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const flags = [
-    `--name=${TRIGGER_NAME}`, `--region=${o.region}`, ...where,
-    `--branch-pattern=^${escapeRegex(o.triggerBranch)}$`, `--inline-config=${TRIGGER_CONFIG_PATH}`,
+    `--name=${TRIGGER_NAME}`,
+    `--region=${o.region}`,
+    ...where,
+    `--branch-pattern=^${escapeRegex(o.triggerBranch)}$`,
+    `--inline-config=${TRIGGER_CONFIG_PATH}`,
     `--included-files=${inputs.images.map(i => i.dockerfile).join(',')}`,
     `--substitutions=${substitutions}`,
     `--service-account=projects/${o.project}/serviceAccounts/${identities(o).trigger}`,
@@ -596,17 +916,41 @@ function triggerStep(o: DeployOptions, inputs: PlanInputs): EnsureStep | undefin
   ];
   const fp = fingerprint({flags, config: inputs.triggerConfigHash});
   const create = [
-    'gcloud', 'builds', 'triggers', 'create', source.kind, ...flags,
-    `--description=Publish dockerfile-changed for changed catalog Dockerfiles (${FINGERPRINT_KEY}=${fp})`, '--quiet',
+    'gcloud',
+    'builds',
+    'triggers',
+    'create',
+    source.kind,
+    ...flags,
+    `--description=Publish dockerfile-changed for changed catalog Dockerfiles (${FINGERPRINT_KEY}=${fp})`,
+    '--quiet',
   ];
   return {
     kind: 'ensure',
     title: `Cloud Build trigger ${TRIGGER_NAME} on ${o.triggerBranch} (${TRIGGER_CONFIG_PATH})`,
-    probe: ['gcloud', 'builds', 'triggers', 'describe', TRIGGER_NAME, `--region=${o.region}`, ...common(o), '--format=json'],
+    probe: [
+      'gcloud',
+      'builds',
+      'triggers',
+      'describe',
+      TRIGGER_NAME,
+      `--region=${o.region}`,
+      ...common(o),
+      '--format=json',
+    ],
     judge: descriptionJudge(`trigger ${TRIGGER_NAME}`, fp),
     create: [create],
     update: [
-      ['gcloud', 'builds', 'triggers', 'delete', TRIGGER_NAME, `--region=${o.region}`, ...common(o), '--quiet'],
+      [
+        'gcloud',
+        'builds',
+        'triggers',
+        'delete',
+        TRIGGER_NAME,
+        `--region=${o.region}`,
+        ...common(o),
+        '--quiet',
+      ],
       create,
     ],
   };
@@ -620,7 +964,11 @@ export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
   steps.push(
     topicStep(o, o.setupRequestedTopic, 'setup-requested'),
     topicStep(o, o.dockerfileChangedTopic, 'dockerfile-changed'),
-    topicStep(o, o.cloudBuildsTopic, 'Cloud Build notifications → build-finished'),
+    topicStep(
+      o,
+      o.cloudBuildsTopic,
+      'Cloud Build notifications → build-finished',
+    ),
     topicStep(o, o.teardownRequestedTopic, 'teardown-requested'),
     topicStep(o, o.deadLetterTopic, 'dead letters'),
     deadLetterKeepStep(o),
@@ -645,7 +993,9 @@ export function renderPlan(steps: readonly Step[]): string {
   steps.forEach((step, i) => {
     lines.push(`[${i + 1}/${steps.length}] ${step.title}`);
     if (step.kind === 'lookup') {
-      lines.push(`  lookup    ${step.variable}="$(${renderCommand(step.command)})"`);
+      lines.push(
+        `  lookup    ${step.variable}="$(${renderCommand(step.command)})"`,
+      );
     } else {
       lines.push(`  describe  ${renderCommand(step.probe)}`);
       for (const c of step.create) {

@@ -37,14 +37,19 @@ interface PackageJson {
 }
 
 interface LockFile {
-  packages?: Record<string, {dev?: boolean; devDependencies?: unknown} & Record<string, unknown>>;
+  packages?: Record<
+    string,
+    {dev?: boolean; devDependencies?: unknown} & Record<string, unknown>
+  >;
 }
 
 function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }
 
-export function productionPackageJson(pkg: PackageJson): Record<string, unknown> {
+export function productionPackageJson(
+  pkg: PackageJson,
+): Record<string, unknown> {
   return {
     name: pkg.name,
     version: pkg.version,
@@ -100,7 +105,9 @@ export function hashDirectory(dir: string): string {
 
 export function stageSource(root: string): StagedSource {
   if (!fs.existsSync(path.join(root, ENTRY))) {
-    throw new StageError(`${ENTRY} is missing: run \`npm run build\` first (npm run deploy does).`);
+    throw new StageError(
+      `${ENTRY} is missing: run \`npm run build\` first (npm run deploy does).`,
+    );
   }
   const out = path.join(root, STAGED_SOURCE_DIR);
   fs.rmSync(out, {recursive: true, force: true});
@@ -121,12 +128,25 @@ export function stageSource(root: string): StagedSource {
     fs.copyFileSync(catalog, stagedCatalog);
   }
   const pkg = readJson<PackageJson>(path.join(root, 'package.json'));
-  fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify(productionPackageJson(pkg), null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(out, 'package.json'),
+    JSON.stringify(productionPackageJson(pkg), null, 2) + '\n',
+  );
   const lockPath = path.join(root, 'package-lock.json');
   if (fs.existsSync(lockPath)) {
     const lock = productionLockFile(readJson<LockFile>(lockPath));
-    fs.writeFileSync(path.join(out, 'package-lock.json'), JSON.stringify(lock, null, 2) + '\n');
+    fs.writeFileSync(
+      path.join(out, 'package-lock.json'),
+      JSON.stringify(lock, null, 2) + '\n',
+    );
   }
-  fs.writeFileSync(path.join(out, '.gcloudignore'), '.gcloudignore\nnode_modules/\n');
-  return {dir: STAGED_SOURCE_DIR, hash: hashDirectory(out), files: listFiles(out).length};
+  fs.writeFileSync(
+    path.join(out, '.gcloudignore'),
+    '.gcloudignore\nnode_modules/\n',
+  );
+  return {
+    dir: STAGED_SOURCE_DIR,
+    hash: hashDirectory(out),
+    files: listFiles(out).length,
+  };
 }

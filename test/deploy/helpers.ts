@@ -1,0 +1,144 @@
+/**
+ * Shared pieces of the deploy tests: the sample options and inputs the
+ * expected plan is made from, a YAML reader, and a way to run the real deploy
+ * CLI against the fake gcloud in fixtures/bin.
+ */
+import {spawnSync} from 'node:child_process';
+import * as fs from 'node:fs';
+import {createRequire} from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {DeployOptions, parseDeployArgs} from '../../deploy/options';
+import {CatalogImage, PlanInputs} from '../../deploy/plan';
+
+/** build/test/deploy → the repository root. */
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const FIXTURES = path.join(ROOT, 'test', 'deploy', 'fixtures');
+export const FAKE_GCLOUD_BIN = path.join(FIXTURES, 'bin');
+export const CLI = path.join(ROOT, 'build', 'deploy', 'deploy-cli.js');
+
+export const SAMPLE_ARGS = [
+  '--project',
+  'arr-sample-project',
+  '--region',
+  'europe-west4',
+  '--operators-group',
+  'arr-operators@example.com',
+  '--trigger-github',
+  'arr-team/training',
+];
+
+export function sampleOptions(extra: readonly string[] = []): DeployOptions {
+  return parseDeployArgs([...SAMPLE_ARGS, ...extra]);
+}
+
+export function catalogImages(): CatalogImage[] {
+  const catalog = JSON.parse(
+    fs.readFileSync(path.join(ROOT, 'shared', 'image-catalog.json'), 'utf8'),
+  ) as {images: CatalogImage[]};
+  return catalog.images.map(({name, dockerfile, context}) => ({
+    name,
+    dockerfile,
+    context,
+  }));
+}
+
+/** Fixed inputs, so the expected plan does not change with every build. */
+export function sampleInputs(): PlanInputs {
+  return {
+    sourceDir: 'build/deploy/staged-source',
+    sourceHash: '0123456789ab',
+    triggerConfigHash: 'ba9876543210',
+    images: catalogImages(),
+  };
+}
+
+/** js-yaml comes with mocha; the lead may prefer to list it (or `yaml`) as a devDependency. */
+export function loadYaml(text: string): unknown {
+  const jsYaml = createRequire(__filename)('js-yaml') as {
+    load: (s: string) => unknown;
+  };
+  return jsYaml.load(text);
+}
+
+export interface FakeProject {
+  dir: string;
+  statePath: string;
+  callsPath: string;
+}
+
+export function newFakeProject(): FakeProject {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arr-deploy-'));
+  return {
+    dir,
+    statePath: path.join(dir, 'state.json'),
+    callsPath: path.join(dir, 'calls.jsonl'),
+  };
+}
+
+export function fakeEnv(fake: FakeProject, failOn?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${FAKE_GCLOUD_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
+    FAKE_GCLOUD_STATE: fake.statePath,
+    FAKE_GCLOUD_CALLS: fake.callsPath,
+    ARR_DEPLOY_RETRY_DELAY_MS: '0',
+  };
+  delete env.FAKE_GCLOUD_FAIL_ON;
+  if (failOn !== undefined) {
+    env.FAKE_GCLOUD_FAIL_ON = failOn;
+  }
+  return env;
+}
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  calls: string[][];
+}
+
+/** Runs `node build/deploy/deploy-cli.js ARGS` with the fake gcloud first on PATH. */
+export function runCli(
+  fake: FakeProject,
+  args: readonly string[],
+  failOn?: string,
+): CliRun {
+  fs.writeFileSync(fake.callsPath, '');
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: fakeEnv(fake, failOn),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const calls = fs
+    .readFileSync(fake.callsPath, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map(line => JSON.parse(line) as string[]);
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    calls,
+  };
+}
+
+const MUTATING = new Set([
+  'create',
+  'update',
+  'deploy',
+  'enable',
+  'delete',
+  'add-iam-policy-binding',
+  'add-invoker-policy-binding',
+  'publish',
+  'cp',
+]);
+
+/** Calls that change the project (as opposed to describe, list, get-iam-policy). */
+export function changingCalls(calls: readonly string[][]): string[][] {
+  return calls.filter(argv =>
+    argv.some(a => !a.startsWith('--') && MUTATING.has(a)),
+  );
+}

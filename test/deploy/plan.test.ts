@@ -1,0 +1,165 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  buildPlan,
+  functionEnvironment,
+  renderPlan,
+  REQUIRED_APIS,
+} from '../../deploy/plan';
+import {FIXTURES, sampleInputs, sampleOptions} from './helpers';
+
+/** Regenerate with: UPDATE_DEPLOY_FIXTURES=1 npx mocha ... (then review the diff). */
+const EXPECTED_PLAN = path.join(FIXTURES, 'expected-plan.txt');
+
+describe('deploy plan', () => {
+  it('matches the checked-in plan for the sample project and region', () => {
+    const text = renderPlan(buildPlan(sampleOptions(), sampleInputs()));
+    if (process.env.UPDATE_DEPLOY_FIXTURES === '1') {
+      fs.writeFileSync(EXPECTED_PLAN, text);
+    }
+    assert.equal(
+      text,
+      fs.readFileSync(EXPECTED_PLAN, 'utf8'),
+      'the plan changed: if on purpose, regenerate with UPDATE_DEPLOY_FIXTURES=1 and review the diff',
+    );
+  });
+
+  it('describes every resource before creating it, with read-only describe commands', () => {
+    for (const step of buildPlan(sampleOptions(), sampleInputs())) {
+      if (step.kind === 'lookup') {
+        assert.match(step.command.join(' '), / (describe|list) /, step.title);
+        continue;
+      }
+      assert.match(
+        step.probe.join(' '),
+        / (describe|list|get-iam-policy) /,
+        step.title,
+      );
+      assert.ok(step.create.length > 0, `${step.title} creates something`);
+    }
+  });
+
+  it('deploys all four functions as 2nd gen nodejs20 with retry, their own identity, max instances and config', () => {
+    const o = sampleOptions();
+    const deploys = buildPlan(o, sampleInputs())
+      .filter(s => s.kind === 'ensure')
+      .flatMap(s => (s.kind === 'ensure' ? s.create : []))
+      .filter(c => c[1] === 'functions' && c[2] === 'deploy');
+    const expected = [
+      ['setup-requested', 'setupRequested', 'setup-requested'],
+      ['dockerfile-changed', 'dockerfileChanged', 'dockerfile-changed'],
+      ['build-finished', 'buildFinished', 'cloud-builds'],
+      ['teardown-requested', 'teardownRequested', 'teardown-requested'],
+    ];
+    assert.equal(deploys.length, 4);
+    for (const [i, [name, entry, topic]] of expected.entries()) {
+      const c = deploys[i];
+      assert.equal(c[3], name);
+      for (const flag of [
+        '--gen2',
+        '--runtime=nodejs20',
+        '--retry',
+        `--entry-point=${entry}`,
+        `--trigger-topic=${topic}`,
+        `--service-account=arr-${name}@${o.project}.iam.gserviceaccount.com`,
+      ]) {
+        assert.ok(c.includes(flag), `${name}: ${flag}`);
+      }
+      assert.ok(
+        c.some(a => /^--max-instances=\d+$/.test(a)),
+        `${name}: --max-instances`,
+      );
+      const env = c.find(a => a.startsWith('--set-env-vars='));
+      assert.equal(
+        env,
+        `--set-env-vars=${Object.entries(functionEnvironment(o))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')}`,
+      );
+    }
+  });
+
+  it('passes the functions the configuration the design names', () => {
+    const env = functionEnvironment(
+      sampleOptions(['--cloud-builds-topic', 'builds-feed']),
+    );
+    assert.deepEqual(Object.keys(env).sort(), [
+      'BUILD_SERVICE_ACCOUNT',
+      'CLOUD_BUILDS_TOPIC',
+      'DOCKERFILE_CHANGED_TOPIC',
+      'EPHEMERAL_REPOSITORY',
+      'GOOGLE_CLOUD_PROJECT',
+      'PERSISTENT_REPOSITORY',
+      'REGION',
+    ]);
+    assert.equal(env.CLOUD_BUILDS_TOPIC, 'builds-feed');
+    assert.equal(env.PERSISTENT_REPOSITORY, 'arr-coc-registry-persistent');
+    assert.equal(env.EPHEMERAL_REPOSITORY, 'arr-coc-registry');
+  });
+
+  it('enables every API the issue lists', () => {
+    for (const api of [
+      'cloudfunctions',
+      'cloudbuild',
+      'artifactregistry',
+      'pubsub',
+      'firestore',
+      'eventarc',
+      'cloudscheduler',
+      'run',
+    ]) {
+      assert.ok(
+        REQUIRED_APIS.includes(
+          `${api}.googleapis.com` as (typeof REQUIRED_APIS)[number],
+        ),
+        api,
+      );
+    }
+  });
+
+  it('schedules the nightly teardown with the exact confirm message, cron and time zone from the flags', () => {
+    const o = sampleOptions([
+      '--schedule',
+      '30 1 * * 1-5',
+      '--time-zone',
+      'Europe/Berlin',
+    ]);
+    const text = renderPlan(buildPlan(o, sampleInputs()));
+    assert.ok(
+      text.includes(
+        '\'--message-body={"confirm":"arr-coc-registry","requestedBy":"nightly-schedule"}\'',
+      ),
+    );
+    assert.ok(text.includes("'--schedule=30 1 * * 1-5'"));
+    assert.ok(text.includes('--time-zone=Europe/Berlin'));
+  });
+
+  it('gives each function subscription the dead-letter topic, found through its Eventarc trigger', () => {
+    const steps = buildPlan(sampleOptions(), sampleInputs());
+    const updates = steps.flatMap(s =>
+      s.kind === 'ensure'
+        ? s.create.filter(
+            c => c.slice(1, 4).join(' ') === 'pubsub subscriptions update',
+          )
+        : [],
+    );
+    assert.equal(updates.length, 4);
+    for (const u of updates) {
+      assert.match(u[4], /^\$\{SUBSCRIPTION_[A-Z_]+\}$/);
+      assert.ok(
+        u.includes(
+          '--dead-letter-topic=projects/arr-sample-project/topics/arr-dead-letter',
+        ),
+      );
+      assert.ok(u.includes('--max-delivery-attempts=10'));
+    }
+  });
+
+  it('leaves the Dockerfile trigger out, and says so, when no repository is given', () => {
+    const o = sampleOptions();
+    const without = {...o, trigger: {kind: 'none' as const}};
+    const titles = buildPlan(without, sampleInputs()).map(s => s.title);
+    assert.ok(!titles.some(t => t.startsWith('Cloud Build trigger')));
+  });
+});

@@ -5,6 +5,8 @@
  */
 import {ChildProcess, spawn} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
+import {Socket} from 'node:net';
+import {Readable} from 'node:stream';
 
 /** How much of a child's output is kept for error messages. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
@@ -54,6 +56,11 @@ export class ProcessGroup {
     };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
+    // A group that someone forgot to stop must not keep this process alive
+    // (a test runner would hang); the 'exit' handler below kills it instead.
+    child.unref();
+    unrefStream(child.stdout);
+    unrefStream(child.stderr);
     this.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
         this.exitStatus = {code, signal};
@@ -140,6 +147,11 @@ export class ProcessGroup {
     signalGroup(this.pgid, 'SIGKILL');
     liveGroups.delete(this);
   }
+}
+
+function unrefStream(stream: Readable | null): void {
+  // Pipes from a child are net.Sockets, which can be unref'd.
+  if (stream instanceof Socket) stream.unref();
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

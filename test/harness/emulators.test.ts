@@ -61,13 +61,15 @@ describe('emulator lifecycle', () => {
   it('stopping an emulator leaves no process of its group behind', async () => {
     const emulator = await startEmulator('pubsub');
     const port = emulator.host.split(':')[1];
-    assert.ok(livingMembers(emulator.pgid).length >= 2);
-    assert.equal(
-      runningCommands(new RegExp(`java.*--port=${port}\\b`)).length,
-      1,
-    );
-
-    await emulator.stop();
+    try {
+      assert.ok(livingMembers(emulator.pgid).length >= 2);
+      assert.equal(
+        runningCommands(new RegExp(`java.*--port=${port}\\b`)).length,
+        1,
+      );
+    } finally {
+      await emulator.stop();
+    }
 
     assert.deepEqual(livingMembers(emulator.pgid), []);
     assert.deepEqual(runningCommands(new RegExp(`--port=${port}\\b`)), []);
@@ -104,12 +106,17 @@ describe('process groups', () => {
       command: 'bash',
       args: ['-c', 'trap "" TERM; sleep 300 & wait'],
     });
-    await eventually(() =>
-      livingMembers(group.pgid).length === 2 ? true : undefined,
-    );
-    const started = Date.now();
-    await group.stop({graceMs: 300});
-    assert.ok(Date.now() - started >= 300);
+    let stoppedAfterMs: number;
+    try {
+      await eventually(() =>
+        livingMembers(group.pgid).length === 2 ? true : undefined,
+      );
+    } finally {
+      const started = Date.now();
+      await group.stop({graceMs: 300});
+      stoppedAfterMs = Date.now() - started;
+    }
+    assert.ok(stoppedAfterMs >= 300);
     assert.equal(group.exitedWith?.signal, 'SIGKILL');
     assert.deepEqual(livingMembers(group.pgid), []);
   });
@@ -129,16 +136,24 @@ describe('process groups', () => {
         resolve(Number(chunk.toString())),
       ),
     );
-    assert.equal(livingMembers(pgid).length, 1);
-    const exited = new Promise(resolve => parent.once('exit', resolve));
-    parent.kill('SIGTERM');
-    await exited;
-    await eventually(
-      () => (livingMembers(pgid).length === 0 ? true : undefined),
-      {
-        timeoutMs: 5_000,
-        waitingFor: `process group ${pgid} to be gone`,
-      },
-    );
+    try {
+      assert.equal(livingMembers(pgid).length, 1);
+      const exited = new Promise(resolve => parent.once('exit', resolve));
+      parent.kill('SIGTERM');
+      await exited;
+      await eventually(
+        () => (livingMembers(pgid).length === 0 ? true : undefined),
+        {
+          timeoutMs: 5_000,
+          waitingFor: `process group ${pgid} to be gone`,
+        },
+      );
+    } finally {
+      // Never leave the helper parent (or its sleep) behind if an assertion fails.
+      if (parent.exitCode === null && parent.signalCode === null) {
+        parent.kill('SIGKILL');
+      }
+      if (livingMembers(pgid).length > 0) process.kill(-pgid, 'SIGKILL');
+    }
   });
 });

@@ -1,0 +1,229 @@
+import * as assert from 'node:assert/strict';
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {createServer} from 'node:http';
+import {AddressInfo} from 'node:net';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {PubSub} from '@google-cloud/pubsub';
+import {
+  ServedFunctions,
+  postPushMessage,
+  pushBody,
+  pushEndpointFor,
+  serveFunctions,
+  startFunctionHost,
+  wirePushSubscription,
+} from '../../deploy/local/function-host';
+import type {RecordedDelivery} from './fixtures/recording-function';
+import {harness} from './harness';
+import {uniqueName, uniqueTopicAndSubscription} from './names';
+import {livingMembers} from './process-cleanup';
+import {eventually} from './wait';
+
+const FIXTURE = join(__dirname, 'fixtures', 'recording-function.js');
+const MESSAGE_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished';
+/** The emulator redelivers a nacked push about a second later. */
+const REDELIVERY_WINDOW_MS = 3_000;
+
+interface PubsubEventData {
+  message: {
+    data?: string;
+    attributes?: Record<string, string>;
+    messageId: string;
+    publishTime: string;
+  };
+}
+
+describe('function host with Pub/Sub push', () => {
+  let scratch: string;
+  let recordFile: string;
+  let pubsub: PubSub;
+  let served: ServedFunctions;
+  let topic: string;
+
+  function deliveries(eventId?: string): RecordedDelivery[] {
+    if (!existsSync(recordFile)) return [];
+    return readFileSync(recordFile, 'utf8')
+      .split('\n')
+      .filter(line => line !== '')
+      .map(line => JSON.parse(line) as RecordedDelivery)
+      .filter(d => eventId === undefined || d.event.id === eventId);
+  }
+
+  function deliveriesOf(eventId: string, count: number) {
+    return eventually(
+      () => {
+        const found = deliveries(eventId);
+        return found.length >= count ? found : undefined;
+      },
+      {waitingFor: `${count} deliveries of message ${eventId}`},
+    );
+  }
+
+  function publish(payload: string, attributes: Record<string, string> = {}) {
+    return pubsub
+      .topic(topic)
+      .publishMessage({data: Buffer.from(payload), attributes});
+  }
+
+  before(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'function-host-'));
+    recordFile = join(scratch, 'deliveries.jsonl');
+    pubsub = new PubSub({projectId: harness.projectId});
+    topic = uniqueName('recorded');
+    served = await serveFunctions({
+      source: FIXTURE,
+      routes: {[topic]: 'recordEvent'},
+      pubsub,
+      projectId: harness.projectId,
+      env: {...harness.env, RECORD_FILE: recordFile},
+    });
+  });
+
+  after(async () => {
+    await served?.stop();
+    await pubsub?.close();
+    rmSync(scratch, {recursive: true, force: true});
+  });
+
+  it('delivers a published message to the function as a CloudEvent', async () => {
+    const messageId = await publish('{"image":"arr-ml-stack"}', {
+      origin: 'test',
+    });
+    const [delivery] = await deliveriesOf(messageId, 1);
+    const {event} = delivery;
+    assert.equal(event.id, messageId);
+    assert.equal(event.type, MESSAGE_PUBLISHED);
+    assert.equal(
+      event.source,
+      `//pubsub.googleapis.com/projects/${harness.projectId}/topics/${topic}`,
+    );
+    const {message} = event.data as PubsubEventData;
+    assert.equal(
+      message.data,
+      Buffer.from('{"image":"arr-ml-stack"}').toString('base64'),
+    );
+    assert.deepEqual(message.attributes, {origin: 'test'});
+    assert.equal(message.messageId, messageId);
+    assert.equal(delivery.outcome, 'returned');
+  });
+
+  it('redelivers a message whose handler throws, until it returns', async () => {
+    const messageId = await publish('{}', {failAttempts: '2'});
+    const found = await deliveriesOf(messageId, 3);
+    assert.deepEqual(
+      found.map(d => [d.attempt, d.outcome]),
+      [
+        [1, 'threw'],
+        [2, 'threw'],
+        [3, 'returned'],
+      ],
+    );
+    await new Promise(resolve => setTimeout(resolve, REDELIVERY_WINDOW_MS));
+    assert.equal(deliveries(messageId).length, 3, 'no delivery after success');
+  });
+
+  it('does not redeliver a message whose handler returns', async () => {
+    const messageId = await publish('{}');
+    await deliveriesOf(messageId, 1);
+    await new Promise(resolve => setTimeout(resolve, REDELIVERY_WINDOW_MS));
+    assert.equal(deliveries(messageId).length, 1);
+  });
+
+  it('answers 204 when the handler returns and 500 when it throws', async () => {
+    const endpoint = served.pushEndpoints[topic];
+    const ok = await postPushMessage(endpoint, {data: '{}'}, harness.projectId);
+    assert.equal(ok.status, 204);
+    const failed = await postPushMessage(
+      endpoint,
+      {data: '{}', attributes: {failAttempts: '1'}},
+      harness.projectId,
+    );
+    assert.equal(failed.status, 500);
+  });
+
+  it('passes data that is not base64 to the handler untouched', async () => {
+    const answer = await postPushMessage(
+      served.pushEndpoints[topic],
+      {rawData: '%%% not base64 %%%', messageId: 'not-base64'},
+      harness.projectId,
+    );
+    assert.equal(answer.status, 204);
+    const [delivery] = deliveries('not-base64');
+    assert.equal(
+      (delivery.event.data as PubsubEventData).message.data,
+      '%%% not base64 %%%',
+    );
+  });
+
+  it('builds the same push body as the emulator sends', async () => {
+    const received: unknown[] = [];
+    const capture = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>(resolve => capture.listen(0, '127.0.0.1', resolve));
+    const names = uniqueTopicAndSubscription('capture');
+    const subscription = await wirePushSubscription({
+      pubsub,
+      ...names,
+      pushEndpoint: pushEndpointFor(
+        `http://127.0.0.1:${(capture.address() as AddressInfo).port}`,
+        harness.projectId,
+        names.topic,
+      ),
+    });
+    try {
+      const messageId = await pubsub
+        .topic(names.topic)
+        .publishMessage({data: Buffer.from('{"a":1}'), attributes: {k: 'v'}});
+      const [fromEmulator] = await eventually(() =>
+        received.length > 0 ? received : undefined,
+      );
+      const ours = pushBody(
+        {
+          data: '{"a":1}',
+          attributes: {k: 'v'},
+          messageId,
+          publishTime: (fromEmulator as {message: {publishTime: string}})
+            .message.publishTime,
+          subscription: `projects/${harness.projectId}/subscriptions/${names.subscription}`,
+        },
+        harness.projectId,
+      );
+      assert.deepEqual(fromEmulator, ours);
+    } finally {
+      await subscription.delete();
+      capture.close();
+    }
+  });
+});
+
+describe('function host lifecycle', () => {
+  it('stopping a host leaves no process of its group behind', async () => {
+    const host = await startFunctionHost({
+      source: FIXTURE,
+      target: 'recordEvent',
+    });
+    try {
+      assert.equal(livingMembers(host.pgid).length, 1);
+      assert.ok((await fetch(`${host.url}/`)).status > 0);
+    } finally {
+      await host.stop();
+    }
+    assert.deepEqual(livingMembers(host.pgid), []);
+    await assert.rejects(fetch(`${host.url}/`));
+  });
+
+  it('a target that is not registered fails with the framework output', async () => {
+    await assert.rejects(
+      startFunctionHost({source: FIXTURE, target: 'noSuchFunction'}),
+      /did not serve target noSuchFunction[\s\S]*--- output ---\n.*\S/,
+    );
+  });
+});

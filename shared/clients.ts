@@ -27,6 +27,7 @@ interface GrpcEndpointOptions {
   apiEndpoint?: string;
   port?: number;
   sslCreds?: unknown;
+  universeDomain?: string;
 }
 
 async function endpointOptions(
@@ -40,6 +41,8 @@ async function endpointOptions(
     apiEndpoint: emulator.host,
     port: emulator.port,
     sslCreds: grpc.credentials.createInsecure(),
+    // Stated, so gax does not look for credentials (and the GCE metadata server) to learn it.
+    universeDomain: 'googleapis.com',
   };
 }
 

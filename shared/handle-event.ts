@@ -16,6 +16,8 @@ export interface EventHandler<Request> {
   kind: RunKind;
   decode(event: PubSubCloudEvent): Request;
   summary?(request: Request): {requestedBy?: string; dryRun?: boolean};
+  /** How a malformed message ends the run; teardown refuses rather than fails. */
+  malformed?: 'fail' | 'refuse';
   /** Does the work and finishes the run (succeed, fail or refuse). */
   act(
     request: Request,
@@ -48,7 +50,8 @@ export async function handleEvent<Request>(
     request = handler.decode(event);
   } catch (error) {
     if (error instanceof MalformedMessageError) {
-      await run.fail(error.message);
+      if (handler.malformed === 'refuse') await run.refuse(error.message);
+      else await run.fail(error.message);
       return;
     }
     throw error;

@@ -122,7 +122,7 @@ async function ensureRepository(
   });
 }
 
-function configurationMismatches(
+export function configurationMismatches(
   repository: RepositoryInfo,
   region: string,
 ): string[] {

@@ -1,0 +1,173 @@
+/**
+ * Teardown: delete the ephemeral repository (through the guard, and only through it),
+ * report what was deleted and what was preserved, and bring the manifest in line.
+ */
+import type {DockerImageInfo} from './artifact-registry';
+import {activeBuildsInto} from './build-records';
+import type {Context} from './context';
+import type {TeardownRequest} from './events';
+import {markRepositoryImagesAbsent} from './manifest';
+import {recordRepository} from './repository-records';
+import type {Run} from './runs';
+import {
+  approveDeletion,
+  checkLiveTarget,
+  confirmationMode,
+  deleteApprovedRepository,
+  GuardRefusal,
+  guardTarget,
+  GuardTarget,
+  GuardUnverified,
+} from './teardown-guard';
+import {TransientError} from './errors';
+
+export async function tearDown(
+  request: TeardownRequest,
+  run: Run,
+  context: Context,
+): Promise<void> {
+  let target: GuardTarget;
+  let mode;
+  try {
+    target = guardTarget(context.config);
+    mode = confirmationMode(request, target);
+  } catch (error) {
+    if (error instanceof GuardRefusal) return refuse(run, context, error);
+    throw error;
+  }
+
+  if (request.skipImages) {
+    await run.warn('⚠ Skipping registry deletion (skip-images)');
+    await run.succeed(
+      'Artifact Registry skipped (skip-images); nothing changed',
+    );
+    return;
+  }
+  const dry = mode.mode === 'dry-run';
+  if (dry) await run.info(`Dry run: ${mode.reason}`);
+
+  const client = await context.clients.artifactRegistry();
+  let live;
+  try {
+    live = await checkLiveTarget(client, target);
+  } catch (error) {
+    if (error instanceof GuardRefusal) return refuse(run, context, error);
+    if (error instanceof GuardUnverified) {
+      context.log.error(error.message, {repository: target.ephemeralId});
+      await run.step('error', `✗ ${error.message}`);
+      throw new TransientError(error.message, {cause: error});
+    }
+    throw error;
+  }
+
+  const [ephemeralImages, persistentImages] = await Promise.all([
+    live.state === 'absent'
+      ? []
+      : context.registry.listDockerImages(target.ephemeralId),
+    context.registry.listDockerImages(target.persistentId),
+  ]);
+  await warnAboutRunningBuilds(run, context, target.ephemeralId);
+
+  if (live.state === 'absent') {
+    await run.ok(`✓ Nothing to delete: ${target.ephemeralId} does not exist`);
+  } else if (dry) {
+    await run.info(
+      `Would delete: ${target.ephemeralId} (${describeContents(ephemeralImages)})`,
+    );
+  } else {
+    const approval = approveDeletion(target, mode, live);
+    await run.info(`🗑 Deleting repository: ${target.ephemeralId}...`);
+    const outcome = await deleteApprovedRepository(client, approval, target);
+    await run.ok(
+      outcome === 'deleted'
+        ? `✓ Deleted: ${target.ephemeralId} (${describeContents(ephemeralImages)})`
+        : `✓ Deleted: ${target.ephemeralId} (already gone: deleted by a parallel run)`,
+    );
+  }
+
+  await reportPreserved(run, context, target, persistentImages, dry);
+
+  if (!dry) {
+    const firestore = await context.clients.firestore();
+    const marked = await markRepositoryImagesAbsent(
+      firestore,
+      target.ephemeralId,
+    );
+    await recordRepository(firestore, {
+      id: target.ephemeralId,
+      tier: 'ephemeral',
+      state: 'deleted',
+      verifiedAt: new Date().toISOString(),
+      warnings: [],
+      runId: run.id,
+    });
+    if (marked.length > 0) {
+      await run.info(`ℹ Manifest: marked not present: ${marked.join(', ')}`);
+    }
+  }
+  await run.succeed(
+    dry
+      ? live.state === 'absent'
+        ? `Dry run: nothing to delete; ${target.persistentId} preserved`
+        : `Dry run: would delete ${target.ephemeralId}; ${target.persistentId} preserved`
+      : `${target.ephemeralId} deleted; ${target.persistentId} preserved`,
+  );
+}
+
+async function refuse(
+  run: Run,
+  context: Context,
+  refusal: GuardRefusal,
+): Promise<void> {
+  context.log.error(refusal.message, {guard: 'teardown'});
+  await run.refuse(`✗ ${refusal.message}`);
+}
+
+async function warnAboutRunningBuilds(
+  run: Run,
+  context: Context,
+  repository: string,
+) {
+  const firestore = await context.clients.firestore();
+  const running = await activeBuildsInto(firestore, repository);
+  for (const build of running) {
+    await run.warn(
+      `⚠ Build still running into ${repository}: ${build.image}:${build.key} (${build.status}${build.buildId ? `, build ${build.buildId}` : ''})`,
+    );
+  }
+}
+
+async function reportPreserved(
+  run: Run,
+  context: Context,
+  target: GuardTarget,
+  persistentImages: DockerImageInfo[],
+  dry: boolean,
+): Promise<void> {
+  const names = [...new Set(persistentImages.map(i => i.image))];
+  const size = formatBytes(
+    persistentImages.reduce((sum, i) => sum + i.sizeBytes, 0),
+  );
+  const contents =
+    names.length > 0 ? `${names.join(', ')}, ${size}` : 'no images yet';
+  await run.info(
+    `${dry ? 'Would preserve' : 'Preserved'}: ${target.persistentId} (${contents}) — prevents a 2–4 hour rebuild`,
+  );
+  await run.info(
+    `   To delete it manually (if you really mean to): gcloud artifacts repositories delete ${target.persistentId} --location=${context.config.region} --project=${context.config.projectId}`,
+  );
+}
+
+export function describeContents(images: DockerImageInfo[]): string {
+  const names = [...new Set(images.map(i => i.image))].sort();
+  const size = formatBytes(images.reduce((sum, i) => sum + i.sizeBytes, 0));
+  if (names.length === 0) return 'no images';
+  return `images: ${names.join(', ')}; ${images.length} version${images.length === 1 ? '' : 's'}, ${size}`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${bytes} B`;
+}

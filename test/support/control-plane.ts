@@ -1,0 +1,105 @@
+/**
+ * The control plane under test: the Artifact Registry stand-in (started once per suite,
+ * reset before every test by the harness) and a Context whose clients reach it and the
+ * emulators, with logs captured so tests can assert what was logged at ERROR.
+ */
+import {Writable} from 'node:stream';
+import {ArtifactRegistryStandIn} from '../../deploy/local/standins/artifact-registry-standin';
+import {Config, loadConfig} from '../../shared/config';
+import {Context, createContext} from '../../shared/context';
+import {createLogger} from '../../shared/log';
+import type {PubSubCloudEvent} from '../../shared/pubsub-event';
+import {harness, onEachTest, onSuiteEnd} from '../harness/harness';
+
+let artifactRegistry: ArtifactRegistryStandIn | undefined;
+
+onEachTest(() => artifactRegistry?.reset());
+onSuiteEnd(async () => {
+  await artifactRegistry?.stop();
+  artifactRegistry = undefined;
+});
+
+export async function artifactRegistryStandIn(): Promise<ArtifactRegistryStandIn> {
+  artifactRegistry ??= await ArtifactRegistryStandIn.start();
+  return artifactRegistry;
+}
+
+export interface LogLine {
+  severity: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+export interface TestControlPlane {
+  config: Config;
+  context: Context;
+  artifactRegistry: ArtifactRegistryStandIn;
+  /** Everything logged, parsed, in order. */
+  logs: LogLine[];
+  /** The environment a function process needs to reach the same parts. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function testControlPlane(
+  overrides: Record<string, string> = {},
+): Promise<TestControlPlane> {
+  const registry = await artifactRegistryStandIn();
+  const env: Record<string, string> = {
+    ...harness.env,
+    ARTIFACT_REGISTRY_EMULATOR_HOST: registry.endpoint,
+    ...overrides,
+  };
+  const config = loadConfig(env);
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') logs.push(JSON.parse(line) as LogLine);
+      }
+      done();
+    },
+  });
+  const context = createContext(config, {
+    log: createLogger({test: 'true'}, sink),
+  });
+  // Tests count on retries being quick; the policy under test is the same otherwise.
+  return {
+    config,
+    context,
+    artifactRegistry: registry,
+    logs,
+    env,
+    close: () => context.clients.close(),
+  };
+}
+
+let eventCounter = 0;
+
+/** A Pub/Sub CloudEvent as Eventarc delivers it, with `data` JSON-encoded. */
+export function pubSubEvent(
+  data: unknown,
+  options: {
+    id?: string;
+    attributes?: Record<string, string>;
+    rawData?: string;
+  } = {},
+): PubSubCloudEvent {
+  const id = options.id ?? `test-event-${process.pid}-${++eventCounter}`;
+  return {
+    id,
+    type: 'google.cloud.pubsub.topic.v1.messagePublished',
+    source: '//pubsub.googleapis.com/projects/arr-test-project/topics/test',
+    data: {
+      subscription: 'projects/arr-test-project/subscriptions/test',
+      message: {
+        data:
+          options.rawData ??
+          Buffer.from(JSON.stringify(data)).toString('base64'),
+        attributes: options.attributes,
+        messageId: id,
+        publishTime: new Date().toISOString(),
+      },
+    },
+  };
+}

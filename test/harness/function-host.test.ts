@@ -205,6 +205,57 @@ describe('function host with Pub/Sub push', () => {
 });
 
 describe('function host lifecycle', () => {
+  it('serves several targets, each topic pushing to its own, and stops them all', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'function-hosts-'));
+    const recordFile = join(scratch, 'deliveries.jsonl');
+    const pubsub = new PubSub({projectId: harness.projectId});
+    const first = uniqueName('first');
+    const second = uniqueName('second');
+    const served = await serveFunctions({
+      source: FIXTURE,
+      routes: {[first]: 'recordEvent', [second]: 'recordOtherEvent'},
+      pubsub,
+      projectId: harness.projectId,
+      env: {...harness.env, RECORD_FILE: recordFile},
+    });
+    try {
+      assert.deepEqual(Object.keys(served.urls).sort(), [
+        'recordEvent',
+        'recordOtherEvent',
+      ]);
+      const toFirst = await pubsub
+        .topic(first)
+        .publishMessage({data: Buffer.from('1')});
+      const toSecond = await pubsub
+        .topic(second)
+        .publishMessage({data: Buffer.from('2')});
+      const targets = await eventually(() => {
+        if (!existsSync(recordFile)) return undefined;
+        const lines = readFileSync(recordFile, 'utf8').trim().split('\n');
+        if (lines.length < 2) return undefined;
+        return Object.fromEntries(
+          lines
+            .map(line => JSON.parse(line) as RecordedDelivery)
+            .map(d => [d.event.id, d.target]),
+        );
+      });
+      assert.deepEqual(targets, {
+        [toFirst]: 'recordEvent',
+        [toSecond]: 'recordOtherEvent',
+      });
+      await served.stop();
+      for (const host of served.hosts) {
+        assert.deepEqual(livingMembers(host.pgid), []);
+      }
+      const [subscriptions] = await pubsub.topic(first).getSubscriptions();
+      assert.deepEqual(subscriptions, [], 'push subscriptions deleted');
+    } finally {
+      await served.stop();
+      await pubsub.close();
+      rmSync(scratch, {recursive: true, force: true});
+    }
+  });
+
   it('stopping a host leaves no process of its group behind', async () => {
     const host = await startFunctionHost({
       source: FIXTURE,

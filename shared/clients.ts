@@ -14,6 +14,10 @@ import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub} from '@google-cloud/pubsub';
 import type {Config, HostPort} from './config';
 
+// Stated, so that against the emulators gax does not go looking for credentials (and the
+// GCE metadata server) only to learn the default.
+const UNIVERSE_DOMAIN = 'googleapis.com';
+
 export interface Clients {
   artifactRegistry(): Promise<ArtifactRegistryClient>;
   cloudBuild(): Promise<CloudBuildClient>;
@@ -34,15 +38,14 @@ async function endpointOptions(
   projectId: string,
   emulator: HostPort | undefined,
 ): Promise<GrpcEndpointOptions> {
-  if (!emulator) return {projectId};
+  if (!emulator) return {projectId, universeDomain: UNIVERSE_DOMAIN};
   const {grpc} = await import('google-gax');
   return {
     projectId,
     apiEndpoint: emulator.host,
     port: emulator.port,
     sslCreds: grpc.credentials.createInsecure(),
-    // Stated, so gax does not look for credentials (and the GCE metadata server) to learn it.
-    universeDomain: 'googleapis.com',
+    universeDomain: UNIVERSE_DOMAIN,
   };
 }
 
@@ -80,7 +83,10 @@ export function createClients(config: Config): Clients {
   });
   const pubsub = memoize(async () => {
     const {PubSub} = await import('@google-cloud/pubsub');
-    return new PubSub({projectId: config.projectId});
+    return new PubSub({
+      projectId: config.projectId,
+      universeDomain: UNIVERSE_DOMAIN,
+    });
   });
 
   return {

@@ -80,7 +80,10 @@ export interface NotificationFeed {
 
 /** A fresh topic and pull subscription on the harness's Pub/Sub emulator, and a sink publishing to it. */
 export async function notificationFeed(): Promise<NotificationFeed> {
-  const pubsub = new PubSub({projectId: harness.projectId});
+  const pubsub = new PubSub({
+    projectId: harness.projectId,
+    clientOptions: {universeDomain: 'googleapis.com'},
+  });
   const names = uniqueTopicAndSubscription('cloud-builds');
   const [topic] = await pubsub.createTopic(names.topic);
   const [subscription] = await topic.createSubscription(names.subscription);

@@ -52,7 +52,10 @@ export class PubSubNotificationSink implements BuildNotificationSink {
       throw new Error('GOOGLE_CLOUD_PROJECT is not set: pass projectId to PubSubNotificationSink');
     }
     this.topicName = options.topic ?? DEFAULT_NOTIFICATION_TOPIC;
-    this.pubsub = new PubSub({projectId});
+    // The universe domain, given up front, keeps google-gax from searching for Google
+    // credentials (and probing the GCE metadata server) before it talks to the emulator. It goes
+    // in clientOptions: a top-level universeDomain would make PubSub leave emulator mode.
+    this.pubsub = new PubSub({projectId, clientOptions: {universeDomain: 'googleapis.com'}});
     // One message per batch, so notifications leave in the order the builds produce them.
     this.topic = this.pubsub.topic(this.topicName, {batching: {maxMessages: 1}});
   }

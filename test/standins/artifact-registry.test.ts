@@ -2,18 +2,32 @@ import * as assert from 'node:assert/strict';
 import {grpc} from 'google-gax';
 import {ArtifactRegistryClient, protos} from '@google-cloud/artifact-registry';
 import {standInClientOptions} from '../../deploy/local/standins';
-import {EPHEMERAL, PARENT, PERSISTENT, PROJECT, rejectionCode, useStandIns} from './fixture';
+import {
+  EPHEMERAL,
+  PARENT,
+  PERSISTENT,
+  PROJECT,
+  rejectionCode,
+  useStandIns,
+} from './fixture';
 
 const TRAINER = `${EPHEMERAL}/packages/arr-trainer`;
 
 describe('Artifact Registry stand-in', () => {
   const f = useStandIns();
 
-  async function createRepository(repositoryId: string, labels: Record<string, string> = {}) {
+  async function createRepository(
+    repositoryId: string,
+    labels: Record<string, string> = {},
+  ) {
     const [operation] = await f.artifactRegistry.createRepository({
       parent: PARENT,
       repositoryId,
-      repository: {format: 'DOCKER', description: `${repositoryId} images`, labels},
+      repository: {
+        format: 'DOCKER',
+        description: `${repositoryId} images`,
+        labels,
+      },
     });
     const [repository] = await operation.promise();
     return repository;
@@ -27,12 +41,21 @@ describe('Artifact Registry stand-in', () => {
         repository: {format: 'DOCKER', labels: {'arr-lifecycle': 'ephemeral'}},
       });
       assert.equal(operation.done, true);
-      assert.match(operation.name ?? '', /^projects\/arr-test-project\/locations\/us-central1\/operations\//);
+      assert.match(
+        operation.name ?? '',
+        /^projects\/arr-test-project\/locations\/us-central1\/operations\//,
+      );
       const [repository] = await operation.promise();
       assert.equal(repository.name, EPHEMERAL);
-      assert.equal(repository.format, protos.google.devtools.artifactregistry.v1.Repository.Format.DOCKER);
+      assert.equal(
+        repository.format,
+        protos.google.devtools.artifactregistry.v1.Repository.Format.DOCKER,
+      );
       assert.deepEqual(repository.labels, {'arr-lifecycle': 'ephemeral'});
-      assert.equal(repository.registryUri, 'us-central1-docker.pkg.dev/arr-test-project/arr-coc-registry');
+      assert.equal(
+        repository.registryUri,
+        'us-central1-docker.pkg.dev/arr-test-project/arr-coc-registry',
+      );
       assert.ok(repository.createTime?.seconds, 'createTime is set');
     });
 
@@ -42,7 +65,9 @@ describe('Artifact Registry stand-in', () => {
         repositoryId: 'arr-coc-registry',
         repository: {format: 'DOCKER'},
       });
-      const checked = await f.artifactRegistry.checkCreateRepositoryProgress(operation.name ?? '');
+      const checked = await f.artifactRegistry.checkCreateRepositoryProgress(
+        operation.name ?? '',
+      );
       assert.equal(checked.done, true);
       const [repository] = await checked.promise();
       assert.equal(repository.name, EPHEMERAL);
@@ -51,9 +76,21 @@ describe('Artifact Registry stand-in', () => {
 
     it('gets a repository with its size as the sum of its images', async () => {
       await createRepository('arr-coc-registry', {team: 'ml'});
-      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', ['latest'], {sizeBytes: 1000});
-      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-ml-stack', ['latest'], {sizeBytes: 234});
-      const [repository] = await f.artifactRegistry.getRepository({name: EPHEMERAL});
+      f.standIns.artifactRegistry.seedImage(
+        EPHEMERAL,
+        'arr-trainer',
+        ['latest'],
+        {sizeBytes: 1000},
+      );
+      f.standIns.artifactRegistry.seedImage(
+        EPHEMERAL,
+        'arr-ml-stack',
+        ['latest'],
+        {sizeBytes: 234},
+      );
+      const [repository] = await f.artifactRegistry.getRepository({
+        name: EPHEMERAL,
+      });
       assert.equal(repository.description, 'arr-coc-registry images');
       assert.deepEqual(repository.labels, {team: 'ml'});
       assert.equal(Number(repository.sizeBytes), 1234);
@@ -67,73 +104,118 @@ describe('Artifact Registry stand-in', () => {
 
     it('answers NOT_FOUND for a missing repository, on get and on delete', async () => {
       assert.equal(
-        await rejectionCode(f.artifactRegistry.getRepository({name: EPHEMERAL})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.getRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.NOT_FOUND,
       );
       assert.equal(
-        await rejectionCode(f.artifactRegistry.deleteRepository({name: EPHEMERAL})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.deleteRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.NOT_FOUND,
       );
     });
 
     it('answers INVALID_ARGUMENT for a bad repository id, a bad name or a missing format', async () => {
-      assert.equal(await rejectionCode(createRepository('Arr_Registry')), grpc.status.INVALID_ARGUMENT);
       assert.equal(
-        await rejectionCode(f.artifactRegistry.getRepository({name: 'arr-coc-registry'})),
-        grpc.status.INVALID_ARGUMENT
+        await rejectionCode(createRepository('Arr_Registry')),
+        grpc.status.INVALID_ARGUMENT,
       );
       assert.equal(
         await rejectionCode(
-          f.artifactRegistry.createRepository({parent: PARENT, repositoryId: 'ok-id', repository: {}})
+          f.artifactRegistry.getRepository({name: 'arr-coc-registry'}),
         ),
-        grpc.status.INVALID_ARGUMENT
+        grpc.status.INVALID_ARGUMENT,
+      );
+      assert.equal(
+        await rejectionCode(
+          f.artifactRegistry.createRepository({
+            parent: PARENT,
+            repositoryId: 'ok-id',
+            repository: {},
+          }),
+        ),
+        grpc.status.INVALID_ARGUMENT,
       );
     });
 
     it('compares repository names exactly: the ephemeral name is a prefix of the persistent one', async () => {
       await createRepository('arr-coc-registry-persistent');
       assert.equal(
-        await rejectionCode(f.artifactRegistry.getRepository({name: EPHEMERAL})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.getRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.NOT_FOUND,
       );
-      const [repository] = await f.artifactRegistry.getRepository({name: PERSISTENT});
+      const [repository] = await f.artifactRegistry.getRepository({
+        name: PERSISTENT,
+      });
       assert.equal(repository.name, PERSISTENT);
     });
 
     it('lists repositories page by page', async () => {
-      for (const id of ['repo-a', 'repo-b', 'repo-c', 'repo-d', 'repo-e']) await createRepository(id);
-      const [first, , firstResponse] = await f.artifactRegistry.listRepositories(
-        {parent: PARENT, pageSize: 2},
-        {autoPaginate: false}
+      for (const id of ['repo-a', 'repo-b', 'repo-c', 'repo-d', 'repo-e'])
+        await createRepository(id);
+      const [first, , firstResponse] =
+        await f.artifactRegistry.listRepositories(
+          {parent: PARENT, pageSize: 2},
+          {autoPaginate: false},
+        );
+      assert.deepEqual(
+        first.map(r => r.name?.split('/').pop()),
+        ['repo-a', 'repo-b'],
       );
-      assert.deepEqual(first.map(r => r.name?.split('/').pop()), ['repo-a', 'repo-b']);
       assert.ok(firstResponse?.nextPageToken);
       const [second] = await f.artifactRegistry.listRepositories(
-        {parent: PARENT, pageSize: 2, pageToken: firstResponse?.nextPageToken ?? ''},
-        {autoPaginate: false}
+        {
+          parent: PARENT,
+          pageSize: 2,
+          pageToken: firstResponse?.nextPageToken ?? '',
+        },
+        {autoPaginate: false},
       );
-      assert.deepEqual(second.map(r => r.name?.split('/').pop()), ['repo-c', 'repo-d']);
+      assert.deepEqual(
+        second.map(r => r.name?.split('/').pop()),
+        ['repo-c', 'repo-d'],
+      );
       const all: string[] = [];
-      for await (const repository of f.artifactRegistry.listRepositoriesAsync({parent: PARENT, pageSize: 2})) {
+      for await (const repository of f.artifactRegistry.listRepositoriesAsync({
+        parent: PARENT,
+        pageSize: 2,
+      })) {
         all.push(repository.name ?? '');
       }
       assert.equal(all.length, 5);
-      assert.equal(f.standIns.artifactRegistry.calls.count('ListRepositories'), 2 + 3);
+      assert.equal(
+        f.standIns.artifactRegistry.calls.count('ListRepositories'),
+        2 + 3,
+      );
       assert.equal(
         await rejectionCode(
-          f.artifactRegistry.listRepositories({parent: PARENT, pageToken: 'garbage'}, {autoPaginate: false})
+          f.artifactRegistry.listRepositories(
+            {parent: PARENT, pageToken: 'garbage'},
+            {autoPaginate: false},
+          ),
         ),
-        grpc.status.INVALID_ARGUMENT
+        grpc.status.INVALID_ARGUMENT,
       );
     });
 
     it('adds a missing label with an update mask and leaves the description alone', async () => {
       await createRepository('arr-coc-registry', {team: 'ml'});
       const [updated] = await f.artifactRegistry.updateRepository({
-        repository: {name: EPHEMERAL, labels: {team: 'ml', 'arr-lifecycle': 'ephemeral'}, description: 'ignored'},
+        repository: {
+          name: EPHEMERAL,
+          labels: {team: 'ml', 'arr-lifecycle': 'ephemeral'},
+          description: 'ignored',
+        },
         updateMask: {paths: ['labels']},
       });
-      assert.deepEqual(updated.labels, {team: 'ml', 'arr-lifecycle': 'ephemeral'});
+      assert.deepEqual(updated.labels, {
+        team: 'ml',
+        'arr-lifecycle': 'ephemeral',
+      });
       assert.equal(updated.description, 'arr-coc-registry images');
       const [read] = await f.artifactRegistry.getRepository({name: EPHEMERAL});
       assert.deepEqual(read.labels, {team: 'ml', 'arr-lifecycle': 'ephemeral'});
@@ -145,23 +227,34 @@ describe('Artifact Registry stand-in', () => {
         f.artifactRegistry.updateRepository({
           repository: {name: EPHEMERAL, format: 'MAVEN'},
           updateMask: {paths: ['format']},
-        })
+        }),
       );
       assert.equal(code, grpc.status.INVALID_ARGUMENT);
     });
 
     it('deletes a repository and its images through a finished operation', async () => {
       await createRepository('arr-coc-registry');
-      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', ['latest'], {sizeBytes: 10});
-      const [operation] = await f.artifactRegistry.deleteRepository({name: EPHEMERAL});
+      f.standIns.artifactRegistry.seedImage(
+        EPHEMERAL,
+        'arr-trainer',
+        ['latest'],
+        {sizeBytes: 10},
+      );
+      const [operation] = await f.artifactRegistry.deleteRepository({
+        name: EPHEMERAL,
+      });
       assert.equal(operation.done, true);
       await operation.promise();
       assert.equal(
-        await rejectionCode(f.artifactRegistry.getRepository({name: EPHEMERAL})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.getRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.NOT_FOUND,
       );
       await createRepository('arr-coc-registry');
-      const [images] = await f.artifactRegistry.listDockerImages({parent: EPHEMERAL});
+      const [images] = await f.artifactRegistry.listDockerImages({
+        parent: EPHEMERAL,
+      });
       assert.deepEqual(images, []);
     });
   });
@@ -172,25 +265,46 @@ describe('Artifact Registry stand-in', () => {
 
     beforeEach(() => {
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-      older = f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', ['0123456789ab'], {
-        sizeBytes: 100,
-        uploadTime: new Date('2024-05-01T10:00:00Z'),
-      }).digest;
-      digest = f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', ['abcdefabcdef', 'latest'], {
-        sizeBytes: 200,
-        uploadTime: new Date('2024-05-02T10:00:00Z'),
-      }).digest;
+      older = f.standIns.artifactRegistry.seedImage(
+        EPHEMERAL,
+        'arr-trainer',
+        ['0123456789ab'],
+        {
+          sizeBytes: 100,
+          uploadTime: new Date('2024-05-01T10:00:00Z'),
+        },
+      ).digest;
+      digest = f.standIns.artifactRegistry.seedImage(
+        EPHEMERAL,
+        'arr-trainer',
+        ['abcdefabcdef', 'latest'],
+        {
+          sizeBytes: 200,
+          uploadTime: new Date('2024-05-02T10:00:00Z'),
+        },
+      ).digest;
     });
 
     it('lists docker images shaped as the real API returns them', async () => {
-      const [images] = await f.artifactRegistry.listDockerImages({parent: EPHEMERAL});
+      const [images] = await f.artifactRegistry.listDockerImages({
+        parent: EPHEMERAL,
+      });
       assert.equal(images.length, 2);
       const latest = images.find(image => image.tags?.includes('latest'));
-      assert.equal(latest?.name, `${EPHEMERAL}/dockerImages/arr-trainer@${digest}`);
-      assert.equal(latest?.uri, `us-central1-docker.pkg.dev/${PROJECT}/arr-coc-registry/arr-trainer@${digest}`);
+      assert.equal(
+        latest?.name,
+        `${EPHEMERAL}/dockerImages/arr-trainer@${digest}`,
+      );
+      assert.equal(
+        latest?.uri,
+        `us-central1-docker.pkg.dev/${PROJECT}/arr-coc-registry/arr-trainer@${digest}`,
+      );
       assert.deepEqual(latest?.tags, ['abcdefabcdef', 'latest']);
       assert.equal(Number(latest?.imageSizeBytes), 200);
-      assert.equal(Number(latest?.uploadTime?.seconds), Date.parse('2024-05-02T10:00:00Z') / 1000);
+      assert.equal(
+        Number(latest?.uploadTime?.seconds),
+        Date.parse('2024-05-02T10:00:00Z') / 1000,
+      );
       assert.ok(latest?.mediaType);
       assert.ok(latest?.buildTime && latest.updateTime);
     });
@@ -198,24 +312,32 @@ describe('Artifact Registry stand-in', () => {
     it('lists docker images page by page', async () => {
       const [page, , response] = await f.artifactRegistry.listDockerImages(
         {parent: EPHEMERAL, pageSize: 1},
-        {autoPaginate: false}
+        {autoPaginate: false},
       );
       assert.equal(page.length, 1);
       assert.ok(response?.nextPageToken);
     });
 
     it('lists the package, its versions and its tags', async () => {
-      const [packages] = await f.artifactRegistry.listPackages({parent: EPHEMERAL});
-      assert.deepEqual(packages.map(p => [p.name, p.displayName]), [[TRAINER, 'arr-trainer']]);
-      const [versions] = await f.artifactRegistry.listVersions({parent: TRAINER, view: 'FULL'});
+      const [packages] = await f.artifactRegistry.listPackages({
+        parent: EPHEMERAL,
+      });
+      assert.deepEqual(
+        packages.map(p => [p.name, p.displayName]),
+        [[TRAINER, 'arr-trainer']],
+      );
+      const [versions] = await f.artifactRegistry.listVersions({
+        parent: TRAINER,
+        view: 'FULL',
+      });
       assert.deepEqual(
         versions.map(v => v.name),
-        [`${TRAINER}/versions/${older}`, `${TRAINER}/versions/${digest}`]
+        [`${TRAINER}/versions/${older}`, `${TRAINER}/versions/${digest}`],
       );
-      assert.deepEqual(versions[1].relatedTags?.map(t => t.name), [
-        `${TRAINER}/tags/abcdefabcdef`,
-        `${TRAINER}/tags/latest`,
-      ]);
+      assert.deepEqual(
+        versions[1].relatedTags?.map(t => t.name),
+        [`${TRAINER}/tags/abcdefabcdef`, `${TRAINER}/tags/latest`],
+      );
       const [tags] = await f.artifactRegistry.listTags({parent: TRAINER});
       assert.deepEqual(
         tags.map(t => [t.name?.split('/').pop(), t.version]),
@@ -223,21 +345,28 @@ describe('Artifact Registry stand-in', () => {
           ['0123456789ab', `${TRAINER}/versions/${older}`],
           ['abcdefabcdef', `${TRAINER}/versions/${digest}`],
           ['latest', `${TRAINER}/versions/${digest}`],
-        ]
+        ],
       );
       const [filtered] = await f.artifactRegistry.listTags({
         parent: TRAINER,
         filter: `version="${TRAINER}/versions/${older}"`,
       });
-      assert.deepEqual(filtered.map(t => t.name), [`${TRAINER}/tags/0123456789ab`]);
+      assert.deepEqual(
+        filtered.map(t => t.name),
+        [`${TRAINER}/tags/0123456789ab`],
+      );
     });
 
     it('gets a tag, and answers NOT_FOUND for a missing one', async () => {
-      const [tag] = await f.artifactRegistry.getTag({name: `${TRAINER}/tags/latest`});
+      const [tag] = await f.artifactRegistry.getTag({
+        name: `${TRAINER}/tags/latest`,
+      });
       assert.equal(tag.version, `${TRAINER}/versions/${digest}`);
       assert.equal(
-        await rejectionCode(f.artifactRegistry.getTag({name: `${TRAINER}/tags/nope`})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.getTag({name: `${TRAINER}/tags/nope`}),
+        ),
+        grpc.status.NOT_FOUND,
       );
     });
 
@@ -250,21 +379,32 @@ describe('Artifact Registry stand-in', () => {
       assert.equal(created.name, `${TRAINER}/tags/stable`);
       assert.equal(
         await rejectionCode(
-          f.artifactRegistry.createTag({parent: TRAINER, tagId: 'stable', tag: {version: `${TRAINER}/versions/${digest}`}})
+          f.artifactRegistry.createTag({
+            parent: TRAINER,
+            tagId: 'stable',
+            tag: {version: `${TRAINER}/versions/${digest}`},
+          }),
         ),
-        grpc.status.ALREADY_EXISTS
+        grpc.status.ALREADY_EXISTS,
       );
       const [moved] = await f.artifactRegistry.updateTag({
-        tag: {name: `${TRAINER}/tags/stable`, version: `${TRAINER}/versions/${digest}`},
+        tag: {
+          name: `${TRAINER}/tags/stable`,
+          version: `${TRAINER}/versions/${digest}`,
+        },
         updateMask: {paths: ['version']},
       });
       assert.equal(moved.version, `${TRAINER}/versions/${digest}`);
       await f.artifactRegistry.deleteTag({name: `${TRAINER}/tags/stable`});
       assert.equal(
-        await rejectionCode(f.artifactRegistry.deleteTag({name: `${TRAINER}/tags/stable`})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.deleteTag({name: `${TRAINER}/tags/stable`}),
+        ),
+        grpc.status.NOT_FOUND,
       );
-      const [images] = await f.artifactRegistry.listDockerImages({parent: EPHEMERAL});
+      const [images] = await f.artifactRegistry.listDockerImages({
+        parent: EPHEMERAL,
+      });
       assert.ok(images.every(image => !image.tags?.includes('stable')));
     });
 
@@ -272,41 +412,66 @@ describe('Artifact Registry stand-in', () => {
       const name = `${TRAINER}/versions/${digest}`;
       assert.equal(
         await rejectionCode(f.artifactRegistry.deleteVersion({name})),
-        grpc.status.FAILED_PRECONDITION
+        grpc.status.FAILED_PRECONDITION,
       );
-      const [operation] = await f.artifactRegistry.deleteVersion({name, force: true});
+      const [operation] = await f.artifactRegistry.deleteVersion({
+        name,
+        force: true,
+      });
       await operation.promise();
-      const [versions] = await f.artifactRegistry.listVersions({parent: TRAINER});
-      assert.deepEqual(versions.map(v => v.name), [`${TRAINER}/versions/${older}`]);
+      const [versions] = await f.artifactRegistry.listVersions({
+        parent: TRAINER,
+      });
+      assert.deepEqual(
+        versions.map(v => v.name),
+        [`${TRAINER}/versions/${older}`],
+      );
       assert.equal(
-        await rejectionCode(f.artifactRegistry.getTag({name: `${TRAINER}/tags/latest`})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.getTag({name: `${TRAINER}/tags/latest`}),
+        ),
+        grpc.status.NOT_FOUND,
       );
     });
 
     it('deletes an untagged version, and answers NOT_FOUND for a missing one', async () => {
-      await f.artifactRegistry.deleteTag({name: `${TRAINER}/tags/0123456789ab`});
-      const [operation] = await f.artifactRegistry.deleteVersion({name: `${TRAINER}/versions/${older}`});
+      await f.artifactRegistry.deleteTag({
+        name: `${TRAINER}/tags/0123456789ab`,
+      });
+      const [operation] = await f.artifactRegistry.deleteVersion({
+        name: `${TRAINER}/versions/${older}`,
+      });
       await operation.promise();
       assert.equal(
-        await rejectionCode(f.artifactRegistry.deleteVersion({name: `${TRAINER}/versions/${older}`})),
-        grpc.status.NOT_FOUND
+        await rejectionCode(
+          f.artifactRegistry.deleteVersion({
+            name: `${TRAINER}/versions/${older}`,
+          }),
+        ),
+        grpc.status.NOT_FOUND,
       );
     });
 
     it('URL-encodes a package id that contains a slash', async () => {
       f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'team/trainer', ['v1']);
-      const [packages] = await f.artifactRegistry.listPackages({parent: EPHEMERAL});
+      const [packages] = await f.artifactRegistry.listPackages({
+        parent: EPHEMERAL,
+      });
       const nested = packages.find(p => p.displayName === 'team/trainer');
       assert.equal(nested?.name, `${EPHEMERAL}/packages/team%2Ftrainer`);
-      const [tags] = await f.artifactRegistry.listTags({parent: nested?.name ?? ''});
-      assert.deepEqual(tags.map(t => t.name), [`${EPHEMERAL}/packages/team%2Ftrainer/tags/v1`]);
+      const [tags] = await f.artifactRegistry.listTags({
+        parent: nested?.name ?? '',
+      });
+      assert.deepEqual(
+        tags.map(t => t.name),
+        [`${EPHEMERAL}/packages/team%2Ftrainer/tags/v1`],
+      );
     });
   });
 
   it('never looks for Google credentials when given the stand-in client options', async () => {
     const client = new ArtifactRegistryClient(
-      standInClientOptions(f.standIns.endpoints.artifactRegistry, PROJECT)
+      standInClientOptions(f.standIns.endpoints.artifactRegistry, PROJECT),
     );
     let credentialLookups = 0;
     client.auth.getClient = () => {

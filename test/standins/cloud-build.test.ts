@@ -25,7 +25,11 @@ function statusName(status: IBuild['status']): string | undefined {
  */
 function metadataBuild(operation: {metadata: unknown}): IBuild {
   const metadata = operation.metadata;
-  if (typeof metadata === 'object' && metadata !== null && 'build' in metadata) {
+  if (
+    typeof metadata === 'object' &&
+    metadata !== null &&
+    'build' in metadata
+  ) {
     const build: unknown = metadata.build;
     if (typeof build === 'object' && build !== null) return build;
   }
@@ -36,8 +40,14 @@ const TRAINER = `${REGISTRY_HOST}/arr-coc-registry/arr-trainer`;
 describe('Cloud Build stand-in', () => {
   const f = useStandIns();
 
-  async function startBuild(images: string[], extra: Parameters<typeof dockerBuild>[1] = {}) {
-    const [operation] = await f.cloudBuild.createBuild({projectId: PROJECT, build: dockerBuild(images, extra)});
+  async function startBuild(
+    images: string[],
+    extra: Parameters<typeof dockerBuild>[1] = {},
+  ) {
+    const [operation] = await f.cloudBuild.createBuild({
+      projectId: PROJECT,
+      build: dockerBuild(images, extra),
+    });
     const id = metadataBuild(operation).id;
     assert.ok(id, 'the operation metadata carries the build id at once');
     return {operation, id};
@@ -48,10 +58,13 @@ describe('Cloud Build stand-in', () => {
     try {
       f.standIns.cloudBuild.setNotificationSink(feed.sink);
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-      const {operation, id} = await startBuild([`${TRAINER}:0123456789ab`, `${TRAINER}:latest`], {
-        tags: ['arr-image-control-plane', 'image-arr-trainer'],
-        substitutions: {_IMAGE: 'arr-trainer', _CACHE_KEY: '0123456789ab'},
-      });
+      const {operation, id} = await startBuild(
+        [`${TRAINER}:0123456789ab`, `${TRAINER}:latest`],
+        {
+          tags: ['arr-image-control-plane', 'image-arr-trainer'],
+          substitutions: {_IMAGE: 'arr-trainer', _CACHE_KEY: '0123456789ab'},
+        },
+      );
       assert.equal(operation.done, false);
       assert.equal(statusName(metadataBuild(operation).status), 'QUEUED');
 
@@ -66,36 +79,55 @@ describe('Cloud Build stand-in', () => {
           {buildId: id, status: 'QUEUED'},
           {buildId: id, status: 'WORKING'},
           {buildId: id, status: 'SUCCESS'},
-        ]
+        ],
       );
       const finished = received[2].build;
       assert.equal(finished.id, id);
       assert.equal(finished.status, 'SUCCESS');
       assert.equal(finished.projectId, PROJECT);
-      assert.deepEqual(finished.tags, ['arr-image-control-plane', 'image-arr-trainer']);
-      assert.deepEqual(finished.substitutions, {_IMAGE: 'arr-trainer', _CACHE_KEY: '0123456789ab'});
+      assert.deepEqual(finished.tags, [
+        'arr-image-control-plane',
+        'image-arr-trainer',
+      ]);
+      assert.deepEqual(finished.substitutions, {
+        _IMAGE: 'arr-trainer',
+        _CACHE_KEY: '0123456789ab',
+      });
       for (const field of ['createTime', 'startTime', 'finishTime']) {
-        assert.match(String(finished[field]), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, field);
+        assert.match(
+          String(finished[field]),
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/,
+          field,
+        );
       }
-      assert.match(String(finished.logUrl), /^https:\/\/console\.cloud\.google\.com\/cloud-build\/builds/);
+      assert.match(
+        String(finished.logUrl),
+        /^https:\/\/console\.cloud\.google\.com\/cloud-build\/builds/,
+      );
       assert.equal(finished.timeout, '600s');
       assert.deepEqual(finished.results, {
         images: [
           {
             name: `${TRAINER}:0123456789ab`,
             digest: build.results?.images?.[0].digest,
-            pushTiming: (finished.results as {images: {pushTiming: unknown}[]}).images[0].pushTiming,
+            pushTiming: (finished.results as {images: {pushTiming: unknown}[]})
+              .images[0].pushTiming,
             artifactRegistryPackage: `${EPHEMERAL}/packages/arr-trainer`,
           },
           {
             name: `${TRAINER}:latest`,
             digest: build.results?.images?.[0].digest,
-            pushTiming: (finished.results as {images: {pushTiming: unknown}[]}).images[1].pushTiming,
+            pushTiming: (finished.results as {images: {pushTiming: unknown}[]})
+              .images[1].pushTiming,
             artifactRegistryPackage: `${EPHEMERAL}/packages/arr-trainer`,
           },
         ],
       });
-      assert.ok(finished.timing && typeof finished.timing === 'object' && 'BUILD' in finished.timing);
+      assert.ok(
+        finished.timing &&
+          typeof finished.timing === 'object' &&
+          'BUILD' in finished.timing,
+      );
       assert.equal(received[0].build.status, 'QUEUED');
       assert.equal(received[0].build.startTime, undefined);
     } finally {
@@ -105,7 +137,10 @@ describe('Cloud Build stand-in', () => {
 
   it('pushes every image of a successful build with its tags and one digest', async () => {
     f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-    const {operation} = await startBuild([`${TRAINER}:0123456789ab`, `${TRAINER}:latest`]);
+    const {operation} = await startBuild([
+      `${TRAINER}:0123456789ab`,
+      `${TRAINER}:latest`,
+    ]);
     const [build] = await operation.promise();
     const digest = build.results?.images?.[0].digest ?? '';
     assert.match(digest, /^sha256:[0-9a-f]{64}$/);
@@ -115,23 +150,39 @@ describe('Cloud Build stand-in', () => {
     const [images] = await registry.listDockerImages({parent: EPHEMERAL});
     assert.deepEqual(
       images.map(image => [image.uri, image.tags]),
-      [[`${TRAINER}@${digest}`, ['0123456789ab', 'latest']]]
+      [[`${TRAINER}@${digest}`, ['0123456789ab', 'latest']]],
     );
     assert.ok(Number(images[0].imageSizeBytes) > 0);
-    const [tag] = await registry.getTag({name: `${EPHEMERAL}/packages/arr-trainer/tags/latest`});
-    assert.equal(tag.version, `${EPHEMERAL}/packages/arr-trainer/versions/${digest}`);
+    const [tag] = await registry.getTag({
+      name: `${EPHEMERAL}/packages/arr-trainer/tags/latest`,
+    });
+    assert.equal(
+      tag.version,
+      `${EPHEMERAL}/packages/arr-trainer/versions/${digest}`,
+    );
   });
 
   it('moves :latest to the new digest when the same image is built again', async () => {
     f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-    const first = await startBuild([`${TRAINER}:aaaaaaaaaaaa`, `${TRAINER}:latest`]);
+    const first = await startBuild([
+      `${TRAINER}:aaaaaaaaaaaa`,
+      `${TRAINER}:latest`,
+    ]);
     await first.operation.promise();
-    const second = await startBuild([`${TRAINER}:bbbbbbbbbbbb`, `${TRAINER}:latest`]);
+    const second = await startBuild([
+      `${TRAINER}:bbbbbbbbbbbb`,
+      `${TRAINER}:latest`,
+    ]);
     const [build] = await second.operation.promise();
-    const [images] = await f.artifactRegistry.listDockerImages({parent: EPHEMERAL});
+    const [images] = await f.artifactRegistry.listDockerImages({
+      parent: EPHEMERAL,
+    });
     assert.equal(images.length, 2);
     const latest = images.find(image => image.tags?.includes('latest'));
-    assert.equal(latest?.uri, `${TRAINER}@${build.results?.images?.[0].digest}`);
+    assert.equal(
+      latest?.uri,
+      `${TRAINER}@${build.results?.images?.[0].digest}`,
+    );
     assert.deepEqual(latest?.tags, ['bbbbbbbbbbbb', 'latest']);
   });
 
@@ -145,15 +196,20 @@ describe('Cloud Build stand-in', () => {
     assert.equal(code, grpc.status.UNKNOWN);
     const [build] = await f.cloudBuild.getBuild({projectId: PROJECT, id});
     assert.equal(statusName(build.status), 'FAILURE');
-    assert.match(build.statusDetail ?? '', /Repository "arr-coc-registry-persistent" not found/);
+    assert.match(
+      build.statusDetail ?? '',
+      /Repository "arr-coc-registry-persistent" not found/,
+    );
     assert.equal(build.failureInfo?.type, 'PUSH_FAILED');
     const json = f.standIns.cloudBuild.buildJson(id);
     assert.ok(json && typeof json === 'object' && 'failureInfo' in json);
     assert.deepEqual(
       f.memorySink.received.map(n => n.attributes.status),
-      ['QUEUED', 'WORKING', 'FAILURE']
+      ['QUEUED', 'WORKING', 'FAILURE'],
     );
-    const [images] = await f.artifactRegistry.listDockerImages({parent: EPHEMERAL});
+    const [images] = await f.artifactRegistry.listDockerImages({
+      parent: EPHEMERAL,
+    });
     assert.deepEqual(images, [], 'a failed build pushes none of its images');
   });
 
@@ -161,65 +217,117 @@ describe('Cloud Build stand-in', () => {
     const {id} = await startBuild([]);
     const [byId] = await f.cloudBuild.getBuild({projectId: PROJECT, id});
     assert.equal(byId.id, id);
-    const [byName] = await f.cloudBuild.getBuild({name: `projects/${PROJECT}/locations/global/builds/${id}`});
+    const [byName] = await f.cloudBuild.getBuild({
+      name: `projects/${PROJECT}/locations/global/builds/${id}`,
+    });
     assert.equal(byName.id, id);
     assert.equal(
-      await rejectionCode(f.cloudBuild.getBuild({projectId: PROJECT, id: 'no-such-build'})),
-      grpc.status.NOT_FOUND
+      await rejectionCode(
+        f.cloudBuild.getBuild({projectId: PROJECT, id: 'no-such-build'}),
+      ),
+      grpc.status.NOT_FOUND,
     );
   });
 
   it('lists builds newest first, filtered by status and tags', async () => {
     f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-    const ok = await startBuild([`${TRAINER}:latest`], {tags: ['image-arr-trainer']});
+    const ok = await startBuild([`${TRAINER}:latest`], {
+      tags: ['image-arr-trainer'],
+    });
     await ok.operation.promise();
-    const failed = await startBuild([`${REGISTRY_HOST}/missing/arr-trainer:latest`], {tags: ['image-arr-ml-stack']});
+    const failed = await startBuild(
+      [`${REGISTRY_HOST}/missing/arr-trainer:latest`],
+      {tags: ['image-arr-ml-stack']},
+    );
     await f.standIns.cloudBuild.whenFinished(failed.id);
 
-    const [all] = await f.cloudBuild.listBuilds({projectId: PROJECT}, {autoPaginate: false});
-    assert.deepEqual(all.map(b => b.id), [failed.id, ok.id]);
-    const [succeeded] = await f.cloudBuild.listBuilds({projectId: PROJECT, filter: 'status="SUCCESS"'});
-    assert.deepEqual(succeeded.map(b => b.id), [ok.id]);
-    const [tagged] = await f.cloudBuild.listBuilds({projectId: PROJECT, filter: 'tags="image-arr-ml-stack"'});
-    assert.deepEqual(tagged.map(b => b.id), [failed.id]);
+    const [all] = await f.cloudBuild.listBuilds(
+      {projectId: PROJECT},
+      {autoPaginate: false},
+    );
+    assert.deepEqual(
+      all.map(b => b.id),
+      [failed.id, ok.id],
+    );
+    const [succeeded] = await f.cloudBuild.listBuilds({
+      projectId: PROJECT,
+      filter: 'status="SUCCESS"',
+    });
+    assert.deepEqual(
+      succeeded.map(b => b.id),
+      [ok.id],
+    );
+    const [tagged] = await f.cloudBuild.listBuilds({
+      projectId: PROJECT,
+      filter: 'tags="image-arr-ml-stack"',
+    });
+    assert.deepEqual(
+      tagged.map(b => b.id),
+      [failed.id],
+    );
     const [both] = await f.cloudBuild.listBuilds({
       projectId: PROJECT,
       filter: 'tags="image-arr-trainer" AND status!="FAILURE"',
     });
-    assert.deepEqual(both.map(b => b.id), [ok.id]);
-    const [page, , response] = await f.cloudBuild.listBuilds({projectId: PROJECT, pageSize: 1}, {autoPaginate: false});
+    assert.deepEqual(
+      both.map(b => b.id),
+      [ok.id],
+    );
+    const [page, , response] = await f.cloudBuild.listBuilds(
+      {projectId: PROJECT, pageSize: 1},
+      {autoPaginate: false},
+    );
     assert.equal(page.length, 1);
     assert.ok(response?.nextPageToken);
     assert.equal(
-      await rejectionCode(f.cloudBuild.listBuilds({projectId: PROJECT, filter: 'create_time>"2020"'})),
-      grpc.status.INVALID_ARGUMENT
+      await rejectionCode(
+        f.cloudBuild.listBuilds({
+          projectId: PROJECT,
+          filter: 'create_time>"2020"',
+        }),
+      ),
+      grpc.status.INVALID_ARGUMENT,
     );
   });
 
   it('cancels a running build, and refuses to cancel a finished one', async () => {
     f.standIns.cloudBuild.setBuildDurations({queuedMs: 5_000});
     const {operation, id} = await startBuild([]);
-    const [cancelled] = await f.cloudBuild.cancelBuild({projectId: PROJECT, id});
+    const [cancelled] = await f.cloudBuild.cancelBuild({
+      projectId: PROJECT,
+      id,
+    });
     assert.equal(statusName(cancelled.status), 'CANCELLED');
-    assert.equal(await rejectionCode(operation.promise()), grpc.status.CANCELLED);
+    assert.equal(
+      await rejectionCode(operation.promise()),
+      grpc.status.CANCELLED,
+    );
     assert.equal(
       await rejectionCode(f.cloudBuild.cancelBuild({projectId: PROJECT, id})),
-      grpc.status.FAILED_PRECONDITION
+      grpc.status.FAILED_PRECONDITION,
     );
     await f.standIns.cloudBuild.settled();
-    assert.deepEqual(f.memorySink.received.map(n => n.attributes.status), ['QUEUED', 'CANCELLED']);
+    assert.deepEqual(
+      f.memorySink.received.map(n => n.attributes.status),
+      ['QUEUED', 'CANCELLED'],
+    );
   });
 
   it('refuses a build without steps and a substitution key that is not user-defined', async () => {
     assert.equal(
-      await rejectionCode(f.cloudBuild.createBuild({projectId: PROJECT, build: {images: []}})),
-      grpc.status.INVALID_ARGUMENT
+      await rejectionCode(
+        f.cloudBuild.createBuild({projectId: PROJECT, build: {images: []}}),
+      ),
+      grpc.status.INVALID_ARGUMENT,
     );
     assert.equal(
       await rejectionCode(
-        f.cloudBuild.createBuild({projectId: PROJECT, build: dockerBuild([], {substitutions: {IMAGE: 'x'}})})
+        f.cloudBuild.createBuild({
+          projectId: PROJECT,
+          build: dockerBuild([], {substitutions: {IMAGE: 'x'}}),
+        }),
       ),
-      grpc.status.INVALID_ARGUMENT
+      grpc.status.INVALID_ARGUMENT,
     );
   });
 });

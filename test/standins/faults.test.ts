@@ -1,6 +1,9 @@
 import * as assert from 'node:assert/strict';
 import {grpc} from 'google-gax';
-import {FORCEABLE_BUILD_STATUSES, PubSubNotificationSink} from '../../deploy/local/standins';
+import {
+  FORCEABLE_BUILD_STATUSES,
+  PubSubNotificationSink,
+} from '../../deploy/local/standins';
 import {uniqueName} from '../harness/names';
 import {
   EPHEMERAL,
@@ -19,11 +22,17 @@ const TRAINER = `${REGISTRY_HOST}/arr-coc-registry/arr-trainer`;
 describe('Stand-in fault injection, call accounting and reset', () => {
   const f = useStandIns();
 
-  async function failure(promise: Promise<unknown>): Promise<{code: number; message: string}> {
+  async function failure(
+    promise: Promise<unknown>,
+  ): Promise<{code: number; message: string}> {
     try {
       await promise;
     } catch (error) {
-      if (error instanceof Error && 'code' in error && typeof error.code === 'number') {
+      if (
+        error instanceof Error &&
+        'code' in error &&
+        typeof error.code === 'number'
+      ) {
         return {code: error.code, message: error.message};
       }
       throw error;
@@ -36,7 +45,10 @@ describe('Stand-in fault injection, call accounting and reset', () => {
   }
 
   async function startBuild(images: string[] = []) {
-    const [operation] = await f.cloudBuild.createBuild({projectId: PROJECT, build: dockerBuild(images)});
+    const [operation] = await f.cloudBuild.createBuild({
+      projectId: PROJECT,
+      build: dockerBuild(images),
+    });
     const requests = f.standIns.cloudBuild.calls.requests('CreateBuild');
     assert.ok(requests.length > 0);
     const id = f.standIns.cloudBuild.buildIds().at(-1) ?? '';
@@ -53,14 +65,19 @@ describe('Stand-in fault injection, call accounting and reset', () => {
       });
       const first = await failure(getEphemeral());
       assert.equal(first.code, grpc.status.PERMISSION_DENIED);
-      assert.match(first.message, /caller lacks artifactregistry\.repositories\.get/);
+      assert.match(
+        first.message,
+        /caller lacks artifactregistry\.repositories\.get/,
+      );
       const [repository] = await getEphemeral();
       assert.equal(repository.name, EPHEMERAL);
       assert.equal(f.standIns.artifactRegistry.calls.count('GetRepository'), 2);
     });
 
     it('fails the next N calls, then answers normally', async () => {
-      f.standIns.artifactRegistry.faults.failTimes('GetRepository', 3, {code: grpc.status.INTERNAL});
+      f.standIns.artifactRegistry.faults.failTimes('GetRepository', 3, {
+        code: grpc.status.INTERNAL,
+      });
       for (let i = 0; i < 3; i++) {
         const {code, message} = await failure(getEphemeral());
         assert.equal(code, grpc.status.INTERNAL);
@@ -70,15 +87,21 @@ describe('Stand-in fault injection, call accounting and reset', () => {
     });
 
     it('fails every call until the fault is cleared', async () => {
-      f.standIns.artifactRegistry.faults.failAlways('DeleteRepository', {code: grpc.status.PERMISSION_DENIED});
+      f.standIns.artifactRegistry.faults.failAlways('DeleteRepository', {
+        code: grpc.status.PERMISSION_DENIED,
+      });
       for (let i = 0; i < 3; i++) {
         assert.equal(
-          await rejectionCode(f.artifactRegistry.deleteRepository({name: EPHEMERAL})),
-          grpc.status.PERMISSION_DENIED
+          await rejectionCode(
+            f.artifactRegistry.deleteRepository({name: EPHEMERAL}),
+          ),
+          grpc.status.PERMISSION_DENIED,
         );
       }
       f.standIns.artifactRegistry.faults.clear('DeleteRepository');
-      const [operation] = await f.artifactRegistry.deleteRepository({name: EPHEMERAL});
+      const [operation] = await f.artifactRegistry.deleteRepository({
+        name: EPHEMERAL,
+      });
       await operation.promise();
     });
 
@@ -88,34 +111,48 @@ describe('Stand-in fault injection, call accounting and reset', () => {
         faults.seed(42);
         let outcomes = '';
         for (let i = 0; i < 30; i++) {
-          outcomes += (await getEphemeral().then(
+          outcomes += await getEphemeral().then(
             () => '.',
-            () => 'x'
-          ));
+            () => 'x',
+          );
         }
         return outcomes;
       }
-      faults.failWithProbability('GetRepository', 0.5, {code: grpc.status.ABORTED});
+      faults.failWithProbability('GetRepository', 0.5, {
+        code: grpc.status.ABORTED,
+      });
       const first = await pattern();
       const second = await pattern();
       assert.equal(second, first, 'the same seed gives the same failures');
       const failures = [...first].filter(c => c === 'x').length;
-      assert.ok(failures > 5 && failures < 25, `about half of 30 calls fail, got ${failures}: ${first}`);
+      assert.ok(
+        failures > 5 && failures < 25,
+        `about half of 30 calls fail, got ${failures}: ${first}`,
+      );
     });
 
     it('shows a client retry: an idempotent call that fails UNAVAILABLE once still succeeds, after two calls', async () => {
       const {id} = await startBuild();
-      f.standIns.cloudBuild.faults.failOnce('GetBuild', {code: grpc.status.UNAVAILABLE});
+      f.standIns.cloudBuild.faults.failOnce('GetBuild', {
+        code: grpc.status.UNAVAILABLE,
+      });
       const [build] = await f.cloudBuild.getBuild({projectId: PROJECT, id});
       assert.equal(build.id, id);
       assert.equal(f.standIns.cloudBuild.calls.count('GetBuild'), 2);
     });
 
     it('fails CreateBuild with an injected status, and starts no build', async () => {
-      f.standIns.cloudBuild.faults.failOnce('CreateBuild', {code: grpc.status.RESOURCE_EXHAUSTED});
+      f.standIns.cloudBuild.faults.failOnce('CreateBuild', {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+      });
       assert.equal(
-        await rejectionCode(f.cloudBuild.createBuild({projectId: PROJECT, build: dockerBuild([])})),
-        grpc.status.RESOURCE_EXHAUSTED
+        await rejectionCode(
+          f.cloudBuild.createBuild({
+            projectId: PROJECT,
+            build: dockerBuild([]),
+          }),
+        ),
+        grpc.status.RESOURCE_EXHAUSTED,
       );
       assert.deepEqual(f.standIns.cloudBuild.buildIds(), []);
     });
@@ -148,7 +185,13 @@ describe('Stand-in fault injection, call accounting and reset', () => {
         await f.standIns.cloudBuild.whenFinished(id);
         const received = await feed.waitFor(5);
         const statuses = received.map(n => n.attributes.status).sort();
-        assert.deepEqual(statuses, ['QUEUED', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'WORKING']);
+        assert.deepEqual(statuses, [
+          'QUEUED',
+          'SUCCESS',
+          'SUCCESS',
+          'SUCCESS',
+          'WORKING',
+        ]);
         assert.ok(received.every(n => n.attributes.buildId === id));
       } finally {
         await feed.close();
@@ -159,35 +202,54 @@ describe('Stand-in fault injection, call accounting and reset', () => {
       const feed = await notificationFeed();
       try {
         f.standIns.cloudBuild.setNotificationSink(feed.sink);
-        f.standIns.cloudBuild.notificationFaults.deliverAfterTerminal('WORKING');
+        f.standIns.cloudBuild.notificationFaults.deliverAfterTerminal(
+          'WORKING',
+        );
         const {id} = await startBuild();
         await f.standIns.cloudBuild.whenFinished(id);
         assert.deepEqual(
           f.standIns.cloudBuild.notifications.map(n => n.attributes.status),
-          ['QUEUED', 'SUCCESS', 'WORKING']
+          ['QUEUED', 'SUCCESS', 'WORKING'],
         );
         const received = await feed.waitFor(3);
-        const byPublishTime = [...received].sort((a, b) => a.publishTime.getTime() - b.publishTime.getTime());
-        const working = byPublishTime.findIndex(n => n.attributes.status === 'WORKING');
-        const success = byPublishTime.findIndex(n => n.attributes.status === 'SUCCESS');
+        const byPublishTime = [...received].sort(
+          (a, b) => a.publishTime.getTime() - b.publishTime.getTime(),
+        );
+        const working = byPublishTime.findIndex(
+          n => n.attributes.status === 'WORKING',
+        );
+        const success = byPublishTime.findIndex(
+          n => n.attributes.status === 'SUCCESS',
+        );
         assert.ok(working > success, 'WORKING was published after SUCCESS');
-        assert.equal(received.find(n => n.attributes.status === 'WORKING')?.build.status, 'WORKING');
+        assert.equal(
+          received.find(n => n.attributes.status === 'WORKING')?.build.status,
+          'WORKING',
+        );
       } finally {
         await feed.close();
       }
     });
 
     it('records a notification the sink refused (e.g. a missing topic) instead of failing the build', async () => {
-      const sink = new PubSubNotificationSink({topic: uniqueName('never-created'), projectId: PROJECT});
+      const sink = new PubSubNotificationSink({
+        topic: uniqueName('never-created'),
+        projectId: PROJECT,
+      });
       try {
         f.standIns.cloudBuild.setNotificationSink(sink);
         const {id} = await startBuild();
         assert.equal(await f.standIns.cloudBuild.whenFinished(id), 'SUCCESS');
         assert.deepEqual(
-          f.standIns.cloudBuild.notificationFailures.map(n => n.attributes.status),
-          ['QUEUED', 'WORKING', 'SUCCESS']
+          f.standIns.cloudBuild.notificationFailures.map(
+            n => n.attributes.status,
+          ),
+          ['QUEUED', 'WORKING', 'SUCCESS'],
         );
-        assert.match(f.standIns.cloudBuild.notificationFailures[0].error, /NOT_FOUND|not found/i);
+        assert.match(
+          f.standIns.cloudBuild.notificationFailures[0].error,
+          /NOT_FOUND|not found/i,
+        );
       } finally {
         await sink.close();
       }
@@ -200,19 +262,30 @@ describe('Stand-in fault injection, call accounting and reset', () => {
         f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
         f.standIns.cloudBuild.forceNextTerminalStatus(status);
         const {id, operation} = await startBuild([`${TRAINER}:latest`]);
-        assert.notEqual(await rejectionCode(operation.promise()), grpc.status.OK);
+        assert.notEqual(
+          await rejectionCode(operation.promise()),
+          grpc.status.OK,
+        );
         const [build] = await f.cloudBuild.getBuild({projectId: PROJECT, id});
         assert.equal(build.status, status);
         assert.ok(build.statusDetail, 'a status detail says why');
         assert.ok(build.finishTime, 'the build has finished');
         assert.deepEqual(
           f.memorySink.received.map(n => n.attributes.status),
-          status === 'EXPIRED' ? ['QUEUED', 'EXPIRED'] : ['QUEUED', 'WORKING', status]
+          status === 'EXPIRED'
+            ? ['QUEUED', 'EXPIRED']
+            : ['QUEUED', 'WORKING', status],
         );
-        const [images] = await f.artifactRegistry.listDockerImages({parent: EPHEMERAL});
+        const [images] = await f.artifactRegistry.listDockerImages({
+          parent: EPHEMERAL,
+        });
         assert.deepEqual(images, []);
         const next = await startBuild([`${TRAINER}:latest`]);
-        assert.equal(await f.standIns.cloudBuild.whenFinished(next.id), 'SUCCESS', 'only the next build');
+        assert.equal(
+          await f.standIns.cloudBuild.whenFinished(next.id),
+          'SUCCESS',
+          'only the next build',
+        );
       });
     }
   });
@@ -233,7 +306,9 @@ describe('Stand-in fault injection, call accounting and reset', () => {
     it('counts calls per method with their requests, and not the seeding helpers', async () => {
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
       f.standIns.artifactRegistry.seedRepository(PERSISTENT);
-      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', ['latest']);
+      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', [
+        'latest',
+      ]);
       await getEphemeral();
       const {id} = await startBuild();
       await f.standIns.cloudBuild.whenFinished(id);
@@ -241,7 +316,9 @@ describe('Stand-in fault injection, call accounting and reset', () => {
       const registryCalls = f.standIns.artifactRegistry.calls;
       assert.equal(registryCalls.count('DeleteRepository'), 0);
       assert.equal(registryCalls.count('CreateRepository'), 0);
-      assert.deepEqual(registryCalls.requests('GetRepository'), [{name: EPHEMERAL}]);
+      assert.deepEqual(registryCalls.requests('GetRepository'), [
+        {name: EPHEMERAL},
+      ]);
       assert.deepEqual(registryCalls.counts(), {GetRepository: 1});
 
       const buildCalls = f.standIns.cloudBuild.calls;
@@ -270,12 +347,20 @@ describe('Stand-in fault injection, call accounting and reset', () => {
       assert.deepEqual(cloudBuild.buildIds(), []);
       assert.equal(
         await rejectionCode(f.cloudBuild.getBuild({projectId: PROJECT, id})),
-        grpc.status.NOT_FOUND
+        grpc.status.NOT_FOUND,
       );
-      assert.equal(await rejectionCode(getEphemeral()), grpc.status.NOT_FOUND, 'no fault, no repository');
+      assert.equal(
+        await rejectionCode(getEphemeral()),
+        grpc.status.NOT_FOUND,
+        'no fault, no repository',
+      );
       registry.seedRepository(EPHEMERAL);
       const next = await startBuild([`${TRAINER}:latest`]);
-      assert.equal(await cloudBuild.whenFinished(next.id), 'SUCCESS', 'no forced status, default durations');
+      assert.equal(
+        await cloudBuild.whenFinished(next.id),
+        'SUCCESS',
+        'no forced status, default durations',
+      );
       assert.equal(cloudBuild.notifications.length, 3, 'no duplicates');
     });
   });

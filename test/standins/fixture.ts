@@ -44,10 +44,13 @@ export function useStandIns(): StandInFixture {
       buildDurations: {queuedMs: 20, workingMs: 40},
     });
     fixture.artifactRegistry = new ArtifactRegistryClient(
-      standInClientOptions(fixture.standIns.endpoints.artifactRegistry, PROJECT)
+      standInClientOptions(
+        fixture.standIns.endpoints.artifactRegistry,
+        PROJECT,
+      ),
     );
     fixture.cloudBuild = new CloudBuildClient(
-      standInClientOptions(fixture.standIns.endpoints.cloudBuild, PROJECT)
+      standInClientOptions(fixture.standIns.endpoints.cloudBuild, PROJECT),
     );
   });
   beforeEach(() => {
@@ -97,7 +100,10 @@ export async function notificationFeed(): Promise<NotificationFeed> {
     });
     message.ack();
   });
-  const sink = new PubSubNotificationSink({topic: names.topic, projectId: harness.projectId});
+  const sink = new PubSubNotificationSink({
+    topic: names.topic,
+    projectId: harness.projectId,
+  });
   return {
     topic: names.topic,
     sink,
@@ -118,10 +124,16 @@ export async function notificationFeed(): Promise<NotificationFeed> {
 }
 
 /** A minimal build pushing `images` (full references), tagged like the control plane's. */
-export function dockerBuild(images: string[], extra: {tags?: string[]; substitutions?: Record<string, string>} = {}) {
+export function dockerBuild(
+  images: string[],
+  extra: {tags?: string[]; substitutions?: Record<string, string>} = {},
+) {
   return {
     steps: [
-      {name: 'gcr.io/cloud-builders/docker', args: ['build', '-t', images[0] ?? 'x', '.']},
+      {
+        name: 'gcr.io/cloud-builders/docker',
+        args: ['build', '-t', images[0] ?? 'x', '.'],
+      },
     ],
     images,
     tags: extra.tags ?? ['arr-image-control-plane'],
@@ -130,11 +142,18 @@ export function dockerBuild(images: string[], extra: {tags?: string[]; substitut
 }
 
 /** The gRPC status code of a rejected client call. */
-export async function rejectionCode(promise: Promise<unknown>): Promise<number | undefined> {
+export async function rejectionCode(
+  promise: Promise<unknown>,
+): Promise<number | undefined> {
   try {
     await promise;
   } catch (error) {
-    if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'number') {
+    if (
+      typeof error === 'object' &&
+      error !== null &&
+      'code' in error &&
+      typeof error.code === 'number'
+    ) {
       return error.code;
     }
     throw error;

@@ -11,7 +11,12 @@ import {
   tagToWire,
   versionToWire,
 } from './artifact-registry-wire';
-import {ArtifactStore, type StoredImage, type StoredRepository, digestOf} from './artifact-store';
+import {
+  ArtifactStore,
+  type StoredImage,
+  type StoredRepository,
+  digestOf,
+} from './artifact-store';
 import {CallLog} from './call-log';
 import {MethodFaults} from './faults';
 import {invalidArgument} from './grpc-errors';
@@ -105,7 +110,9 @@ export interface SeedImageOptions {
 export type RepositoryRef = string | RepositoryKey;
 
 function toRepositoryKey(repository: RepositoryRef): RepositoryKey {
-  return typeof repository === 'string' ? parseRepositoryName(repository) : repository;
+  return typeof repository === 'string'
+    ? parseRepositoryName(repository)
+    : repository;
 }
 
 export class ArtifactRegistryStandIn {
@@ -122,27 +129,33 @@ export class ArtifactRegistryStandIn {
   }
 
   /** Starts serving on 127.0.0.1. */
-  static async start(options: ArtifactRegistryStandInOptions = {}): Promise<ArtifactRegistryStandIn> {
+  static async start(
+    options: ArtifactRegistryStandInOptions = {},
+  ): Promise<ArtifactRegistryStandIn> {
     const standIn = new ArtifactRegistryStandIn(options);
     standIn.server = await startGrpcServer(
       [
-        {definition: standIn.protos.service(SERVICE), implementation: standIn.serviceImplementation()},
+        {
+          definition: standIn.protos.service(SERVICE),
+          implementation: standIn.serviceImplementation(),
+        },
         {
           definition: standIn.protos.service(OPERATIONS_SERVICE),
           implementation: {
             GetOperation: unary(standIn, 'GetOperation', request =>
-              standIn.operations.get(stringField(request, 'name'))
+              standIn.operations.get(stringField(request, 'name')),
             ),
           },
         },
       ],
-      options.port ?? 0
+      options.port ?? 0,
     );
     return standIn;
   }
 
   get port(): number {
-    if (!this.server) throw new Error('the Artifact Registry stand-in is not running');
+    if (!this.server)
+      throw new Error('the Artifact Registry stand-in is not running');
     return this.server.port;
   }
 
@@ -169,7 +182,11 @@ export class ArtifactRegistryStandIn {
   /** Creates a repository directly (format DOCKER unless given). Accepts a full name or a key. */
   seedRepository(
     repository: RepositoryRef,
-    fields: {format?: string; description?: string; labels?: Record<string, string>} = {}
+    fields: {
+      format?: string;
+      description?: string;
+      labels?: Record<string, string>;
+    } = {},
   ): StoredRepository {
     return this.store.createRepository(toRepositoryKey(repository), {
       format: fields.format ?? 'DOCKER',
@@ -183,14 +200,14 @@ export class ArtifactRegistryStandIn {
     repository: RepositoryRef,
     image: string,
     tags: readonly string[],
-    options: SeedImageOptions = {}
+    options: SeedImageOptions = {},
   ): StoredImage {
     const key = toRepositoryKey(repository);
     const uploadTime = options.uploadTime ?? new Date();
     const digest =
       options.digest ??
       digestOf(
-        `seed/${locationName(key)}/${key.repositoryId}/${image}/${tags.join(',')}/${uploadTime.toISOString()}`
+        `seed/${locationName(key)}/${key.repositoryId}/${image}/${tags.join(',')}/${uploadTime.toISOString()}`,
       );
     return this.store.pushImage(
       {...key, image},
@@ -201,7 +218,7 @@ export class ArtifactRegistryStandIn {
         uploadTime,
         buildTime: options.buildTime,
       },
-      uploadTime
+      uploadTime,
     );
   }
 
@@ -209,22 +226,37 @@ export class ArtifactRegistryStandIn {
 
   private serviceImplementation() {
     const store = this.store;
-    const call = (method: ArtifactRegistryMethod, handler: (request: ProtoObject) => object) =>
-      unary(this, method, handler);
+    const call = (
+      method: ArtifactRegistryMethod,
+      handler: (request: ProtoObject) => object,
+    ) => unary(this, method, handler);
     return {
       ListRepositories: call('ListRepositories', request => {
         const location = parseLocationName(stringField(request, 'parent'));
-        const page = paginate(store.listRepositories(location), pageRequest(request), `repositories:${locationName(location)}`);
+        const page = paginate(
+          store.listRepositories(location),
+          pageRequest(request),
+          `repositories:${locationName(location)}`,
+        );
         return {
           repositories: page.items.map(r => repositoryToWire(r, store)),
           nextPageToken: page.nextPageToken,
         };
       }),
       GetRepository: call('GetRepository', request =>
-        repositoryToWire(store.getRepository(parseRepositoryName(stringField(request, 'name'))), store)
+        repositoryToWire(
+          store.getRepository(
+            parseRepositoryName(stringField(request, 'name')),
+          ),
+          store,
+        ),
       ),
-      CreateRepository: call('CreateRepository', request => this.createRepository(request)),
-      UpdateRepository: call('UpdateRepository', request => this.updateRepository(request)),
+      CreateRepository: call('CreateRepository', request =>
+        this.createRepository(request),
+      ),
+      UpdateRepository: call('UpdateRepository', request =>
+        this.updateRepository(request),
+      ),
       DeleteRepository: call('DeleteRepository', request => {
         const key = parseRepositoryName(stringField(request, 'name'));
         store.deleteRepository(key);
@@ -232,28 +264,50 @@ export class ArtifactRegistryStandIn {
       }),
       ListDockerImages: call('ListDockerImages', request => {
         const key = parseRepositoryName(stringField(request, 'parent'));
-        const page = paginate(store.listImages(key), pageRequest(request), `dockerImages:${key.repositoryId}`);
-        return {dockerImages: page.items.map(dockerImageToWire), nextPageToken: page.nextPageToken};
+        const page = paginate(
+          store.listImages(key),
+          pageRequest(request),
+          `dockerImages:${key.repositoryId}`,
+        );
+        return {
+          dockerImages: page.items.map(dockerImageToWire),
+          nextPageToken: page.nextPageToken,
+        };
       }),
       GetDockerImage: call('GetDockerImage', request => {
         const name = stringField(request, 'name');
-        const match = /^(.+)\/dockerImages\/([^/]+)@(sha256:[0-9a-f]{64})$/.exec(name);
-        if (!match) throw invalidArgument(`invalid docker image name "${name}"`);
+        const match =
+          /^(.+)\/dockerImages\/([^/]+)@(sha256:[0-9a-f]{64})$/.exec(name);
+        if (!match)
+          throw invalidArgument(`invalid docker image name "${name}"`);
         const pkg = parsePackageName(`${match[1]}/packages/${match[2]}`);
         return dockerImageToWire(store.getVersion(pkg, match[3]));
       }),
       ListPackages: call('ListPackages', request => {
         const key = parseRepositoryName(stringField(request, 'parent'));
-        const page = paginate(store.listPackages(key), pageRequest(request), `packages:${key.repositoryId}`);
-        return {packages: page.items.map(packageToWire), nextPageToken: page.nextPageToken};
+        const page = paginate(
+          store.listPackages(key),
+          pageRequest(request),
+          `packages:${key.repositoryId}`,
+        );
+        return {
+          packages: page.items.map(packageToWire),
+          nextPageToken: page.nextPageToken,
+        };
       }),
       GetPackage: call('GetPackage', request =>
-        packageToWire(store.getPackage(parsePackageName(stringField(request, 'name'))))
+        packageToWire(
+          store.getPackage(parsePackageName(stringField(request, 'name'))),
+        ),
       ),
       ListVersions: call('ListVersions', request => {
         const key = parsePackageName(stringField(request, 'parent'));
         const full = stringField(request, 'view') === 'FULL';
-        const page = paginate(store.listVersions(key), pageRequest(request), `versions:${key.image}`);
+        const page = paginate(
+          store.listVersions(key),
+          pageRequest(request),
+          `versions:${key.image}`,
+        );
         return {
           versions: page.items.map(image => versionToWire(image, full)),
           nextPageToken: page.nextPageToken,
@@ -261,7 +315,10 @@ export class ArtifactRegistryStandIn {
       }),
       GetVersion: call('GetVersion', request => {
         const key = parseVersionName(stringField(request, 'name'));
-        return versionToWire(store.getVersion(key, key.digest), stringField(request, 'view') === 'FULL');
+        return versionToWire(
+          store.getVersion(key, key.digest),
+          stringField(request, 'view') === 'FULL',
+        );
       }),
       DeleteVersion: call('DeleteVersion', request => {
         const key = parseVersionName(stringField(request, 'name'));
@@ -273,9 +330,15 @@ export class ArtifactRegistryStandIn {
         const version = parseTagFilter(stringField(request, 'filter'));
         const tags = store
           .listTags(key)
-          .filter(tag => version === undefined || versionName(tag, tag.digest) === version);
+          .filter(
+            tag =>
+              version === undefined || versionName(tag, tag.digest) === version,
+          );
         const page = paginate(tags, pageRequest(request), `tags:${key.image}`);
-        return {tags: page.items.map(tagToWire), nextPageToken: page.nextPageToken};
+        return {
+          tags: page.items.map(tagToWire),
+          nextPageToken: page.nextPageToken,
+        };
       }),
       GetTag: call('GetTag', request => {
         const key = parseTagName(stringField(request, 'name'));
@@ -284,7 +347,9 @@ export class ArtifactRegistryStandIn {
       CreateTag: call('CreateTag', request => {
         const key = parsePackageName(stringField(request, 'parent'));
         const tag = validateTag(stringField(request, 'tagId'));
-        const version = parseVersionName(stringField(messageField(request, 'tag') ?? {}, 'version'));
+        const version = parseVersionName(
+          stringField(messageField(request, 'tag') ?? {}, 'version'),
+        );
         return tagToWire(store.createTag(key, tag, version.digest));
       }),
       UpdateTag: call('UpdateTag', request => {
@@ -292,7 +357,9 @@ export class ArtifactRegistryStandIn {
         const key = parseTagName(stringField(wireTag, 'name'));
         const paths = fieldMaskPaths(request, 'updateMask');
         if (paths.some(path => path !== 'version')) {
-          throw invalidArgument(`update_mask may only contain "version", got ${paths.join(', ')}`);
+          throw invalidArgument(
+            `update_mask may only contain "version", got ${paths.join(', ')}`,
+          );
         }
         const version = parseVersionName(stringField(wireTag, 'version'));
         return tagToWire(store.updateTag(key, key.tag, version.digest));
@@ -307,11 +374,15 @@ export class ArtifactRegistryStandIn {
 
   private createRepository(request: ProtoObject): WireOperation {
     const location = parseLocationName(stringField(request, 'parent'));
-    const repositoryId = validateRepositoryId(stringField(request, 'repositoryId'));
+    const repositoryId = validateRepositoryId(
+      stringField(request, 'repositoryId'),
+    );
     const fields = messageField(request, 'repository') ?? {};
     const format = stringField(fields, 'format');
     if (!REPOSITORY_FORMATS.some(known => known === format)) {
-      throw invalidArgument(`repository.format must be one of ${REPOSITORY_FORMATS.join(', ')}`);
+      throw invalidArgument(
+        `repository.format must be one of ${REPOSITORY_FORMATS.join(', ')}`,
+      );
     }
     const key = {...location, repositoryId};
     const created = this.store.createRepository(key, {
@@ -319,31 +390,45 @@ export class ArtifactRegistryStandIn {
       description: stringField(fields, 'description'),
       labels: stringMapField(fields, 'labels'),
     });
-    return this.doneOperation(key, REPOSITORY_TYPE, repositoryToWire(created, this.store));
+    return this.doneOperation(
+      key,
+      REPOSITORY_TYPE,
+      repositoryToWire(created, this.store),
+    );
   }
 
   private updateRepository(request: ProtoObject): object {
     const fields = messageField(request, 'repository') ?? {};
     const key = parseRepositoryName(stringField(fields, 'name'));
     const paths = fieldMaskPaths(request, 'updateMask');
-    const unknown = paths.filter(path => !UPDATABLE_REPOSITORY_FIELDS.some(field => field === path));
+    const unknown = paths.filter(
+      path => !UPDATABLE_REPOSITORY_FIELDS.some(field => field === path),
+    );
     if (unknown.length > 0) {
       throw invalidArgument(
         `update_mask paths not supported: ${unknown.join(', ')} ` +
-          `(supported: ${UPDATABLE_REPOSITORY_FIELDS.join(', ')})`
+          `(supported: ${UPDATABLE_REPOSITORY_FIELDS.join(', ')})`,
       );
     }
     // An empty mask updates every updatable field, per AIP-134.
     const updates = paths.length > 0 ? paths : UPDATABLE_REPOSITORY_FIELDS;
     const updated = this.store.updateRepository(key, {
-      description: updates.includes('description') ? stringField(fields, 'description') : undefined,
-      labels: updates.includes('labels') ? stringMapField(fields, 'labels') : undefined,
+      description: updates.includes('description')
+        ? stringField(fields, 'description')
+        : undefined,
+      labels: updates.includes('labels')
+        ? stringMapField(fields, 'labels')
+        : undefined,
     });
     return repositoryToWire(updated, this.store);
   }
 
   /** A finished operation, as Artifact Registry returns for its LROs; kept for GetOperation. */
-  private doneOperation(location: LocationKey, responseType: string, response: object): WireOperation {
+  private doneOperation(
+    location: LocationKey,
+    responseType: string,
+    response: object,
+  ): WireOperation {
     return this.operations.put({
       name: `${locationName(location)}/operations/${randomUUID()}`,
       metadata: this.protos.pack(METADATA_TYPE, {}),
@@ -353,8 +438,14 @@ export class ArtifactRegistryStandIn {
   }
 }
 
-function pageRequest(request: ProtoObject): {pageSize: number; pageToken: string} {
-  return {pageSize: numberField(request, 'pageSize'), pageToken: stringField(request, 'pageToken')};
+function pageRequest(request: ProtoObject): {
+  pageSize: number;
+  pageToken: string;
+} {
+  return {
+    pageSize: numberField(request, 'pageSize'),
+    pageToken: stringField(request, 'pageToken'),
+  };
 }
 
 /** ListTags filter: empty, or `version="<version name>"` (the form the real API documents). */
@@ -362,7 +453,9 @@ function parseTagFilter(filter: string): string | undefined {
   if (filter.trim() === '') return undefined;
   const match = /^\s*version\s*=\s*"([^"]+)"\s*$/.exec(filter);
   if (!match) {
-    throw invalidArgument(`unsupported filter "${filter}": the stand-in supports version="<version name>"`);
+    throw invalidArgument(
+      `unsupported filter "${filter}": the stand-in supports version="<version name>"`,
+    );
   }
   return match[1];
 }

@@ -1,5 +1,11 @@
 /** Artifact Registry resources in proto-loader object form, shaped as the real API returns them. */
-import type {ArtifactStore, PackageSummary, StoredImage, StoredRepository, TagSummary} from './artifact-store';
+import type {
+  ArtifactStore,
+  PackageSummary,
+  StoredImage,
+  StoredRepository,
+  TagSummary,
+} from './artifact-store';
 import {
   dockerImageName,
   dockerImageUri,
@@ -11,7 +17,10 @@ import {
 } from './resource-names';
 import {toWireTimestamp} from './wire-time';
 
-export function repositoryToWire(repository: StoredRepository, store: ArtifactStore): object {
+export function repositoryToWire(
+  repository: StoredRepository,
+  store: ArtifactStore,
+): object {
   return {
     name: repositoryName(repository),
     format: repository.format,
@@ -21,7 +30,9 @@ export function repositoryToWire(repository: StoredRepository, store: ArtifactSt
     updateTime: toWireTimestamp(repository.updateTime),
     mode: 'STANDARD_REPOSITORY',
     sizeBytes: String(store.repositorySizeBytes(repository)),
-    ...(repository.format === 'DOCKER' ? {registryUri: registryUri(repository)} : {}),
+    ...(repository.format === 'DOCKER'
+      ? {registryUri: registryUri(repository)}
+      : {}),
   };
 }
 
@@ -62,7 +73,11 @@ export function versionToWire(image: StoredImage, full: boolean): object {
     createTime: toWireTimestamp(image.uploadTime),
     updateTime: toWireTimestamp(image.updateTime),
     ...(full
-      ? {relatedTags: image.tags.map(tag => tagToWire({...image, tag, digest: image.digest}))}
+      ? {
+          relatedTags: image.tags.map(tag =>
+            tagToWire({...image, tag, digest: image.digest}),
+          ),
+        }
       : {}),
     metadata: {
       fields: {

@@ -19,7 +19,8 @@ import {
   versionName,
 } from './resource-names';
 
-export const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_MANIFEST_MEDIA_TYPE =
+  'application/vnd.docker.distribution.manifest.v2+json';
 
 export interface StoredRepository extends RepositoryKey {
   /** `Repository.Format` name, e.g. `DOCKER`. */
@@ -82,12 +83,17 @@ export class ArtifactStore {
 
   createRepository(
     key: RepositoryKey,
-    fields: {format: string; description?: string; labels?: Record<string, string>},
-    now = new Date()
+    fields: {
+      format: string;
+      description?: string;
+      labels?: Record<string, string>;
+    },
+    now = new Date(),
   ): StoredRepository {
     validateRepositoryId(key.repositoryId);
     const name = repositoryName(key);
-    if (this.repositories.has(name)) throw alreadyExists(`the repository already exists: ${name}`);
+    if (this.repositories.has(name))
+      throw alreadyExists(`the repository already exists: ${name}`);
     const repository: StoredRepository = {
       projectId: key.projectId,
       location: key.location,
@@ -113,17 +119,22 @@ export class ArtifactStore {
   listRepositories(location: LocationKey): StoredRepository[] {
     return [...this.repositories.values()]
       .map(entry => entry.repository)
-      .filter(r => r.projectId === location.projectId && r.location === location.location)
+      .filter(
+        r =>
+          r.projectId === location.projectId &&
+          r.location === location.location,
+      )
       .sort((a, b) => a.repositoryId.localeCompare(b.repositoryId));
   }
 
   updateRepository(
     key: RepositoryKey,
     patch: {description?: string; labels?: Record<string, string>},
-    now = new Date()
+    now = new Date(),
   ): StoredRepository {
     const repository = this.entry(key).repository;
-    if (patch.description !== undefined) repository.description = patch.description;
+    if (patch.description !== undefined)
+      repository.description = patch.description;
     if (patch.labels !== undefined) repository.labels = {...patch.labels};
     repository.updateTime = now;
     return repository;
@@ -138,7 +149,8 @@ export class ArtifactStore {
   /** The sum of the sizes of the repository's images, as `Repository.size_bytes` reports. */
   repositorySizeBytes(key: RepositoryKey): number {
     let total = 0;
-    for (const image of this.entry(key).images.values()) total += image.sizeBytes;
+    for (const image of this.entry(key).images.values())
+      total += image.sizeBytes;
     return total;
   }
 
@@ -148,16 +160,22 @@ export class ArtifactStore {
    * Records a push of `image@digest` with `tags`, as `docker push` does: a tag that pointed at
    * another digest of the image moves to this one. Pushing the same digest again adds its tags.
    */
-  pushImage(key: PackageKey, pushed: PushedImage, now = new Date()): StoredImage {
+  pushImage(
+    key: PackageKey,
+    pushed: PushedImage,
+    now = new Date(),
+  ): StoredImage {
     validateImage(key.image);
     validateDigest(pushed.digest);
     pushed.tags.forEach(validateTag);
     const entry = this.entry(key);
-    for (const tag of pushed.tags) this.untag(entry, key.image, tag, pushed.digest, now);
+    for (const tag of pushed.tags)
+      this.untag(entry, key.image, tag, pushed.digest, now);
     const id = `${key.image}@${pushed.digest}`;
     const existing = entry.images.get(id);
     if (existing) {
-      for (const tag of pushed.tags) if (!existing.tags.includes(tag)) existing.tags.push(tag);
+      for (const tag of pushed.tags)
+        if (!existing.tags.includes(tag)) existing.tags.push(tag);
       existing.updateTime = now;
       return existing;
     }
@@ -183,7 +201,8 @@ export class ArtifactStore {
   listImages(key: RepositoryKey): StoredImage[] {
     return [...this.entry(key).images.values()].sort(
       (a, b) =>
-        a.image.localeCompare(b.image) || a.uploadTime.getTime() - b.uploadTime.getTime()
+        a.image.localeCompare(b.image) ||
+        a.uploadTime.getTime() - b.uploadTime.getTime(),
     );
   }
 
@@ -207,7 +226,8 @@ export class ArtifactStore {
 
   getPackage(key: PackageKey): PackageSummary {
     const found = this.listPackages(key).find(p => p.image === key.image);
-    if (!found) throw notFound(`Requested entity was not found: ${packageName(key)}`);
+    if (!found)
+      throw notFound(`Requested entity was not found: ${packageName(key)}`);
     return found;
   }
 
@@ -218,7 +238,10 @@ export class ArtifactStore {
 
   getVersion(key: PackageKey, digest: string): StoredImage {
     const image = this.entry(key).images.get(`${key.image}@${digest}`);
-    if (!image) throw notFound(`Requested entity was not found: ${versionName(key, digest)}`);
+    if (!image)
+      throw notFound(
+        `Requested entity was not found: ${versionName(key, digest)}`,
+      );
     return image;
   }
 
@@ -228,7 +251,7 @@ export class ArtifactStore {
     if (image.tags.length > 0 && !force) {
       throw failedPrecondition(
         `version ${versionName(key, digest)} has tags (${image.tags.join(', ')}); ` +
-          'delete the tags first or set force to delete the version with its tags'
+          'delete the tags first or set force to delete the version with its tags',
       );
     }
     this.entry(key).images.delete(`${key.image}@${digest}`);
@@ -238,7 +261,9 @@ export class ArtifactStore {
 
   listTags(key: PackageKey): TagSummary[] {
     return this.listVersions(key)
-      .flatMap(image => image.tags.map(tag => ({...key, tag, digest: image.digest})))
+      .flatMap(image =>
+        image.tags.map(tag => ({...key, tag, digest: image.digest})),
+      )
       .sort((a, b) => a.tag.localeCompare(b.tag));
   }
 
@@ -253,18 +278,30 @@ export class ArtifactStore {
 
   getTag(key: PackageKey, tag: string): TagSummary {
     const found = this.findTag(key, tag);
-    if (!found) throw notFound(`Requested entity was not found: ${tagName(key, tag)}`);
+    if (!found)
+      throw notFound(`Requested entity was not found: ${tagName(key, tag)}`);
     return found;
   }
 
-  createTag(key: PackageKey, tag: string, digest: string, now = new Date()): TagSummary {
+  createTag(
+    key: PackageKey,
+    tag: string,
+    digest: string,
+    now = new Date(),
+  ): TagSummary {
     validateTag(tag);
-    if (this.findTag(key, tag)) throw alreadyExists(`the tag already exists: ${tagName(key, tag)}`);
+    if (this.findTag(key, tag))
+      throw alreadyExists(`the tag already exists: ${tagName(key, tag)}`);
     return this.setTag(key, tag, digest, now);
   }
 
   /** Points an existing tag at `digest`. */
-  updateTag(key: PackageKey, tag: string, digest: string, now = new Date()): TagSummary {
+  updateTag(
+    key: PackageKey,
+    tag: string,
+    digest: string,
+    now = new Date(),
+  ): TagSummary {
     this.getTag(key, tag);
     return this.setTag(key, tag, digest, now);
   }
@@ -274,7 +311,12 @@ export class ArtifactStore {
     this.untag(this.entry(key), key.image, tag, undefined, now);
   }
 
-  private setTag(key: PackageKey, tag: string, digest: string, now: Date): TagSummary {
+  private setTag(
+    key: PackageKey,
+    tag: string,
+    digest: string,
+    now: Date,
+  ): TagSummary {
     const image = this.getVersion(key, digest);
     this.untag(this.entry(key), key.image, tag, digest, now);
     if (!image.tags.includes(tag)) image.tags.push(tag);
@@ -288,7 +330,7 @@ export class ArtifactStore {
     image: string,
     tag: string,
     keepDigest: string | undefined,
-    now: Date
+    now: Date,
   ): void {
     for (const stored of entry.images.values()) {
       if (stored.image !== image || stored.digest === keepDigest) continue;

@@ -6,7 +6,13 @@
  */
 import {invalidArgument} from './grpc-errors';
 
-export const FILTER_FIELDS = ['status', 'tags', 'id', 'build_id', 'images'] as const;
+export const FILTER_FIELDS = [
+  'status',
+  'tags',
+  'id',
+  'build_id',
+  'images',
+] as const;
 type FilterField = (typeof FILTER_FIELDS)[number];
 
 export interface FilterableBuild {
@@ -24,7 +30,9 @@ interface Term {
 
 const TERM = /^\s*([a-z_]+)\s*(!=|=)\s*(?:"([^"]*)"|([^\s"]+))\s*$/;
 
-export function parseBuildFilter(filter: string): (build: FilterableBuild) => boolean {
+export function parseBuildFilter(
+  filter: string,
+): (build: FilterableBuild) => boolean {
   if (filter.trim() === '') return () => true;
   const terms = filter.split(/\s+AND\s+/).map(text => parseTerm(text, filter));
   return build => terms.every(term => matches(term, build) !== term.negated);
@@ -36,7 +44,7 @@ function parseTerm(text: string, filter: string): Term {
   if (!match || !isFilterField(field)) {
     throw invalidArgument(
       `unsupported filter "${filter}": the Cloud Build stand-in supports terms ` +
-        `FIELD="VALUE" or FIELD!="VALUE" joined by AND, with FIELD one of ${FILTER_FIELDS.join(', ')}`
+        `FIELD="VALUE" or FIELD!="VALUE" joined by AND, with FIELD one of ${FILTER_FIELDS.join(', ')}`,
     );
   }
   return {

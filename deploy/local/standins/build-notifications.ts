@@ -44,23 +44,33 @@ export class PubSubNotificationSink implements BuildNotificationSink {
       throw new Error(
         'PUBSUB_EMULATOR_HOST is not set: the Cloud Build stand-in publishes its notifications ' +
           'only to the Pub/Sub emulator. Start it (gcloud beta emulators pubsub start) and set ' +
-          'PUBSUB_EMULATOR_HOST, or pass a notificationSink.'
+          'PUBSUB_EMULATOR_HOST, or pass a notificationSink.',
       );
     }
     const projectId = options.projectId ?? process.env.GOOGLE_CLOUD_PROJECT;
     if (!projectId) {
-      throw new Error('GOOGLE_CLOUD_PROJECT is not set: pass projectId to PubSubNotificationSink');
+      throw new Error(
+        'GOOGLE_CLOUD_PROJECT is not set: pass projectId to PubSubNotificationSink',
+      );
     }
     this.topicName = options.topic ?? DEFAULT_NOTIFICATION_TOPIC;
     // The universe domain, given up front, keeps google-gax from searching for Google
     // credentials (and probing the GCE metadata server) before it talks to the emulator. It goes
     // in clientOptions: a top-level universeDomain would make PubSub leave emulator mode.
-    this.pubsub = new PubSub({projectId, clientOptions: {universeDomain: 'googleapis.com'}});
+    this.pubsub = new PubSub({
+      projectId,
+      clientOptions: {universeDomain: 'googleapis.com'},
+    });
     // One message per batch, so notifications leave in the order the builds produce them.
-    this.topic = this.pubsub.topic(this.topicName, {batching: {maxMessages: 1}});
+    this.topic = this.pubsub.topic(this.topicName, {
+      batching: {maxMessages: 1},
+    });
   }
 
-  async publish(attributes: BuildNotificationAttributes, data: Buffer): Promise<void> {
+  async publish(
+    attributes: BuildNotificationAttributes,
+    data: Buffer,
+  ): Promise<void> {
     await this.topic.publishMessage({data, attributes: {...attributes}});
   }
 
@@ -71,9 +81,13 @@ export class PubSubNotificationSink implements BuildNotificationSink {
 
 /** A sink that keeps what it receives; for tests that do not need Pub/Sub. */
 export class MemoryNotificationSink implements BuildNotificationSink {
-  readonly received: {attributes: BuildNotificationAttributes; data: Buffer}[] = [];
+  readonly received: {attributes: BuildNotificationAttributes; data: Buffer}[] =
+    [];
 
-  async publish(attributes: BuildNotificationAttributes, data: Buffer): Promise<void> {
+  async publish(
+    attributes: BuildNotificationAttributes,
+    data: Buffer,
+  ): Promise<void> {
     this.received.push({attributes, data});
   }
 }
@@ -86,7 +100,9 @@ export class NotificationFaults {
   /** Each notification of `status` (or every one, with 'ALL') is delivered `copies` extra times. */
   duplicate(status: BuildStatus | 'ALL', copies = 1): this {
     if (!Number.isInteger(copies) || copies < 1) {
-      throw new Error(`duplicate(${status}): copies must be a positive integer, got ${copies}`);
+      throw new Error(
+        `duplicate(${status}): copies must be a positive integer, got ${copies}`,
+      );
     }
     this.duplicates.set(status, copies);
     return this;
@@ -98,7 +114,9 @@ export class NotificationFaults {
    */
   deliverAfterTerminal(status: BuildStatus): this {
     if (TERMINAL_BUILD_STATUSES.some(terminal => terminal === status)) {
-      throw new Error(`deliverAfterTerminal(${status}): only a non-terminal status can be held`);
+      throw new Error(
+        `deliverAfterTerminal(${status}): only a non-terminal status can be held`,
+      );
     }
     this.held.add(status);
     return this;

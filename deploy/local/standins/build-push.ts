@@ -34,16 +34,26 @@ export function pushBuildImages(
   store: ArtifactStore,
   buildId: string,
   references: readonly string[],
-  now: Date
+  now: Date,
 ): PushOutcome {
-  const targets: {name: string; key: PackageKey; tag?: string; digest: string}[] = [];
+  const targets: {
+    name: string;
+    key: PackageKey;
+    tag?: string;
+    digest: string;
+  }[] = [];
   for (const name of references) {
     let parsed: ReturnType<typeof parseDockerImageReference>;
     try {
       parsed = parseDockerImageReference(name);
     } catch (error) {
-      const reason = error instanceof StandInError ? error.message : String(error);
-      return {ok: false, failedImage: name, detail: `failed to push ${name}: ${reason}`};
+      const reason =
+        error instanceof StandInError ? error.message : String(error);
+      return {
+        ok: false,
+        failedImage: name,
+        detail: `failed to push ${name}: ${reason}`,
+      };
     }
     const repository = store.findRepository(parsed);
     if (!repository || repository.format !== 'DOCKER') {
@@ -61,7 +71,9 @@ export function pushBuildImages(
       repositoryId: parsed.repositoryId,
       image: parsed.image,
     };
-    const digest = parsed.digest ?? digestOf(`build/${buildId}/${registryUri(parsed)}/${parsed.image}`);
+    const digest =
+      parsed.digest ??
+      digestOf(`build/${buildId}/${registryUri(parsed)}/${parsed.image}`);
     targets.push({name, key, tag: parsed.tag, digest});
   }
   for (const target of targets) {
@@ -74,7 +86,7 @@ export function pushBuildImages(
         uploadTime: now,
         buildTime: now,
       },
-      now
+      now,
     );
   }
   return {

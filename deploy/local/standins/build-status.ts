@@ -33,7 +33,9 @@ export const FORCEABLE_BUILD_STATUSES = [
 ] as const;
 export type ForceableBuildStatus = (typeof FORCEABLE_BUILD_STATUSES)[number];
 
-export function isTerminalStatus(status: BuildStatus): status is TerminalBuildStatus {
+export function isTerminalStatus(
+  status: BuildStatus,
+): status is TerminalBuildStatus {
   return TERMINAL_BUILD_STATUSES.some(terminal => terminal === status);
 }
 

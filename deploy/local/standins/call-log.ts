@@ -26,7 +26,9 @@ export class CallLog<M extends string> {
 
   /** The requests of `method`, oldest first. */
   requests(method: M): ProtoObject[] {
-    return this.calls.filter(call => call.method === method).map(call => call.request);
+    return this.calls
+      .filter(call => call.method === method)
+      .map(call => call.request);
   }
 
   /** Every recorded call, oldest first. */
@@ -37,7 +39,8 @@ export class CallLog<M extends string> {
   /** Calls per method, for a readable assertion message. */
   counts(): Partial<Record<M, number>> {
     const counts: Partial<Record<M, number>> = {};
-    for (const call of this.calls) counts[call.method] = (counts[call.method] ?? 0) + 1;
+    for (const call of this.calls)
+      counts[call.method] = (counts[call.method] ?? 0) + 1;
     return counts;
   }
 

@@ -50,7 +50,8 @@ export type CloudBuildMethod = (typeof CloudBuildMethod)[number];
 const SERVICE = 'google.devtools.cloudbuild.v1.CloudBuild';
 const OPERATIONS_SERVICE = 'google.longrunning.Operations';
 const BUILD_TYPE = 'google.devtools.cloudbuild.v1.Build';
-const BUILD_METADATA_TYPE = 'google.devtools.cloudbuild.v1.BuildOperationMetadata';
+const BUILD_METADATA_TYPE =
+  'google.devtools.cloudbuild.v1.BuildOperationMetadata';
 
 /** Fields of `Build` that only the service sets; ignored when a client sends them. */
 const OUTPUT_ONLY_FIELDS = [
@@ -84,7 +85,10 @@ export interface BuildDurations {
   workingMs: number;
 }
 
-export const DEFAULT_BUILD_DURATIONS: BuildDurations = {queuedMs: 50, workingMs: 100};
+export const DEFAULT_BUILD_DURATIONS: BuildDurations = {
+  queuedMs: 50,
+  workingMs: 100,
+};
 
 export interface CloudBuildStandInOptions {
   /** Where pushed images go: the Artifact Registry stand-in's store. */
@@ -153,7 +157,8 @@ export class CloudBuildStandIn {
   private readonly builds = new Map<string, BuildRecord>();
   private readonly initialDurations: BuildDurations;
   private durations: BuildDurations;
-  private forcedStatuses: {status: ForceableBuildStatus; detail?: string}[] = [];
+  private forcedStatuses: {status: ForceableBuildStatus; detail?: string}[] =
+    [];
   private sink: BuildNotificationSink;
   private delivery: Promise<void> = Promise.resolve();
   /** Bumped by reset(), so notifications queued before a reset are dropped. */
@@ -163,32 +168,41 @@ export class CloudBuildStandIn {
   private constructor(private readonly options: CloudBuildStandInOptions) {
     this.faults = new MethodFaults<CloudBuildMethod>(options.faultSeed);
     this.sink = options.notificationSink;
-    this.initialDurations = {...DEFAULT_BUILD_DURATIONS, ...options.buildDurations};
+    this.initialDurations = {
+      ...DEFAULT_BUILD_DURATIONS,
+      ...options.buildDurations,
+    };
     this.durations = {...this.initialDurations};
   }
 
   /** Starts serving on 127.0.0.1. */
-  static async start(options: CloudBuildStandInOptions): Promise<CloudBuildStandIn> {
+  static async start(
+    options: CloudBuildStandInOptions,
+  ): Promise<CloudBuildStandIn> {
     const standIn = new CloudBuildStandIn(options);
     standIn.server = await startGrpcServer(
       [
-        {definition: standIn.protos.service(SERVICE), implementation: standIn.serviceImplementation()},
+        {
+          definition: standIn.protos.service(SERVICE),
+          implementation: standIn.serviceImplementation(),
+        },
         {
           definition: standIn.protos.service(OPERATIONS_SERVICE),
           implementation: {
             GetOperation: unary(standIn, 'GetOperation', request =>
-              standIn.operations.get(stringField(request, 'name'))
+              standIn.operations.get(stringField(request, 'name')),
             ),
           },
         },
       ],
-      options.port ?? 0
+      options.port ?? 0,
     );
     return standIn;
   }
 
   get port(): number {
-    if (!this.server) throw new Error('the Cloud Build stand-in is not running');
+    if (!this.server)
+      throw new Error('the Cloud Build stand-in is not running');
     return this.server.port;
   }
 
@@ -225,7 +239,7 @@ export class CloudBuildStandIn {
   forceNextTerminalStatus(status: ForceableBuildStatus, detail?: string): this {
     if (!FORCEABLE_BUILD_STATUSES.includes(status)) {
       throw new Error(
-        `forceNextTerminalStatus: ${status} is not one of ${FORCEABLE_BUILD_STATUSES.join(', ')}`
+        `forceNextTerminalStatus: ${status} is not one of ${FORCEABLE_BUILD_STATUSES.join(', ')}`,
       );
     }
     this.forcedStatuses.push({status, detail});
@@ -264,7 +278,10 @@ export class CloudBuildStandIn {
 
   /** A build as Cloud Build's JSON (what its notifications carry), without a recorded call. */
   buildJson(buildId: string): JsonValue {
-    return this.protos.toProto3Json(BUILD_TYPE, this.toWire(this.record(buildId)));
+    return this.protos.toProto3Json(
+      BUILD_TYPE,
+      this.toWire(this.record(buildId)),
+    );
   }
 
   /** Ids of every build, oldest first. */
@@ -275,31 +292,56 @@ export class CloudBuildStandIn {
   // --- gRPC handlers --------------------------------------------------------------------------
 
   private serviceImplementation() {
-    const call = (method: CloudBuildMethod, handler: (request: ProtoObject) => object) =>
-      unary(this, method, handler);
+    const call = (
+      method: CloudBuildMethod,
+      handler: (request: ProtoObject) => object,
+    ) => unary(this, method, handler);
     return {
       CreateBuild: call('CreateBuild', request => this.createBuild(request)),
-      GetBuild: call('GetBuild', request => this.toWire(this.findRequested(request))),
+      GetBuild: call('GetBuild', request =>
+        this.toWire(this.findRequested(request)),
+      ),
       ListBuilds: call('ListBuilds', request => {
         const {projectId, location} = this.scope(request);
         const accepts = parseBuildFilter(stringField(request, 'filter'));
         const builds = [...this.builds.values()]
-          .filter(b => b.projectId === projectId && (location === undefined || b.location === location))
-          .filter(b => accepts({id: b.id, status: b.status, tags: b.tags, images: b.images}))
+          .filter(
+            b =>
+              b.projectId === projectId &&
+              (location === undefined || b.location === location),
+          )
+          .filter(b =>
+            accepts({
+              id: b.id,
+              status: b.status,
+              tags: b.tags,
+              images: b.images,
+            }),
+          )
           .reverse();
         const page = paginate(
           builds,
-          {pageSize: numberField(request, 'pageSize'), pageToken: stringField(request, 'pageToken')},
-          `builds:${projectId}`
+          {
+            pageSize: numberField(request, 'pageSize'),
+            pageToken: stringField(request, 'pageToken'),
+          },
+          `builds:${projectId}`,
         );
-        return {builds: page.items.map(b => this.toWire(b)), nextPageToken: page.nextPageToken};
+        return {
+          builds: page.items.map(b => this.toWire(b)),
+          nextPageToken: page.nextPageToken,
+        };
       }),
       CancelBuild: call('CancelBuild', request => {
         const record = this.findRequested(request);
         if (isTerminalStatus(record.status)) {
-          throw failedPrecondition(`build ${record.id} is not running: its status is ${record.status}`);
+          throw failedPrecondition(
+            `build ${record.id} is not running: its status is ${record.status}`,
+          );
         }
-        this.finish(record, 'CANCELLED', {statusDetail: 'Build was cancelled.'});
+        this.finish(record, 'CANCELLED', {
+          statusDetail: 'Build was cancelled.',
+        });
         return this.toWire(record);
       }),
     };
@@ -339,8 +381,10 @@ export class CloudBuildStandIn {
       // An expired build never started: its queue TTL ran out.
       this.schedule(record, queuedMs, () =>
         this.finish(record, 'EXPIRED', {
-          statusDetail: record.forced?.detail ?? 'Build expired: its queue TTL elapsed before it started.',
-        })
+          statusDetail:
+            record.forced?.detail ??
+            'Build expired: its queue TTL elapsed before it started.',
+        }),
       );
     } else {
       this.schedule(record, queuedMs, () => {
@@ -372,12 +416,20 @@ export class CloudBuildStandIn {
         statusDetail,
         failureInfo:
           forced.status === 'FAILURE'
-            ? {type: 'USER_BUILD_STEP', detail: `Build step failure: ${statusDetail}`}
+            ? {
+                type: 'USER_BUILD_STEP',
+                detail: `Build step failure: ${statusDetail}`,
+              }
             : undefined,
       });
       return;
     }
-    const outcome = pushBuildImages(this.options.artifactStore, record.id, record.images, now);
+    const outcome = pushBuildImages(
+      this.options.artifactStore,
+      record.id,
+      record.images,
+      now,
+    );
     if (!outcome.ok) {
       this.finish(record, 'FAILURE', {
         statusDetail: outcome.detail,
@@ -385,11 +437,15 @@ export class CloudBuildStandIn {
       });
       return;
     }
-    if (outcome.images.length > 0) record.timing.PUSH = {startTime: now, endTime: now};
+    if (outcome.images.length > 0)
+      record.timing.PUSH = {startTime: now, endTime: now};
     record.results = {
       images: outcome.images.map(image => ({
         ...image,
-        pushTiming: {startTime: toWireTimestamp(now), endTime: toWireTimestamp(now)},
+        pushTiming: {
+          startTime: toWireTimestamp(now),
+          endTime: toWireTimestamp(now),
+        },
       })),
     };
     this.finish(record, 'SUCCESS', {});
@@ -398,7 +454,10 @@ export class CloudBuildStandIn {
   private finish(
     record: BuildRecord,
     status: BuildStatus,
-    details: {statusDetail?: string; failureInfo?: {type: string; detail: string}}
+    details: {
+      statusDetail?: string;
+      failureInfo?: {type: string; detail: string};
+    },
   ): void {
     for (const timer of record.timers) clearTimeout(timer);
     record.timers = [];
@@ -447,7 +506,9 @@ export class CloudBuildStandIn {
 
   private enqueue(notification: PendingNotification): void {
     const generation = this.generation;
-    const copies = this.notificationFaults.deliveries(notification.attributes.status);
+    const copies = this.notificationFaults.deliveries(
+      notification.attributes.status,
+    );
     for (let copy = 0; copy < copies; copy++) {
       this.delivery = this.delivery.then(async () => {
         if (generation !== this.generation) return;
@@ -465,7 +526,11 @@ export class CloudBuildStandIn {
     }
   }
 
-  private schedule(record: BuildRecord, delayMs: number, action: () => void): void {
+  private schedule(
+    record: BuildRecord,
+    delayMs: number,
+    action: () => void,
+  ): void {
     record.timers.push(setTimeout(action, delayMs));
   }
 
@@ -481,7 +546,10 @@ export class CloudBuildStandIn {
   private toWire(record: BuildRecord): ProtoObject {
     const timing: Record<string, object> = {};
     for (const [key, span] of Object.entries(record.timing)) {
-      timing[key] = {startTime: toWireTimestamp(span.startTime), endTime: toWireTimestamp(span.endTime)};
+      timing[key] = {
+        startTime: toWireTimestamp(span.startTime),
+        endTime: toWireTimestamp(span.endTime),
+      };
     }
     const regional = record.location !== 'global';
     return {
@@ -492,11 +560,16 @@ export class CloudBuildStandIn {
       status: record.status,
       ...(record.statusDetail ? {statusDetail: record.statusDetail} : {}),
       createTime: toWireTimestamp(record.createTime),
-      ...(record.startTime ? {startTime: toWireTimestamp(record.startTime)} : {}),
-      ...(record.finishTime ? {finishTime: toWireTimestamp(record.finishTime)} : {}),
+      ...(record.startTime
+        ? {startTime: toWireTimestamp(record.startTime)}
+        : {}),
+      ...(record.finishTime
+        ? {finishTime: toWireTimestamp(record.finishTime)}
+        : {}),
       timeout: record.request.timeout ?? toWireDuration(DEFAULT_TIMEOUT_MS),
       queueTtl: record.request.queueTtl ?? toWireDuration(DEFAULT_QUEUE_TTL_MS),
-      logsBucket: record.request.logsBucket ?? `gs://${record.projectId}_cloudbuild/logs`,
+      logsBucket:
+        record.request.logsBucket ?? `gs://${record.projectId}_cloudbuild/logs`,
       logUrl:
         'https://console.cloud.google.com/cloud-build/builds' +
         `${regional ? `;region=${record.location}` : ''}/${record.id}?project=${record.projectId}`,
@@ -508,13 +581,19 @@ export class CloudBuildStandIn {
 
   /** Project (and location, for `parent`/`name` forms) a request is scoped to. */
   private scope(request: ProtoObject): {projectId: string; location?: string} {
-    const resource = stringField(request, 'parent') || stringField(request, 'name');
+    const resource =
+      stringField(request, 'parent') || stringField(request, 'name');
     const projectId = stringField(request, 'projectId');
     if (resource) {
-      const match = /^projects\/([^/]+)\/locations\/([^/]+)(?:\/builds\/[^/]+)?$/.exec(resource);
+      const match =
+        /^projects\/([^/]+)\/locations\/([^/]+)(?:\/builds\/[^/]+)?$/.exec(
+          resource,
+        );
       if (!match) throw invalidArgument(`invalid resource name "${resource}"`);
       if (projectId && projectId !== match[1]) {
-        throw invalidArgument(`project_id "${projectId}" does not match "${resource}"`);
+        throw invalidArgument(
+          `project_id "${projectId}" does not match "${resource}"`,
+        );
       }
       return {projectId: match[1], location: match[2]};
     }
@@ -525,18 +604,23 @@ export class CloudBuildStandIn {
   private findRequested(request: ProtoObject): BuildRecord {
     const {projectId} = this.scope(request);
     const name = stringField(request, 'name');
-    const id = name ? name.slice(name.lastIndexOf('/') + 1) : stringField(request, 'id');
+    const id = name
+      ? name.slice(name.lastIndexOf('/') + 1)
+      : stringField(request, 'id');
     if (!id) throw invalidArgument('id is required');
     const record = this.builds.get(id);
     if (!record || record.projectId !== projectId) {
-      throw notFound(`Requested entity was not found: build ${id} in project ${projectId}`);
+      throw notFound(
+        `Requested entity was not found: build ${id} in project ${projectId}`,
+      );
     }
     return record;
   }
 
   private record(buildId: string): BuildRecord {
     const record = this.builds.get(buildId);
-    if (!record) throw new Error(`the Cloud Build stand-in has no build ${buildId}`);
+    if (!record)
+      throw new Error(`the Cloud Build stand-in has no build ${buildId}`);
     return record;
   }
 }
@@ -547,9 +631,14 @@ function validateBuild(build: ProtoObject): void {
     throw invalidArgument('invalid build: a build must have at least one step');
   }
   steps.forEach((step, index) => {
-    const name = typeof step === 'object' && step !== null && 'name' in step ? step.name : undefined;
+    const name =
+      typeof step === 'object' && step !== null && 'name' in step
+        ? step.name
+        : undefined;
     if (typeof name !== 'string' || name === '') {
-      throw invalidArgument(`invalid build: step ${index} must have a name (the builder image)`);
+      throw invalidArgument(
+        `invalid build: step ${index} must have a name (the builder image)`,
+      );
     }
   });
   for (const image of stringListField(build, 'images')) {
@@ -559,19 +648,25 @@ function validateBuild(build: ProtoObject): void {
   }
   for (const tag of stringListField(build, 'tags')) {
     if (!BUILD_TAG.test(tag)) {
-      throw invalidArgument(`invalid build: invalid build tag "${tag}": must match ${BUILD_TAG.source}`);
+      throw invalidArgument(
+        `invalid build: invalid build tag "${tag}": must match ${BUILD_TAG.source}`,
+      );
     }
   }
   for (const key of Object.keys(stringMapField(build, 'substitutions'))) {
     if (!SUBSTITUTION_KEY.test(key)) {
       throw invalidArgument(
-        `invalid build: substitution key "${key}" does not respect format "${SUBSTITUTION_KEY.source}"`
+        `invalid build: substitution key "${key}" does not respect format "${SUBSTITUTION_KEY.source}"`,
       );
     }
   }
 }
 
-function operationName(projectId: string, location: string | undefined, id: string): string {
+function operationName(
+  projectId: string,
+  location: string | undefined,
+  id: string,
+): string {
   const encoded = Buffer.from(id).toString('base64url');
   return location
     ? `projects/${projectId}/locations/${location}/operations/${encoded}`
@@ -592,4 +687,3 @@ function operationErrorCode(status: BuildStatus): grpc.status {
       return grpc.status.UNKNOWN;
   }
 }
-

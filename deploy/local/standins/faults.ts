@@ -31,7 +31,9 @@ export function seededRandom(seed: number): () => number {
 export const DEFAULT_FAULT_SEED = 20240601;
 
 export function sleep(millis: number): Promise<void> {
-  return millis > 0 ? new Promise(resolve => setTimeout(resolve, millis)) : Promise.resolve();
+  return millis > 0
+    ? new Promise(resolve => setTimeout(resolve, millis))
+    : Promise.resolve();
 }
 
 /**
@@ -57,7 +59,9 @@ export class MethodFaults<M extends string> {
   /** The next `times` calls of `method` fail with `error`. */
   failTimes(method: M, times: number, error: InjectedError): this {
     if (!Number.isInteger(times) || times < 1) {
-      throw new Error(`failTimes(${method}): times must be a positive integer, got ${times}`);
+      throw new Error(
+        `failTimes(${method}): times must be a positive integer, got ${times}`,
+      );
     }
     return this.addRule(method, {kind: 'count', remaining: times, error});
   }
@@ -68,16 +72,25 @@ export class MethodFaults<M extends string> {
   }
 
   /** Each call of `method` fails with probability `probability` (0..1), drawn from the seeded generator. */
-  failWithProbability(method: M, probability: number, error: InjectedError): this {
+  failWithProbability(
+    method: M,
+    probability: number,
+    error: InjectedError,
+  ): this {
     if (!(probability >= 0 && probability <= 1)) {
-      throw new Error(`failWithProbability(${method}): probability must be in [0, 1], got ${probability}`);
+      throw new Error(
+        `failWithProbability(${method}): probability must be in [0, 1], got ${probability}`,
+      );
     }
     return this.addRule(method, {kind: 'probability', probability, error});
   }
 
   /** Sets `millis` of latency before `method` (or every method, with 'all') answers; the two add up. */
   addLatency(method: M | 'all', millis: number): this {
-    if (!(millis >= 0)) throw new Error(`addLatency(${method}): millis must be >= 0, got ${millis}`);
+    if (!(millis >= 0))
+      throw new Error(
+        `addLatency(${method}): millis must be >= 0, got ${millis}`,
+      );
     this.latency.set(method, millis);
     return this;
   }
@@ -105,12 +118,14 @@ export class MethodFaults<M extends string> {
 
   /** Waits the configured latency, then throws the injected error if a rule fires. */
   async apply(method: M): Promise<void> {
-    await sleep((this.latency.get('all') ?? 0) + (this.latency.get(method) ?? 0));
+    await sleep(
+      (this.latency.get('all') ?? 0) + (this.latency.get(method) ?? 0),
+    );
     const error = this.nextError(method);
     if (error) {
       throw new StandInError(
         error.code,
-        error.message ?? `injected fault: ${grpc.status[error.code]}`
+        error.message ?? `injected fault: ${grpc.status[error.code]}`,
       );
     }
   }

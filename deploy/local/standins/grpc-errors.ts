@@ -4,7 +4,7 @@ import {grpc} from 'google-gax';
 export class StandInError extends Error {
   constructor(
     readonly code: grpc.status,
-    message: string
+    message: string,
   ) {
     super(message);
     this.name = 'StandInError';
@@ -30,7 +30,11 @@ export function failedPrecondition(message: string): StandInError {
 /** The status a thrown value is sent as: its own code for a StandInError, INTERNAL otherwise. */
 export function toServiceError(error: unknown): Partial<grpc.StatusObject> {
   if (error instanceof StandInError) {
-    return {code: error.code, details: error.message, metadata: new grpc.Metadata()};
+    return {
+      code: error.code,
+      details: error.message,
+      metadata: new grpc.Metadata(),
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return {

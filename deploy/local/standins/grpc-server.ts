@@ -16,7 +16,7 @@ export interface MethodHarness<M extends string> {
 export function unary<M extends string>(
   harness: MethodHarness<M>,
   method: M,
-  handler: UnaryHandler
+  handler: UnaryHandler,
 ): grpc.handleUnaryCall<unknown, object> {
   return (call, callback) => {
     const run = async () => {
@@ -27,7 +27,7 @@ export function unary<M extends string>(
     };
     run().then(
       response => callback(null, response),
-      error => callback(toServiceError(error))
+      error => callback(toServiceError(error)),
     );
   };
 }
@@ -46,13 +46,16 @@ export interface RunningServer {
 /** Serves `services` on 127.0.0.1:`port` (0 picks a free port), without TLS. */
 export async function startGrpcServer(
   services: ServedService[],
-  port: number
+  port: number,
 ): Promise<RunningServer> {
   const server = new grpc.Server();
-  for (const service of services) server.addService(service.definition, service.implementation);
+  for (const service of services)
+    server.addService(service.definition, service.implementation);
   const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound)
+    server.bindAsync(
+      `127.0.0.1:${port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
     );
   });
   return {

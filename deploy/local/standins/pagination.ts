@@ -17,11 +17,14 @@ export interface Page<T> {
 export function paginate<T>(
   items: readonly T[],
   request: {pageSize: number; pageToken: string},
-  listKey: string
+  listKey: string,
 ): Page<T> {
-  if (request.pageSize < 0) throw invalidArgument('page_size must not be negative');
+  if (request.pageSize < 0)
+    throw invalidArgument('page_size must not be negative');
   const size = Math.min(request.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-  const offset = request.pageToken ? decodeToken(request.pageToken, listKey) : 0;
+  const offset = request.pageToken
+    ? decodeToken(request.pageToken, listKey)
+    : 0;
   const end = offset + size;
   return {
     items: items.slice(offset, end),
@@ -30,12 +33,16 @@ export function paginate<T>(
 }
 
 function encodeToken(offset: number, listKey: string): string {
-  return Buffer.from(JSON.stringify({o: offset, k: listKey})).toString('base64url');
+  return Buffer.from(JSON.stringify({o: offset, k: listKey})).toString(
+    'base64url',
+  );
 }
 
 function decodeToken(token: string, listKey: string): number {
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    const parsed: unknown = JSON.parse(
+      Buffer.from(token, 'base64url').toString('utf8'),
+    );
     if (
       typeof parsed === 'object' &&
       parsed !== null &&

@@ -49,7 +49,10 @@ function packageProtosDir(packageName: string): string {
   return path.resolve(path.dirname(entry), '..', 'protos');
 }
 
-export function artifactRegistryProtoFiles(): {files: string[]; includeDirs: string[]} {
+export function artifactRegistryProtoFiles(): {
+  files: string[];
+  includeDirs: string[];
+} {
   const own = packageProtosDir('@google-cloud/artifact-registry');
   return {
     files: [
@@ -60,7 +63,10 @@ export function artifactRegistryProtoFiles(): {files: string[]; includeDirs: str
   };
 }
 
-export function cloudBuildProtoFiles(): {files: string[]; includeDirs: string[]} {
+export function cloudBuildProtoFiles(): {
+  files: string[];
+  includeDirs: string[];
+} {
   const own = packageProtosDir('@google-cloud/cloudbuild');
   return {
     files: [
@@ -72,7 +78,7 @@ export function cloudBuildProtoFiles(): {files: string[]; includeDirs: string[]}
 }
 
 function isMessageType(
-  definition: protoLoader.AnyDefinition | undefined
+  definition: protoLoader.AnyDefinition | undefined,
 ): definition is protoLoader.MessageTypeDefinition<object, object> {
   return (
     definition !== undefined &&
@@ -82,12 +88,15 @@ function isMessageType(
 }
 
 function isServiceDefinition(
-  definition: protoLoader.AnyDefinition | undefined
+  definition: protoLoader.AnyDefinition | undefined,
 ): definition is protoLoader.ServiceDefinition {
   return definition !== undefined && !('format' in definition);
 }
 
-function loadProtobufRoot(files: string[], includeDirs: string[]): protobuf.Root {
+function loadProtobufRoot(
+  files: string[],
+  includeDirs: string[],
+): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (origin, target) => {
     if (path.isAbsolute(target)) return target;
@@ -103,7 +112,10 @@ function loadProtobufRoot(files: string[], includeDirs: string[]): protobuf.Root
 }
 
 /** Loads one set of `.proto` files (see `artifactRegistryProtoFiles` / `cloudBuildProtoFiles`). */
-export function loadProtos(source: {files: string[]; includeDirs: string[]}): LoadedProtos {
+export function loadProtos(source: {
+  files: string[];
+  includeDirs: string[];
+}): LoadedProtos {
   const definition = protoLoader.loadSync(source.files, {
     ...LOADER_OPTIONS,
     includeDirs: source.includeDirs,

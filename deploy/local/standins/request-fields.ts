@@ -19,7 +19,8 @@ export function asProtoObject(value: unknown, what: string): ProtoObject {
 export function stringField(message: ProtoObject, field: string): string {
   const value = message[field];
   if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw invalidArgument(`${field} must be a string`);
+  if (typeof value !== 'string')
+    throw invalidArgument(`${field} must be a string`);
   return value;
 }
 
@@ -36,7 +37,8 @@ export function numberField(message: ProtoObject, field: string): number {
 export function booleanField(message: ProtoObject, field: string): boolean {
   const value = message[field];
   if (value === undefined || value === null) return false;
-  if (typeof value !== 'boolean') throw invalidArgument(`${field} must be a boolean`);
+  if (typeof value !== 'boolean')
+    throw invalidArgument(`${field} must be a boolean`);
   return value;
 }
 
@@ -49,22 +51,31 @@ export function stringListField(message: ProtoObject, field: string): string[] {
   return value;
 }
 
-export function stringMapField(message: ProtoObject, field: string): Record<string, string> {
+export function stringMapField(
+  message: ProtoObject,
+  field: string,
+): Record<string, string> {
   const value = message[field];
   if (value === undefined || value === null) return {};
-  if (!isProtoObject(value)) throw invalidArgument(`${field} must be a map of strings`);
+  if (!isProtoObject(value))
+    throw invalidArgument(`${field} must be a map of strings`);
   const map: Record<string, string> = {};
   for (const [key, entry] of Object.entries(value)) {
-    if (typeof entry !== 'string') throw invalidArgument(`${field}.${key} must be a string`);
+    if (typeof entry !== 'string')
+      throw invalidArgument(`${field}.${key} must be a string`);
     map[key] = entry;
   }
   return map;
 }
 
-export function messageField(message: ProtoObject, field: string): ProtoObject | undefined {
+export function messageField(
+  message: ProtoObject,
+  field: string,
+): ProtoObject | undefined {
   const value = message[field];
   if (value === undefined || value === null) return undefined;
-  if (!isProtoObject(value)) throw invalidArgument(`${field} must be a message`);
+  if (!isProtoObject(value))
+    throw invalidArgument(`${field} must be a message`);
   return value;
 }
 

@@ -23,7 +23,8 @@ const LOCATION = /^[a-z0-9][a-z0-9-]*$/;
 /** The real service's rule for repository ids. */
 const REPOSITORY_ID = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Docker repository path components, joined by '/'. */
-const IMAGE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const IMAGE =
+  /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
@@ -32,14 +33,15 @@ export function validateRepositoryId(repositoryId: string): string {
     throw invalidArgument(
       `repository_id "${repositoryId}" is invalid: it must start with a lowercase letter, ` +
         'contain only lowercase letters, digits and hyphens, end with a letter or digit, ' +
-        'and be at most 63 characters'
+        'and be at most 63 characters',
     );
   }
   return repositoryId;
 }
 
 export function validateImage(image: string): string {
-  if (!IMAGE.test(image)) throw invalidArgument(`invalid image (package) name "${image}"`);
+  if (!IMAGE.test(image))
+    throw invalidArgument(`invalid image (package) name "${image}"`);
   return image;
 }
 
@@ -106,7 +108,11 @@ function segments(name: string, what: string, expected: number): string[] {
   return parts;
 }
 
-function checkLocation(project: string, location: string, name: string): LocationKey {
+function checkLocation(
+  project: string,
+  location: string,
+  name: string,
+): LocationKey {
   if (!PROJECT.test(project) || !LOCATION.test(location)) {
     throw invalidArgument(`invalid resource name "${name}"`);
   }
@@ -116,14 +122,16 @@ function checkLocation(project: string, location: string, name: string): Locatio
 /** Parses `projects/P/locations/L`. */
 export function parseLocationName(name: string): LocationKey {
   const [p, project, l, location] = segments(name, 'parent', 4);
-  if (p !== 'projects' || l !== 'locations') throw invalidArgument(`invalid parent "${name}"`);
+  if (p !== 'projects' || l !== 'locations')
+    throw invalidArgument(`invalid parent "${name}"`);
   return checkLocation(project, location, name);
 }
 
 /** Parses `projects/P/locations/L/repositories/R`. */
 export function parseRepositoryName(name: string): RepositoryKey {
   const parts = segments(name, 'repository', 6);
-  if (parts[4] !== 'repositories') throw invalidArgument(`invalid repository name "${name}"`);
+  if (parts[4] !== 'repositories')
+    throw invalidArgument(`invalid repository name "${name}"`);
   const location = parseLocationName(parts.slice(0, 4).join('/'));
   return {...location, repositoryId: validateRepositoryId(parts[5])};
 }
@@ -131,22 +139,33 @@ export function parseRepositoryName(name: string): RepositoryKey {
 /** Parses `.../repositories/R/packages/IMAGE`. */
 export function parsePackageName(name: string): PackageKey {
   const parts = segments(name, 'package', 8);
-  if (parts[6] !== 'packages') throw invalidArgument(`invalid package name "${name}"`);
-  return {...parseRepositoryName(parts.slice(0, 6).join('/')), image: decodeImage(parts[7])};
+  if (parts[6] !== 'packages')
+    throw invalidArgument(`invalid package name "${name}"`);
+  return {
+    ...parseRepositoryName(parts.slice(0, 6).join('/')),
+    image: decodeImage(parts[7]),
+  };
 }
 
 /** Parses `.../packages/IMAGE/versions/sha256:...`. */
 export function parseVersionName(name: string): PackageKey & {digest: string} {
   const parts = segments(name, 'version', 10);
-  if (parts[8] !== 'versions') throw invalidArgument(`invalid version name "${name}"`);
-  return {...parsePackageName(parts.slice(0, 8).join('/')), digest: validateDigest(parts[9])};
+  if (parts[8] !== 'versions')
+    throw invalidArgument(`invalid version name "${name}"`);
+  return {
+    ...parsePackageName(parts.slice(0, 8).join('/')),
+    digest: validateDigest(parts[9]),
+  };
 }
 
 /** Parses `.../packages/IMAGE/tags/TAG`. */
 export function parseTagName(name: string): PackageKey & {tag: string} {
   const parts = segments(name, 'tag', 10);
   if (parts[8] !== 'tags') throw invalidArgument(`invalid tag name "${name}"`);
-  return {...parsePackageName(parts.slice(0, 8).join('/')), tag: validateTag(parts[9])};
+  return {
+    ...parsePackageName(parts.slice(0, 8).join('/')),
+    tag: validateTag(parts[9]),
+  };
 }
 
 /**
@@ -154,13 +173,15 @@ export function parseTagName(name: string): PackageKey & {tag: string} {
  * `LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE[:TAG|@DIGEST]` (no tag means `latest`).
  */
 export function parseDockerImageReference(
-  reference: string
+  reference: string,
 ): PackageKey & {tag?: string; digest?: string} {
-  const match = /^([a-z0-9-]+)-docker\.pkg\.dev\/([^/]+)\/([^/]+)\/(.+)$/.exec(reference);
+  const match = /^([a-z0-9-]+)-docker\.pkg\.dev\/([^/]+)\/([^/]+)\/(.+)$/.exec(
+    reference,
+  );
   if (!match) {
     throw invalidArgument(
       `"${reference}" is not an Artifact Registry Docker image ` +
-        '(expected LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE[:TAG])'
+        '(expected LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE[:TAG])',
     );
   }
   const [, location, project, repositoryId, rest] = match;

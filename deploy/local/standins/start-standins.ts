@@ -37,7 +37,9 @@ export interface RunningStandIns {
   stop(): Promise<void>;
 }
 
-export async function startStandIns(options: StandInsOptions = {}): Promise<RunningStandIns> {
+export async function startStandIns(
+  options: StandInsOptions = {},
+): Promise<RunningStandIns> {
   const sink =
     options.notificationSink ??
     new PubSubNotificationSink({
@@ -65,7 +67,10 @@ export async function startStandIns(options: StandInsOptions = {}): Promise<Runn
   return {
     artifactRegistry,
     cloudBuild,
-    endpoints: {artifactRegistry: artifactRegistry.endpoint, cloudBuild: cloudBuild.endpoint},
+    endpoints: {
+      artifactRegistry: artifactRegistry.endpoint,
+      cloudBuild: cloudBuild.endpoint,
+    },
     reset() {
       artifactRegistry.reset();
       cloudBuild.reset();
@@ -79,7 +84,9 @@ export async function startStandIns(options: StandInsOptions = {}): Promise<Runn
 }
 
 /** The environment variables that point the control plane at running stand-ins. */
-export function standInEnvironment(standIns: Pick<RunningStandIns, 'endpoints'>): {
+export function standInEnvironment(
+  standIns: Pick<RunningStandIns, 'endpoints'>,
+): {
   ARTIFACT_REGISTRY_EMULATOR_HOST: string;
   CLOUD_BUILD_EMULATOR_HOST: string;
 } {
@@ -100,7 +107,7 @@ export function standInEnvironment(standIns: Pick<RunningStandIns, 'endpoints'>)
  */
 export function standInClientOptions(
   endpoint: string,
-  projectId?: string
+  projectId?: string,
 ): {
   apiEndpoint: string;
   port: number;
@@ -109,7 +116,8 @@ export function standInClientOptions(
   projectId?: string;
 } {
   const match = /^(.+):(\d+)$/.exec(endpoint);
-  if (!match) throw new Error(`stand-in endpoint must be host:port, got "${endpoint}"`);
+  if (!match)
+    throw new Error(`stand-in endpoint must be host:port, got "${endpoint}"`);
   return {
     apiEndpoint: match[1],
     port: Number(match[2]),

@@ -292,11 +292,11 @@ describe('Stand-in fault injection, call accounting and reset', () => {
 
   describe('build durations', () => {
     it('keeps a build QUEUED, then WORKING, for the configured times', async () => {
-      f.standIns.cloudBuild.setBuildDurations({queuedMs: 300, workingMs: 300});
+      f.standIns.cloudBuild.setBuildDurations({queuedMs: 400, workingMs: 600});
       const {id} = await startBuild();
       await new Promise(resolve => setTimeout(resolve, 150));
       assert.equal(f.standIns.cloudBuild.buildStatus(id), 'QUEUED');
-      await new Promise(resolve => setTimeout(resolve, 300));
+      await new Promise(resolve => setTimeout(resolve, 450));
       assert.equal(f.standIns.cloudBuild.buildStatus(id), 'WORKING');
       assert.equal(await f.standIns.cloudBuild.whenFinished(id), 'SUCCESS');
     });

@@ -185,7 +185,6 @@ export class ArtifactRegistry {
         const versions = await client.listVersions({
           parent: this.packageName(repositoryId, image),
           view: 'FULL',
-          pageSize: 500,
         });
         return versions[0].map(version => {
           const name = version.name ?? '';
@@ -218,7 +217,6 @@ export class ArtifactRegistry {
       try {
         const [images] = await client.listDockerImages({
           parent: this.repositoryName(repositoryId),
-          pageSize: 500,
         });
         return images.map(image => {
           const name = image.name ?? '';

@@ -12,6 +12,7 @@ import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import type {CloudBuildClient} from '@google-cloud/cloudbuild';
 import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub} from '@google-cloud/pubsub';
+import type {ClientOptions} from 'google-gax';
 import type {Config, HostPort} from './config';
 
 // Stated, so that against the emulators gax does not go looking for credentials (and the
@@ -26,18 +27,10 @@ export interface Clients {
   close(): Promise<void>;
 }
 
-interface GrpcEndpointOptions {
-  projectId: string;
-  apiEndpoint?: string;
-  port?: number;
-  sslCreds?: unknown;
-  universeDomain?: string;
-}
-
 async function endpointOptions(
   projectId: string,
   emulator: HostPort | undefined,
-): Promise<GrpcEndpointOptions> {
+): Promise<ClientOptions> {
   if (!emulator) return {projectId, universeDomain: UNIVERSE_DOMAIN};
   const {grpc} = await import('google-gax');
   return {

@@ -7,6 +7,7 @@ import {Catalog, imageCatalog} from './catalog';
 import {createClients, Clients} from './clients';
 import {Config, loadConfig} from './config';
 import {Logger, logger} from './log';
+import {DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
 export interface Context {
   config: Config;
@@ -14,19 +15,23 @@ export interface Context {
   clients: Clients;
   registry: ArtifactRegistry;
   log: Logger;
+  /** In-process retries of transient faults, for every adapter. */
+  retry: RetryPolicy;
 }
 
 export function createContext(
   config: Config,
-  options: {catalog?: Catalog; log?: Logger} = {},
+  options: {catalog?: Catalog; log?: Logger; retry?: RetryPolicy} = {},
 ): Context {
   const clients = createClients(config);
+  const retry = options.retry ?? DEFAULT_RETRY_POLICY;
   return {
     config,
     catalog: options.catalog ?? imageCatalog(),
     clients,
-    registry: new ArtifactRegistry(clients.artifactRegistry, config),
+    registry: new ArtifactRegistry(clients.artifactRegistry, config, retry),
     log: options.log ?? logger,
+    retry,
   };
 }
 

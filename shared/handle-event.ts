@@ -33,8 +33,9 @@ export async function handleEvent<Request>(
   context: Context,
 ): Promise<void> {
   const firestore = await context.clients.firestore();
-  const begun = await withRetry(() =>
-    beginRun(firestore, event.id, handler.kind, context.log),
+  const begun = await withRetry(
+    () => beginRun(firestore, event.id, handler.kind, context.log),
+    context.retry,
   );
   if (begun.kind === 'already-finished') {
     context.log.info(

@@ -171,7 +171,10 @@ async function checkLifecycleLabel(
     );
     return [];
   }
-  const labels = {...repository.labels, [LIFECYCLE_LABEL]: 'ephemeral'};
+  const labels: Record<string, string> = {
+    ...repository.labels,
+    [LIFECYCLE_LABEL]: 'ephemeral',
+  };
   labels[MANAGED_BY_LABEL] ??= MANAGED_BY;
   await context.registry.setRepositoryLabels(repository.id, labels);
   repository.labels = labels;

@@ -44,12 +44,12 @@ export async function tearDown(
     return;
   }
   const dry = mode.mode === 'dry-run';
-  if (dry) await run.info(`Dry run: ${mode.reason}`);
+  if (mode.mode === 'dry-run') await run.info(`Dry run: ${mode.reason}`);
 
   const client = await context.clients.artifactRegistry();
   let live;
   try {
-    live = await checkLiveTarget(client, target);
+    live = await checkLiveTarget(client, target, context.retry);
   } catch (error) {
     if (error instanceof GuardRefusal) return refuse(run, context, error);
     if (error instanceof GuardUnverified) {
@@ -77,7 +77,12 @@ export async function tearDown(
   } else {
     const approval = approveDeletion(target, mode, live);
     await run.info(`🗑 Deleting repository: ${target.ephemeralId}...`);
-    const outcome = await deleteApprovedRepository(client, approval, target);
+    const outcome = await deleteApprovedRepository(
+      client,
+      approval,
+      target,
+      context.retry,
+    );
     await run.ok(
       outcome === 'deleted'
         ? `✓ Deleted: ${target.ephemeralId} (${describeContents(ephemeralImages)})`

@@ -6,6 +6,7 @@ import {
   serveFunctions,
   ServedFunctions,
 } from '../../deploy/local/function-host';
+import {IMAGES, readManifestEntry} from '../../shared/manifest';
 import {readRun} from '../../shared/runs';
 import {harness} from '../harness/harness';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
@@ -13,7 +14,7 @@ import {waitForFinishedRun} from '../support/runs';
 
 const SOURCE = resolve(__dirname, '../../functions/index.js');
 
-describe('setupRequested over HTTP (Pub/Sub emulator push → functions-framework)', () => {
+describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', () => {
   let plane: TestControlPlane;
   let pubsub: PubSub;
   let served: ServedFunctions;
@@ -24,7 +25,10 @@ describe('setupRequested over HTTP (Pub/Sub emulator push → functions-framewor
     pubsub = new PubSub({projectId: harness.projectId});
     served = await serveFunctions({
       source: SOURCE,
-      routes: {'setup-requested': 'setupRequested'},
+      routes: {
+        'setup-requested': 'setupRequested',
+        'teardown-requested': 'teardownRequested',
+      },
       pubsub,
       projectId: harness.projectId,
       env: {...plane.env, LOG_LEVEL: 'warn'},
@@ -73,5 +77,90 @@ describe('setupRequested over HTTP (Pub/Sub emulator push → functions-framewor
     assert.strictEqual(run?.status, 'failed');
     assert.match(run?.error ?? '', /not valid base64/);
     assert.strictEqual(plane.artifactRegistry.calls.all().length, 0);
+  });
+
+  it('a confirmed teardown deletes the ephemeral repository with its images and keeps the persistent one', async () => {
+    const firestore = await plane.context.clients.firestore();
+    const setupId = await pubsub
+      .topic('setup-requested')
+      .publishMessage({json: {}});
+    assert.strictEqual(
+      (await waitForFinishedRun(firestore, setupId)).status,
+      'succeeded',
+    );
+    const standIn = plane.artifactRegistry;
+    const repo = (id: string) =>
+      `projects/${harness.projectId}/locations/us-central1/repositories/${id}`;
+    standIn.seedImage(
+      repo('arr-coc-registry-persistent'),
+      'arr-pytorch-base',
+      ['0123456789ab', 'latest'],
+      {sizeBytes: 15e9},
+    );
+    standIn.seedImage(
+      repo('arr-coc-registry'),
+      'arr-trainer',
+      ['abcdefabcdef', 'latest'],
+      {sizeBytes: 1e9},
+    );
+    await firestore.collection(IMAGES).doc('arr-trainer').set({
+      image: 'arr-trainer',
+      tier: 'ephemeral',
+      repository: 'arr-coc-registry',
+      present: true,
+    });
+    await firestore.collection(IMAGES).doc('arr-pytorch-base').set({
+      image: 'arr-pytorch-base',
+      tier: 'persistent',
+      repository: 'arr-coc-registry-persistent',
+      present: true,
+    });
+
+    const messageId = await pubsub.topic('teardown-requested').publishMessage({
+      json: {confirm: 'arr-coc-registry', requestedBy: 'nightly-schedule'},
+    });
+    const run = await waitForFinishedRun(firestore, messageId);
+    assert.strictEqual(
+      run.status,
+      'succeeded',
+      run.steps.map(s => s.text).join('\n'),
+    );
+    assert.strictEqual(run.requestedBy, 'nightly-schedule');
+    assert.strictEqual(run.dryRun, false);
+    assert.ok(run.finishedAt);
+    assert.ok(
+      run.steps.some(s =>
+        s.text.startsWith(
+          '✓ Deleted: arr-coc-registry (images: arr-trainer; 1 version, 1.0 GB)',
+        ),
+      ),
+    );
+    assert.ok(
+      run.steps.some(s =>
+        s.text.startsWith(
+          'Preserved: arr-coc-registry-persistent (arr-pytorch-base, 15.0 GB)',
+        ),
+      ),
+    );
+
+    const location = {projectId: harness.projectId, location: 'us-central1'};
+    assert.deepStrictEqual(
+      standIn.store.listRepositories(location).map(r => r.repositoryId),
+      ['arr-coc-registry-persistent'],
+    );
+    assert.deepStrictEqual(
+      standIn.store
+        .listImages({...location, repositoryId: 'arr-coc-registry-persistent'})
+        .map(i => i.image),
+      ['arr-pytorch-base'],
+    );
+    assert.strictEqual(
+      (await readManifestEntry(firestore, 'arr-trainer'))?.present,
+      false,
+    );
+    assert.strictEqual(
+      (await readManifestEntry(firestore, 'arr-pytorch-base'))?.present,
+      true,
+    );
   });
 });

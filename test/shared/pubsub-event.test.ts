@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import type {z} from 'zod';
 import {
   DockerfileChanged,
   SetupRequest,
@@ -21,7 +22,7 @@ function encoded(value: unknown): PubSubCloudEvent {
   return eventWithData(Buffer.from(JSON.stringify(value)).toString('base64'));
 }
 
-function malformed(event: PubSubCloudEvent, schema = SetupRequest): string {
+function malformed(event: PubSubCloudEvent, schema: z.ZodType = SetupRequest): string {
   try {
     decodeMessage(event, schema);
   } catch (error) {

@@ -22,7 +22,10 @@ function encoded(value: unknown): PubSubCloudEvent {
   return eventWithData(Buffer.from(JSON.stringify(value)).toString('base64'));
 }
 
-function malformed(event: PubSubCloudEvent, schema: z.ZodType = SetupRequest): string {
+function malformed(
+  event: PubSubCloudEvent,
+  schema: z.ZodType = SetupRequest,
+): string {
   try {
     decodeMessage(event, schema);
   } catch (error) {

@@ -52,8 +52,16 @@ export interface RunRecord {
   finishedAt?: string;
   outcome?: string;
   error?: string;
-  /** Ids of other records this run touched, e.g. a build or the runs it triggered. */
+  /** Ids of other records this run touched, e.g. `build` → `builds/{image}@{key}`. */
   refs?: Record<string, string>;
+  /** Messages this run published; their ids are the ids of the runs they start. */
+  spawned?: SpawnedRun[];
+}
+
+export interface SpawnedRun {
+  kind: RunKind;
+  messageId: string;
+  image?: string;
 }
 
 export const RUNS = 'runs';
@@ -162,6 +170,14 @@ export class Run {
     for (const [key, value] of Object.entries(refs))
       update[`refs.${key}`] = value;
     await this.ref.update(update);
+  }
+
+  /** Record a message this run published, so a watcher can follow the run it starts. */
+  async spawned(entry: SpawnedRun): Promise<void> {
+    const {FieldValue} = await import('@google-cloud/firestore');
+    await this.ref.update({
+      spawned: FieldValue.arrayUnion(withoutUndefined(entry)),
+    });
   }
 
   async step(level: StepLevel, text: string): Promise<void> {

@@ -82,7 +82,7 @@ function applySubstitutions(
   return text
     .split('$$')
     .map(piece =>
-      piece.replace(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g, (whole, name: string) => {
+      piece.replace(/\$\{?([A-Z_][A-Z0-9_]*)\}?/g, (_whole, name: string) => {
         if (!(name in values)) {
           throw new Error(`no value for substitution ${name}`);
         }

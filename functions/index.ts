@@ -4,4 +4,6 @@
  * deployment, which loads only what that function needs.
  */
 import './setup-requested';
+import './dockerfile-changed';
+import './build-finished';
 import './teardown-requested';

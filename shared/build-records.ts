@@ -2,39 +2,50 @@
  * `builds/{image}@{key}`: the idempotency record of one (image, cache key). Exactly one
  * claimant creates the Cloud Build for it; status follows Cloud Build's and never goes back.
  */
-import type {Firestore} from '@google-cloud/firestore';
-import type {BuildStatus} from './events';
+import type {Firestore, Transaction} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
+import {BuildStatus, TERMINAL_BUILD_STATUSES} from './events';
 
 export const BUILDS = 'builds';
+
+export type BuildRecordStatus = BuildStatus | 'CLAIMED';
+
+export interface BuildHistoryEntry {
+  at: string;
+  status: string;
+  attempt: number;
+  buildId?: string;
+  detail?: string;
+}
 
 export interface BuildRecord {
   image: string;
   key: string;
   tier: Tier;
   repository: string;
-  status: BuildStatus | 'CLAIMED';
+  status: BuildRecordStatus;
   buildId?: string;
+  /** Attempts started for this key, and how many failed in a row (the retry cap). */
   attempts: number;
+  failuresInRow: number;
   dockerfileHash: string;
   source: string;
-  parentDigest?: string;
   parentKey?: string;
+  parentDigest?: string;
+  /** The run that holds the claim. */
+  runId: string;
   claimedAt: string;
-  /** When the claim stops blocking others without a check against Cloud Build. */
+  /** Until then an active claim blocks others without a look at Cloud Build. */
   deadline: string;
   startTime?: string;
   finishTime?: string;
   digest?: string;
   logUrl?: string;
   failureDetail?: string;
-  runId: string;
-  history: Array<{
-    at: string;
-    status: string;
-    buildId?: string;
-    detail?: string;
-  }>;
+  /** Side effects of a SUCCESS already done, so a redelivery never repeats them. */
+  dependentsPublished?: boolean;
+  cleanedUp?: boolean;
+  history: BuildHistoryEntry[];
 }
 
 export function buildRecordId(image: string, key: string): string {
@@ -43,10 +54,321 @@ export function buildRecordId(image: string, key: string): string {
 
 export const ACTIVE_BUILD_STATUSES = [
   'CLAIMED',
+  'PENDING',
   'QUEUED',
   'WORKING',
-  'PENDING',
 ] as const;
+
+export function isActive(status: BuildRecordStatus): boolean {
+  return (ACTIVE_BUILD_STATUSES as readonly string[]).includes(status);
+}
+
+export function isFailed(status: BuildRecordStatus): boolean {
+  return (
+    status !== 'SUCCESS' && TERMINAL_BUILD_STATUSES.has(status as BuildStatus)
+  );
+}
+
+/** Status order: a build never moves back (a WORKING after SUCCESS changes nothing). */
+export function statusRank(status: BuildRecordStatus): number {
+  switch (status) {
+    case 'CLAIMED':
+    case 'STATUS_UNKNOWN':
+      return 0;
+    case 'PENDING':
+    case 'QUEUED':
+      return 1;
+    case 'WORKING':
+      return 2;
+    default:
+      return 3;
+  }
+}
+
+// Time a claimant has between claiming and recording its build id, before others check.
+const CLAIM_GRACE_MS = 10 * 60_000;
+
+export interface ClaimRequest {
+  image: string;
+  key: string;
+  tier: Tier;
+  repository: string;
+  dockerfileHash: string;
+  source: string;
+  parentKey?: string;
+  parentDigest?: string;
+  runId: string;
+  maxAttempts: number;
+  force: boolean;
+  now: Date;
+}
+
+export type ClaimOutcome =
+  /** This run must start the build. `resumed`: it claimed before, a build may exist. */
+  | {kind: 'claimed'; record: BuildRecord; resumed: boolean}
+  /** Another run's build is underway. */
+  | {kind: 'building'; record: BuildRecord}
+  /** An active claim past its deadline: check Cloud Build before it blocks anything. */
+  | {kind: 'stale'; record: BuildRecord}
+  /** Failed too often in a row; only `force` tries again. */
+  | {kind: 'exhausted'; record: BuildRecord};
+
+/** Claim (image, key) in a transaction; exactly one concurrent caller gets `claimed`. */
+export async function claimBuild(
+  firestore: Firestore,
+  request: ClaimRequest,
+): Promise<ClaimOutcome> {
+  const ref = firestore
+    .collection(BUILDS)
+    .doc(buildRecordId(request.image, request.key));
+  return firestore.runTransaction(
+    async (tx: Transaction): Promise<ClaimOutcome> => {
+      const snapshot = await tx.get(ref);
+      const at = request.now.toISOString();
+      const deadline = new Date(
+        request.now.getTime() + CLAIM_GRACE_MS,
+      ).toISOString();
+      if (!snapshot.exists) {
+        const record: BuildRecord = {
+          image: request.image,
+          key: request.key,
+          tier: request.tier,
+          repository: request.repository,
+          status: 'CLAIMED',
+          attempts: 1,
+          failuresInRow: 0,
+          dockerfileHash: request.dockerfileHash,
+          source: request.source,
+          parentKey: request.parentKey,
+          parentDigest: request.parentDigest,
+          runId: request.runId,
+          claimedAt: at,
+          deadline,
+          history: [{at, status: 'CLAIMED', attempt: 1}],
+        };
+        tx.create(ref, stripUndefined(record));
+        return {kind: 'claimed', record, resumed: false};
+      }
+      const record = snapshot.data() as BuildRecord;
+      if (record.status === 'CLAIMED' && record.runId === request.runId) {
+        return {kind: 'claimed', record, resumed: true};
+      }
+      if (isActive(record.status)) {
+        return record.deadline > at
+          ? {kind: 'building', record}
+          : {kind: 'stale', record};
+      }
+      if (
+        isFailed(record.status) &&
+        record.failuresInRow >= request.maxAttempts &&
+        !request.force
+      ) {
+        return {kind: 'exhausted', record};
+      }
+      // A failed attempt (under the cap), a forced rebuild, or a SUCCESS whose image is gone.
+      const attempts = record.attempts + 1;
+      const next: BuildRecord = {
+        ...record,
+        status: 'CLAIMED',
+        attempts,
+        failuresInRow: request.force ? 0 : record.failuresInRow,
+        dockerfileHash: request.dockerfileHash,
+        source: request.source,
+        parentKey: request.parentKey,
+        parentDigest: request.parentDigest,
+        runId: request.runId,
+        claimedAt: at,
+        deadline,
+        dependentsPublished: false,
+        cleanedUp: false,
+        history: [
+          ...record.history,
+          {at, status: 'CLAIMED', attempt: attempts},
+        ],
+      };
+      delete next.buildId;
+      delete next.failureDetail;
+      delete next.digest;
+      delete next.startTime;
+      delete next.finishTime;
+      tx.set(ref, stripUndefined(next));
+      return {kind: 'claimed', record: next, resumed: false};
+    },
+  );
+}
+
+/** Take over a claim whose holder never recorded a build (it crashed in between). */
+export async function takeOverClaim(
+  firestore: Firestore,
+  image: string,
+  key: string,
+  runId: string,
+  now: Date,
+): Promise<BuildRecord | null> {
+  const ref = firestore.collection(BUILDS).doc(buildRecordId(image, key));
+  return firestore.runTransaction(async tx => {
+    const snapshot = await tx.get(ref);
+    const record = snapshot.data() as BuildRecord | undefined;
+    if (
+      !record ||
+      record.status !== 'CLAIMED' ||
+      record.deadline > now.toISOString()
+    ) {
+      return null;
+    }
+    const at = now.toISOString();
+    const next: BuildRecord = {
+      ...record,
+      runId,
+      claimedAt: at,
+      deadline: new Date(now.getTime() + CLAIM_GRACE_MS).toISOString(),
+      history: [
+        ...record.history,
+        {at, status: 'CLAIMED', attempt: record.attempts, detail: 'taken over'},
+      ],
+    };
+    tx.set(ref, stripUndefined(next));
+    return next;
+  });
+}
+
+/** The claimant started its build: record the id, and how long it may run. */
+export async function recordBuildStarted(
+  firestore: Firestore,
+  image: string,
+  key: string,
+  build: {buildId: string; logUrl?: string; timeoutSeconds: number; now: Date},
+): Promise<void> {
+  const ref = firestore.collection(BUILDS).doc(buildRecordId(image, key));
+  await firestore.runTransaction(async tx => {
+    const snapshot = await tx.get(ref);
+    const record = snapshot.data() as BuildRecord | undefined;
+    if (!record) return;
+    // Cloud Build's own notification may already have moved it on; never move it back.
+    const update: Partial<BuildRecord> = {
+      buildId: build.buildId,
+      deadline: new Date(
+        build.now.getTime() + (build.timeoutSeconds + 600) * 1000,
+      ).toISOString(),
+    };
+    if (build.logUrl) update.logUrl = build.logUrl;
+    if (record.status === 'CLAIMED') {
+      update.status = 'QUEUED';
+      update.history = [
+        ...record.history,
+        {
+          at: build.now.toISOString(),
+          status: 'QUEUED',
+          attempt: record.attempts,
+          buildId: build.buildId,
+        },
+      ];
+    }
+    tx.update(ref, update);
+  });
+}
+
+export interface BuildUpdate {
+  buildId: string;
+  status: BuildStatus;
+  /** The attempt the build was started for (its `arr-attempt-N` tag). */
+  attempt?: number;
+  startTime?: string;
+  finishTime?: string;
+  digest?: string;
+  logUrl?: string;
+  failureDetail?: string;
+}
+
+export type BuildUpdateOutcome =
+  | {kind: 'applied'; record: BuildRecord; previous: BuildRecordStatus}
+  | {kind: 'unchanged'; record: BuildRecord; reason: string}
+  | {kind: 'unknown'};
+
+/** Apply Cloud Build's status to the record, forward only; older attempts only to history. */
+export async function applyBuildUpdate(
+  firestore: Firestore,
+  image: string,
+  key: string,
+  update: BuildUpdate,
+  now: Date = new Date(),
+): Promise<BuildUpdateOutcome> {
+  const ref = firestore.collection(BUILDS).doc(buildRecordId(image, key));
+  return firestore.runTransaction(async (tx): Promise<BuildUpdateOutcome> => {
+    const snapshot = await tx.get(ref);
+    if (!snapshot.exists) return {kind: 'unknown'};
+    const record = snapshot.data() as BuildRecord;
+    const ours =
+      record.buildId === update.buildId ||
+      (record.buildId === undefined && update.attempt === record.attempts);
+    if (!ours) {
+      return {
+        kind: 'unchanged',
+        record,
+        reason: `build ${update.buildId} is not the current attempt (${record.buildId ?? 'none yet'})`,
+      };
+    }
+    if (statusRank(update.status) <= statusRank(record.status)) {
+      return {
+        kind: 'unchanged',
+        record,
+        reason: `${update.status} after ${record.status} (duplicate or out of order)`,
+      };
+    }
+    const next: BuildRecord = {
+      ...record,
+      status: update.status,
+      buildId: update.buildId,
+      startTime: update.startTime ?? record.startTime,
+      finishTime: update.finishTime ?? record.finishTime,
+      digest: update.digest ?? record.digest,
+      logUrl: update.logUrl ?? record.logUrl,
+      failureDetail: update.failureDetail ?? record.failureDetail,
+      failuresInRow:
+        update.status === 'SUCCESS'
+          ? 0
+          : isFailed(update.status)
+            ? record.failuresInRow + 1
+            : record.failuresInRow,
+      history: [
+        ...record.history,
+        {
+          at: now.toISOString(),
+          status: update.status,
+          attempt: record.attempts,
+          buildId: update.buildId,
+          ...(update.failureDetail ? {detail: update.failureDetail} : {}),
+        },
+      ],
+    };
+    tx.set(ref, stripUndefined(next));
+    return {kind: 'applied', record: next, previous: record.status};
+  });
+}
+
+export async function markBuildSideEffect(
+  firestore: Firestore,
+  image: string,
+  key: string,
+  effect: 'dependentsPublished' | 'cleanedUp',
+): Promise<void> {
+  await firestore
+    .collection(BUILDS)
+    .doc(buildRecordId(image, key))
+    .update({[effect]: true});
+}
+
+export async function readBuildRecord(
+  firestore: Firestore,
+  image: string,
+  key: string,
+): Promise<BuildRecord | undefined> {
+  const snapshot = await firestore
+    .collection(BUILDS)
+    .doc(buildRecordId(image, key))
+    .get();
+  return snapshot.exists ? (snapshot.data() as BuildRecord) : undefined;
+}
 
 /** Builds that may still push into a repository. */
 export async function activeBuildsInto(
@@ -58,5 +380,11 @@ export async function activeBuildsInto(
     .where('repository', '==', repository)
     .where('status', 'in', [...ACTIVE_BUILD_STATUSES])
     .get();
-  return snapshot.docs.map(doc => doc.data() as BuildRecord);
+  return snapshot.docs.map(d => d.data() as BuildRecord);
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== undefined),
+  ) as T;
 }

@@ -6,6 +6,7 @@ import {ArtifactRegistry} from './artifact-registry';
 import {Catalog, imageCatalog} from './catalog';
 import {createClients, Clients} from './clients';
 import {Config, loadConfig} from './config';
+import {ImageBuilds} from './image-build';
 import {Logger, logger} from './log';
 import {DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
@@ -14,6 +15,7 @@ export interface Context {
   catalog: Catalog;
   clients: Clients;
   registry: ArtifactRegistry;
+  builds: ImageBuilds;
   log: Logger;
   /** In-process retries of transient faults, for every adapter. */
   retry: RetryPolicy;
@@ -30,6 +32,7 @@ export function createContext(
     catalog: options.catalog ?? imageCatalog(),
     clients,
     registry: new ArtifactRegistry(clients.artifactRegistry, config, retry),
+    builds: new ImageBuilds(clients.cloudBuild, config, retry),
     log: options.log ?? logger,
     retry,
   };

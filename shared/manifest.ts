@@ -1,38 +1,64 @@
 /**
- * `images/{image}`: the image manifest, what is built and present in the registry.
- * It replaces the seed's `.image-manifest` file. The cache trusts it only together with
- * the registry (a teardown or a manual delete removes images behind its back).
+ * `images/{image}`: the image manifest, what is built and present in the registry, and
+ * the latest Dockerfile hash and source asked for. It replaces the seed's
+ * `.image-manifest`. The cache trusts it only together with the registry: a teardown or
+ * a manual delete removes images behind its back.
  */
 import type {Firestore} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
 
 export const IMAGES = 'images';
 
+export interface LatestRequest {
+  dockerfileHash: string;
+  source: string;
+  requestedBy?: string;
+  at: string;
+}
+
 export interface ManifestEntry {
   image: string;
   tier: Tier;
   repository: string;
+  /** True when the image tagged `:<key>` is in the registry. */
+  present: boolean;
   /** Cache key of the image that is (or was) present: the tag `:<key>`. */
-  key: string;
-  dockerfileHash: string;
-  /** The parent's digest this image was built FROM, for dependents. */
-  parentDigest?: string;
+  key?: string;
+  digest?: string;
+  dockerfileHash?: string;
   parentKey?: string;
-  digest: string;
-  source: string;
-  builtAt: string;
+  /** The parent's digest this image was built FROM. */
+  parentDigest?: string;
+  source?: string;
+  builtAt?: string;
   buildId?: string;
   /** How it got here: built by us, or adopted from a tag pushed by hand. */
-  origin: 'built' | 'adopted';
-  present: boolean;
+  origin?: 'built' | 'adopted';
+  /** What was asked for last; setup's reconcile and a parent's rebuild republish it. */
+  latestRequest?: LatestRequest;
   updatedAt: string;
 }
+
+export interface PresentImage {
+  key: string;
+  digest: string;
+  dockerfileHash: string;
+  source: string;
+  builtAt: string;
+  origin: 'built' | 'adopted';
+  buildId?: string;
+  parentKey?: string;
+  parentDigest?: string;
+}
+
+const doc = (firestore: Firestore, image: string) =>
+  firestore.collection(IMAGES).doc(image);
 
 export async function readManifestEntry(
   firestore: Firestore,
   image: string,
 ): Promise<ManifestEntry | undefined> {
-  const snapshot = await firestore.collection(IMAGES).doc(image).get();
+  const snapshot = await doc(firestore, image).get();
   return snapshot.exists ? (snapshot.data() as ManifestEntry) : undefined;
 }
 
@@ -40,7 +66,72 @@ export async function readManifest(
   firestore: Firestore,
 ): Promise<ManifestEntry[]> {
   const snapshot = await firestore.collection(IMAGES).get();
-  return snapshot.docs.map(doc => doc.data() as ManifestEntry);
+  return snapshot.docs.map(d => d.data() as ManifestEntry);
+}
+
+export async function recordLatestRequest(
+  firestore: Firestore,
+  identity: {image: string; tier: Tier; repository: string},
+  request: LatestRequest,
+): Promise<void> {
+  await doc(firestore, identity.image).set(
+    {...identity, latestRequest: request, updatedAt: new Date().toISOString()},
+    {merge: true},
+  );
+}
+
+/**
+ * Record an image as present. An older build finishing late never replaces a newer
+ * image: the entry keeps whichever was built last.
+ */
+export async function recordPresentImage(
+  firestore: Firestore,
+  identity: {image: string; tier: Tier; repository: string},
+  present: PresentImage,
+): Promise<'recorded' | 'unchanged' | 'newer-present'> {
+  const ref = doc(firestore, identity.image);
+  return firestore.runTransaction(async tx => {
+    const snapshot = await tx.get(ref);
+    const current = snapshot.exists
+      ? (snapshot.data() as ManifestEntry)
+      : undefined;
+    if (
+      current?.present &&
+      current.key === present.key &&
+      current.digest === present.digest
+    ) {
+      return 'unchanged';
+    }
+    if (
+      current?.present &&
+      current.key !== present.key &&
+      current.builtAt !== undefined &&
+      current.builtAt > present.builtAt
+    ) {
+      return 'newer-present';
+    }
+    tx.set(
+      ref,
+      {
+        ...identity,
+        ...present,
+        present: true,
+        updatedAt: new Date().toISOString(),
+      },
+      {merge: true},
+    );
+    return 'recorded';
+  });
+}
+
+export async function markImageAbsent(
+  firestore: Firestore,
+  image: string,
+): Promise<void> {
+  await doc(firestore, image).set(
+    {present: false, updatedAt: new Date().toISOString()},
+    {merge: true},
+  );
 }
 
 /**
@@ -58,9 +149,9 @@ export async function markRepositoryImagesAbsent(
   const now = new Date().toISOString();
   const batch = firestore.batch();
   const marked: string[] = [];
-  for (const doc of snapshot.docs) {
-    if ((doc.data() as ManifestEntry).present) marked.push(doc.id);
-    batch.update(doc.ref, {present: false, updatedAt: now});
+  for (const entry of snapshot.docs) {
+    if ((entry.data() as ManifestEntry).present) marked.push(entry.id);
+    batch.update(entry.ref, {present: false, updatedAt: now});
   }
   if (!snapshot.empty) await batch.commit();
   return marked;

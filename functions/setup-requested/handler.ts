@@ -2,6 +2,7 @@
 import type {EventHandler} from '../../shared/handle-event';
 import {SetupRequest} from '../../shared/events';
 import {decodeMessage} from '../../shared/pubsub-event';
+import {reconcileImages} from '../../shared/reconcile';
 import {ensureRepositories} from '../../shared/setup';
 
 export const setupRequestedHandler: EventHandler<SetupRequest> = {
@@ -15,6 +16,10 @@ export const setupRequestedHandler: EventHandler<SetupRequest> = {
     if (request.dryRun)
       await run.info('Dry run: nothing will be created or changed');
     const checks = await ensureRepositories(request, run, context);
+    await reconcileImages(run, context, {
+      dryRun: request.dryRun === true,
+      requestedBy: request.requestedBy,
+    });
     const attention = checks
       .filter(check => check.warnings.length > 0)
       .map(c => c.id);

@@ -5,6 +5,10 @@
  */
 import {Writable} from 'node:stream';
 import {ArtifactRegistryStandIn} from '../../deploy/local/standins/artifact-registry-standin';
+import {MemoryNotificationSink} from '../../deploy/local/standins/build-notifications';
+import {CloudBuildStandIn} from '../../deploy/local/standins/cloud-build-standin';
+import {buildFinishedHandler} from '../../functions/build-finished/handler';
+import {handleEvent} from '../../shared/handle-event';
 import {Config, loadConfig} from '../../shared/config';
 import {Context, createContext} from '../../shared/context';
 import {createLogger} from '../../shared/log';
@@ -12,16 +16,36 @@ import type {PubSubCloudEvent} from '../../shared/pubsub-event';
 import {harness, onEachTest, onSuiteEnd} from '../harness/harness';
 
 let artifactRegistry: ArtifactRegistryStandIn | undefined;
+let cloudBuild: CloudBuildStandIn | undefined;
+// In-process tests relay Cloud Build's notifications themselves, in the order (and with
+// the duplicates) the stand-in produced them; end-to-end tests go through Pub/Sub.
+const notifications = new MemoryNotificationSink();
 
-onEachTest(() => artifactRegistry?.reset());
+onEachTest(() => {
+  artifactRegistry?.reset();
+  cloudBuild?.reset();
+  cloudBuild?.setNotificationSink(notifications);
+  notifications.received.length = 0;
+});
 onSuiteEnd(async () => {
+  await cloudBuild?.stop();
   await artifactRegistry?.stop();
+  cloudBuild = undefined;
   artifactRegistry = undefined;
 });
 
 export async function artifactRegistryStandIn(): Promise<ArtifactRegistryStandIn> {
   artifactRegistry ??= await ArtifactRegistryStandIn.start();
   return artifactRegistry;
+}
+
+async function cloudBuildStandIn(): Promise<CloudBuildStandIn> {
+  const registry = await artifactRegistryStandIn();
+  cloudBuild ??= await CloudBuildStandIn.start({
+    artifactStore: registry.store,
+    notificationSink: notifications,
+  });
+  return cloudBuild;
 }
 
 export interface LogLine {
@@ -34,6 +58,12 @@ export interface TestControlPlane {
   config: Config;
   context: Context;
   artifactRegistry: ArtifactRegistryStandIn;
+  cloudBuild: CloudBuildStandIn;
+  /**
+   * Waits for every build to settle, then hands the notifications produced since the last
+   * call to buildFinished, in order. Returns how many were delivered.
+   */
+  relayBuildNotifications(): Promise<number>;
   /** Everything logged, parsed, in order. */
   logs: LogLine[];
   /** The environment a function process needs to reach the same parts. */
@@ -45,9 +75,11 @@ export async function testControlPlane(
   overrides: Record<string, string> = {},
 ): Promise<TestControlPlane> {
   const registry = await artifactRegistryStandIn();
+  const builds = await cloudBuildStandIn();
   const env: Record<string, string> = {
     ...harness.env,
     ARTIFACT_REGISTRY_EMULATOR_HOST: registry.endpoint,
+    CLOUD_BUILD_EMULATOR_HOST: builds.endpoint,
     ...overrides,
   };
   const config = loadConfig(env);
@@ -64,10 +96,30 @@ export async function testControlPlane(
     log: createLogger({test: 'true'}, sink),
   });
   // Tests count on retries being quick; the policy under test is the same otherwise.
+  let relayed = 0;
+  const relayBuildNotifications = async () => {
+    let delivered = 0;
+    for (;;) {
+      await builds.settled();
+      const pending = notifications.received.slice(relayed);
+      if (pending.length === 0) return delivered;
+      relayed += pending.length;
+      for (const {attributes, data} of pending) {
+        const event = pubSubEvent(undefined, {
+          rawData: data.toString('base64'),
+          attributes: {...attributes},
+        });
+        await handleEvent(event, buildFinishedHandler, context);
+        delivered++;
+      }
+    }
+  };
   return {
     config,
     context,
     artifactRegistry: registry,
+    cloudBuild: builds,
+    relayBuildNotifications,
     logs,
     env,
     close: () => context.clients.close(),

@@ -1,0 +1,230 @@
+/**
+ * Image builds on Cloud Build, in the domain's words: render the checked-in build config
+ * (`cloudbuild/image-build.json`, also usable with `gcloud builds submit`) for one image
+ * and cache key, start it, and look builds up again.
+ */
+import type {CloudBuildClient} from '@google-cloud/cloudbuild';
+import type {google} from '@google-cloud/cloudbuild/build/protos/protos';
+import template from '../cloudbuild/image-build.json';
+import type {CatalogImage} from './catalog';
+import type {Config} from './config';
+import {classifyError, explainPermanentFailure, PermanentError} from './errors';
+import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './events';
+import {imagePath} from './repository-id';
+import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
+
+type Build = google.devtools.cloudbuild.v1.IBuild;
+
+/** Tag on every build this control plane starts; build-finished ignores builds without it. */
+export const CONTROL_PLANE_BUILD_TAG = 'arr-control-plane';
+
+export function attemptTag(attempt: number): string {
+  return `arr-attempt-${attempt}`;
+}
+
+/** The attempt number a build was started for, from its tags. */
+export function attemptOf(tags: readonly string[]): number | undefined {
+  for (const tag of tags) {
+    const match = /^arr-attempt-(\d+)$/.exec(tag);
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+export interface ImageBuildRequest {
+  image: CatalogImage;
+  repository: string;
+  key: string;
+  source: string;
+  /** `<path>@sha256:…` of the parent, pinned by digest; never `:latest`. */
+  parentImage?: string;
+  attempt: number;
+}
+
+export interface StartedBuild {
+  buildId: string;
+  logUrl?: string;
+}
+
+export interface BuildSnapshot {
+  id: string;
+  status: string;
+  tags: string[];
+  logUrl?: string;
+  failureDetail?: string;
+}
+
+export function imageBuildSubstitutions(
+  config: Config,
+  request: ImageBuildRequest,
+): Record<string, string> {
+  if (request.image.parent && !request.parentImage) {
+    throw new PermanentError(
+      `${request.image.name} builds FROM ${request.image.parent}, but no parent digest was given`,
+    );
+  }
+  return {
+    _IMAGE: request.image.name,
+    _CACHE_KEY: request.key,
+    _IMAGE_PATH: imagePath(
+      config.projectId,
+      config.region,
+      request.repository,
+      request.image.name,
+    ),
+    _PARENT_IMAGE: request.parentImage ?? 'scratch',
+    _DOCKERFILE: 'Dockerfile',
+  };
+}
+
+function substitute(text: string, values: Record<string, string>): string {
+  return text.replace(
+    /\$\{(_[A-Z0-9_]+)\}|\$(_[A-Z0-9_]+)/g,
+    (_whole, braced, bare) => {
+      const name = (braced ?? bare) as string;
+      if (!(name in values))
+        throw new PermanentError(
+          `build config uses unknown substitution ${name}`,
+        );
+      return values[name];
+    },
+  );
+}
+
+function buildSource(source: string): Pick<Build, 'source'> {
+  const storage = STORAGE_SOURCE_PATTERN.exec(source);
+  if (storage)
+    return {source: {storageSource: {bucket: storage[1], object: storage[2]}}};
+  const git = GIT_SOURCE_PATTERN.exec(source);
+  if (git) return {source: {gitSource: {url: git[1], revision: git[2]}}};
+  throw new PermanentError(`unsupported build source "${source}"`);
+}
+
+/** The Build resource for one image and key, with every substitution already applied. */
+export function renderImageBuild(
+  config: Config,
+  request: ImageBuildRequest,
+): Build {
+  const values = imageBuildSubstitutions(config, request);
+  const render = (text: string) => substitute(text, values);
+  return {
+    ...buildSource(request.source),
+    steps: template.steps.map(step => ({
+      id: step.id,
+      name: step.name,
+      ...('entrypoint' in step ? {entrypoint: step.entrypoint} : {}),
+      args: step.args.map(render),
+    })),
+    images: template.images.map(render),
+    substitutions: values,
+    tags: [...template.tags.map(render), attemptTag(request.attempt)],
+    timeout: {seconds: request.image.buildTimeoutSeconds},
+    options: {
+      logging: 'CLOUD_LOGGING_ONLY',
+      substitutionOption: 'ALLOW_LOOSE',
+      machineType: request.image.machineType,
+    },
+    ...(config.buildServiceAccount
+      ? {
+          serviceAccount: `projects/${config.projectId}/serviceAccounts/${config.buildServiceAccount}`,
+        }
+      : {}),
+  } as Build;
+}
+
+export class ImageBuilds {
+  constructor(
+    private readonly client: () => Promise<CloudBuildClient>,
+    private readonly config: Config,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+  ) {}
+
+  async start(request: ImageBuildRequest): Promise<StartedBuild> {
+    const build = renderImageBuild(this.config, request);
+    return this.call('cloudbuild.builds.create', async client => {
+      const [operation] = await client.createBuild({
+        projectId: this.config.projectId,
+        build,
+      });
+      const metadata = operation.metadata as {build?: Build} | null | undefined;
+      const id = metadata?.build?.id;
+      if (!id)
+        throw new Error('Cloud Build returned an operation without a build id');
+      return {buildId: id, logUrl: metadata?.build?.logUrl ?? undefined};
+    });
+  }
+
+  async get(buildId: string): Promise<BuildSnapshot | null> {
+    return this.call('cloudbuild.builds.get', async client => {
+      try {
+        const [build] = await client.getBuild({
+          projectId: this.config.projectId,
+          id: buildId,
+        });
+        return snapshot(build);
+      } catch (error) {
+        if (classifyError(error) === 'not-found') return null;
+        throw error;
+      }
+    });
+  }
+
+  /** Builds this control plane started for (image, key), newest first. */
+  async findFor(image: string, key: string): Promise<BuildSnapshot[]> {
+    return this.call('cloudbuild.builds.list', async client => {
+      const [builds] = await client.listBuilds({
+        projectId: this.config.projectId,
+        filter: `tags="arr-image-${image}" AND tags="arr-key-${key}"`,
+      });
+      return builds.map(snapshot);
+    });
+  }
+
+  private async call<T>(
+    permission: string,
+    operation: (client: CloudBuildClient) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.client();
+    try {
+      return await withRetry(() => operation(client), this.retry);
+    } catch (error) {
+      if (
+        classifyError(error) === 'permanent' &&
+        !(error instanceof PermanentError)
+      ) {
+        throw new PermanentError(explainPermanentFailure(error, permission), {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+// Build.Status numbers, for results decoded without enum names (long-running operations).
+const STATUS_NAMES: Record<number, string> = {
+  0: 'STATUS_UNKNOWN',
+  10: 'PENDING',
+  1: 'QUEUED',
+  2: 'WORKING',
+  3: 'SUCCESS',
+  4: 'FAILURE',
+  5: 'INTERNAL_ERROR',
+  6: 'TIMEOUT',
+  7: 'CANCELLED',
+  9: 'EXPIRED',
+};
+
+function snapshot(build: Build): BuildSnapshot {
+  const status =
+    typeof build.status === 'number'
+      ? (STATUS_NAMES[build.status] ?? 'STATUS_UNKNOWN')
+      : String(build.status ?? 'STATUS_UNKNOWN');
+  return {
+    id: build.id ?? '',
+    status,
+    tags: build.tags ?? [],
+    logUrl: build.logUrl ?? undefined,
+    failureDetail: build.failureInfo?.detail ?? build.statusDetail ?? undefined,
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * dockerfile-changed: build an image only when its cache key has no image yet, and start
+ * exactly one Cloud Build per (image, key), however many deliveries arrive at once.
+ */
+import type {CatalogImage, Tier} from './catalog';
+import {cacheKey} from './cache-key';
+import type {Context} from './context';
+import {PermanentError} from './errors';
+import type {DockerfileChanged} from './events';
+import {
+  applyBuildUpdate,
+  BuildRecord,
+  buildRecordId,
+  claimBuild,
+  ClaimOutcome,
+  isFailed,
+  recordBuildStarted,
+  takeOverClaim,
+} from './build-records';
+import {attemptOf} from './image-build';
+import {
+  ManifestEntry,
+  IMAGES,
+  markImageAbsent,
+  recordLatestRequest,
+  recordPresentImage,
+} from './manifest';
+import {publishDependents} from './dependents';
+import {imagePath} from './repository-id';
+import type {Run} from './runs';
+import {TERMINAL_BUILD_STATUSES, BuildStatus} from './events';
+
+export function repositoryFor(tier: Tier, context: Context): string {
+  return tier === 'persistent'
+    ? context.config.persistentRepository
+    : context.config.ephemeralRepository;
+}
+
+export function catalogImage(context: Context, name: string): CatalogImage {
+  const image = context.catalog.get(name);
+  if (!image) {
+    throw new PermanentError(
+      `unknown image "${name}" (the catalog has: ${context.catalog.names().join(', ')})`,
+    );
+  }
+  return image;
+}
+
+interface ParentImage {
+  image: string;
+  key: string;
+  digest: string;
+  /** `<path>@sha256:…`: dependents build FROM the parent pinned by digest. */
+  reference: string;
+}
+
+export async function handleDockerfileChange(
+  request: DockerfileChanged,
+  run: Run,
+  context: Context,
+): Promise<void> {
+  const image = catalogImage(context, request.image);
+  const repository = repositoryFor(image.tier, context);
+  const identity = {image: image.name, tier: image.tier, repository};
+  const firestore = await context.clients.firestore();
+
+  // One read for the image and its parent: the cache-hit path stays at two remote calls.
+  const refs = [firestore.collection(IMAGES).doc(image.name)];
+  if (image.parent) refs.push(firestore.collection(IMAGES).doc(image.parent));
+  const [entrySnapshot, parentSnapshot] = await firestore.getAll(...refs);
+  const entry = entrySnapshot.data() as ManifestEntry | undefined;
+  const latest = entry?.latestRequest;
+  if (
+    latest?.dockerfileHash !== request.dockerfileHash ||
+    latest?.source !== request.source
+  ) {
+    await recordLatestRequest(firestore, identity, {
+      dockerfileHash: request.dockerfileHash,
+      source: request.source,
+      requestedBy: request.requestedBy,
+      at: new Date().toISOString(),
+    });
+  }
+
+  let parent: ParentImage | undefined;
+  if (image.parent) {
+    let parentEntry = parentSnapshot?.data() as ManifestEntry | undefined;
+    if (!isPresent(parentEntry)) {
+      // Read again after recording our request: a parent that succeeded in between
+      // either sees our request (and publishes us) or is seen here. No lost wake-up.
+      const again = await firestore.collection(IMAGES).doc(image.parent).get();
+      parentEntry = again.data() as ManifestEntry | undefined;
+    }
+    if (!isPresent(parentEntry)) {
+      await run.info(
+        `⏳ Waiting for ${image.parent}: it has no image yet; ${image.name} is built when it succeeds`,
+      );
+      await run.succeed(`Waiting for ${image.parent}`);
+      return;
+    }
+    parent = {
+      image: image.parent,
+      key: parentEntry.key,
+      digest: parentEntry.digest,
+      reference: `${imagePath(context.config.projectId, context.config.region, parentEntry.repository, image.parent)}@${parentEntry.digest}`,
+    };
+  }
+
+  const key = cacheKey(
+    request.dockerfileHash,
+    parent && {image: parent.image, key: parent.key},
+  );
+  await run.info(
+    `ℹ ${image.name}: Dockerfile ${request.dockerfileHash}${parent ? ` on ${parent.image}:${parent.key}` : ''} → cache key ${key}`,
+  );
+
+  if (!request.force) {
+    const tag = await context.registry.getTag(repository, image.name, key);
+    if (tag && isPresent(entry) && entry.key === key) {
+      await run.ok(
+        `✓ Using cached ${image.name}:${key} (hash matches, no rebuild)`,
+      );
+      await run.succeed(`Cached ${image.name}:${key}`);
+      return;
+    }
+    if (tag) {
+      await recordPresentImage(firestore, identity, {
+        key,
+        digest: tag.digest,
+        dockerfileHash: request.dockerfileHash,
+        source: request.source,
+        builtAt: new Date().toISOString(),
+        origin: 'adopted',
+        parentKey: parent?.key,
+        parentDigest: parent?.digest,
+      });
+      await run.ok(
+        `✓ Adopted ${image.name}:${key} (${tag.digest}): already in ${repository}, pushed outside the control plane; no build`,
+      );
+      await publishDependents(image.name, key, run, context);
+      await run.succeed(`Adopted ${image.name}:${key}`);
+      return;
+    }
+    if (isPresent(entry) && entry.key === key) {
+      await run.warn(
+        `⚠ The manifest says ${image.name}:${key} is present, but ${repository} has no such tag; rebuilding`,
+      );
+      await markImageAbsent(firestore, image.name);
+    }
+  } else {
+    await run.info(
+      `ℹ force: rebuilding ${image.name}:${key} even if it is cached`,
+    );
+  }
+
+  await startOneBuild({image, repository, key, parent, request, run, context});
+}
+
+function isPresent(
+  entry: ManifestEntry | undefined,
+): entry is ManifestEntry & {key: string; digest: string} {
+  return (
+    entry?.present === true &&
+    entry.key !== undefined &&
+    entry.digest !== undefined
+  );
+}
+
+interface BuildStart {
+  image: CatalogImage;
+  repository: string;
+  key: string;
+  parent?: ParentImage;
+  request: DockerfileChanged;
+  run: Run;
+  context: Context;
+}
+
+async function startOneBuild(start: BuildStart): Promise<void> {
+  const {image, key, run, context} = start;
+  const firestore = await context.clients.firestore();
+  const label = `${image.name}:${key}`;
+  await run.link({build: buildRecordId(image.name, key)});
+
+  let outcome = await claim(start);
+  if (outcome.kind === 'stale') {
+    outcome = await resolveStaleClaim(outcome.record, start);
+  }
+
+  switch (outcome.kind) {
+    case 'building': {
+      const id = outcome.record.buildId
+        ? `build ${outcome.record.buildId}`
+        : 'build being created';
+      await run.ok(`✓ ${label} already building (${id})`);
+      await run.succeed(`Already building ${label}`);
+      return;
+    }
+    case 'stale':
+      await run.ok(
+        `✓ ${label} still building (build ${outcome.record.buildId}, past its expected time)`,
+      );
+      await run.succeed(`Already building ${label}`);
+      return;
+    case 'exhausted': {
+      const last = outcome.record;
+      throw new PermanentError(
+        `${label} failed ${last.failuresInRow} times in a row (last: ${last.status}${last.failureDetail ? `, ${last.failureDetail}` : ''}${last.logUrl ? `, logs ${last.logUrl}` : ''}); publish with force: true to try again`,
+      );
+    }
+    case 'claimed':
+      break;
+  }
+
+  const record = outcome.record;
+  if (outcome.resumed) {
+    // This run claimed before and was interrupted: its build may already exist.
+    const existing = (await context.builds.findFor(image.name, key)).find(
+      build => attemptOf(build.tags) === record.attempts,
+    );
+    if (existing) {
+      await recordBuildStarted(firestore, image.name, key, {
+        buildId: existing.id,
+        logUrl: existing.logUrl,
+        timeoutSeconds: image.buildTimeoutSeconds,
+        now: new Date(),
+      });
+      await run.ok(
+        `✓ ${label}: build ${existing.id} was already started by this run`,
+      );
+      await run.succeed(`Building ${label} (build ${existing.id})`);
+      return;
+    }
+  }
+
+  try {
+    const started = await context.builds.start({
+      image,
+      repository: start.repository,
+      key,
+      source: start.request.source,
+      parentImage: start.parent?.reference,
+      attempt: record.attempts,
+    });
+    await recordBuildStarted(firestore, image.name, key, {
+      ...started,
+      timeoutSeconds: image.buildTimeoutSeconds,
+      now: new Date(),
+    });
+    await run.ok(
+      `⊕ Building ${label} → ${start.repository} (build ${started.buildId}, attempt ${record.attempts}${start.parent ? `, FROM ${start.parent.reference}` : ''})`,
+    );
+    await run.succeed(`Building ${label} (build ${started.buildId})`);
+  } catch (error) {
+    if (error instanceof PermanentError) {
+      // Release the claim, so a corrected setup can retry this key.
+      await applyBuildUpdate(firestore, image.name, key, {
+        buildId: `not-created-attempt-${record.attempts}`,
+        status: 'FAILURE',
+        attempt: record.attempts,
+        failureDetail: error.message,
+      });
+    }
+    throw error;
+  }
+}
+
+function claim(start: BuildStart): Promise<ClaimOutcome> {
+  return start.context.clients.firestore().then(firestore =>
+    claimBuild(firestore, {
+      image: start.image.name,
+      key: start.key,
+      tier: start.image.tier,
+      repository: start.repository,
+      dockerfileHash: start.request.dockerfileHash,
+      source: start.request.source,
+      parentKey: start.parent?.key,
+      parentDigest: start.parent?.digest,
+      runId: start.run.id,
+      maxAttempts: start.context.config.maxBuildAttempts,
+      force: start.request.force === true,
+      now: new Date(),
+    }),
+  );
+}
+
+/** An active claim past its deadline is checked against Cloud Build before it blocks. */
+async function resolveStaleClaim(
+  record: BuildRecord,
+  start: BuildStart,
+): Promise<ClaimOutcome> {
+  const {context, run, image, key} = start;
+  const firestore = await context.clients.firestore();
+  if (!record.buildId) {
+    const taken = await takeOverClaim(
+      firestore,
+      image.name,
+      key,
+      run.id,
+      new Date(),
+    );
+    if (taken) {
+      await run.warn(
+        `⚠ Took over a claim on ${image.name}:${key} whose holder never started its build`,
+      );
+      return {kind: 'claimed', record: taken, resumed: true};
+    }
+    return claim(start);
+  }
+  const build = await context.builds.get(record.buildId);
+  const status = (build?.status ?? 'EXPIRED') as BuildStatus;
+  if (!TERMINAL_BUILD_STATUSES.has(status)) return {kind: 'stale', record};
+  await applyBuildUpdate(firestore, image.name, key, {
+    buildId: record.buildId,
+    status,
+    attempt: record.attempts,
+    logUrl: build?.logUrl,
+    failureDetail: build
+      ? build.failureDetail
+      : 'build not found in Cloud Build',
+  });
+  await run.info(
+    `ℹ Build ${record.buildId} of ${image.name}:${key} had finished (${status}) without its notification reaching us`,
+  );
+  if (status === 'SUCCESS') {
+    // Its image is recorded by build-finished; here it only needs building again if gone.
+    return claim(start);
+  }
+  return isFailed(status) ? claim(start) : {kind: 'stale', record};
+}

@@ -1,0 +1,320 @@
+/**
+ * The whole control plane on one machine, on loopback: the Firestore and
+ * Pub/Sub emulators, the Artifact Registry and Cloud Build stand-ins, the four
+ * functions served by functions-framework, and the topics with push
+ * subscriptions to them, as deploy wires them in a project.
+ *
+ * `npm start` (stack-cli.ts) runs it for people; tests and benchmarks call
+ * `startLocalStack` and get the environment that reaches it.
+ */
+import {resolve} from 'node:path';
+import {PubSub, type Topic} from '@google-cloud/pubsub';
+import {DEFAULTS} from '../options';
+import {
+  type LocalEmulators,
+  emulatorEnvironment,
+  startEmulators,
+} from './emulators';
+import {type ServedFunctions, serveFunctions} from './function-host';
+import {checkEmulatorPrerequisites} from './prerequisites';
+import {
+  type BuildDurations,
+  type BuildNotificationAttributes,
+  type BuildNotificationSink,
+  type RunningStandIns,
+  standInEnvironment,
+  startStandIns,
+} from './standins';
+import {REPOSITORY_ROOT} from './stack-state';
+
+export const DEFAULT_LOCAL_PROJECT = 'arr-local';
+/** How long a local build "runs" unless told otherwise. */
+export const DEFAULT_BUILD_SECONDS = 3;
+
+/** Topic → function target, exactly as deploy subscribes them. */
+export const LOCAL_ROUTES: Readonly<Record<string, string>> = {
+  [DEFAULTS.setupRequestedTopic]: 'setupRequested',
+  [DEFAULTS.dockerfileChangedTopic]: 'dockerfileChanged',
+  [DEFAULTS.cloudBuildsTopic]: 'buildFinished',
+  [DEFAULTS.teardownRequestedTopic]: 'teardownRequested',
+};
+
+export interface LocalStackOptions {
+  /** Default `arr-local`. */
+  readonly projectId?: string;
+  /** Default `us-central1`. */
+  readonly region?: string;
+  /** How long a build stays WORKING, in seconds (QUEUED takes a fifth of it, at most 1 s). */
+  readonly buildSeconds?: number;
+  /** Compiled source registering the functions; default build/functions/index.js. */
+  readonly functionsSource?: string;
+  /** LOG_LEVEL of the function processes; default `info`. */
+  readonly logLevel?: string;
+  /** More environment for the functions (e.g. MAX_BUILD_ATTEMPTS). */
+  readonly functionEnv?: Readonly<Record<string, string>>;
+  /**
+   * Serve the functions that start and report the others, instead of failing.
+   * For working on a function that is not written yet; `npm start` fails.
+   */
+  readonly skipMissingFunctions?: boolean;
+  /** How long to wait for each emulator; default 60 s. */
+  readonly emulatorTimeoutMs?: number;
+  /** Called with each progress line while starting ("Firestore emulator on …"). */
+  readonly onProgress?: (line: string) => void;
+}
+
+export interface ServedFunction {
+  readonly topic: string;
+  readonly target: string;
+  readonly url: string;
+  readonly subscription: string;
+}
+
+export interface SkippedFunction {
+  readonly topic: string;
+  readonly target: string;
+  readonly reason: string;
+}
+
+export interface LocalStackEndpoints {
+  readonly firestore: string;
+  readonly pubsub: string;
+  readonly artifactRegistry: string;
+  readonly cloudBuild: string;
+}
+
+export interface LocalStack {
+  readonly projectId: string;
+  readonly region: string;
+  /**
+   * What a client (the `arr` CLI, a test) needs to reach the stack:
+   * GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST,
+   * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST, REGION and the
+   * repository names.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  readonly endpoints: LocalStackEndpoints;
+  readonly standIns: RunningStandIns;
+  readonly functions: readonly ServedFunction[];
+  readonly skipped: readonly SkippedFunction[];
+  readonly buildSeconds: number;
+  /** The tail of a function's logs (JSON lines), by target. */
+  functionOutput(target: string): string;
+  /** Stops everything it started; resolves when no process of it is left. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Build notifications to the stack's own emulator, whatever PUBSUB_EMULATOR_HOST says. */
+class EmulatorTopicSink implements BuildNotificationSink {
+  constructor(private readonly topic: Topic) {}
+  async publish(
+    attributes: BuildNotificationAttributes,
+    data: Buffer,
+  ): Promise<void> {
+    await this.topic.publishMessage({data, attributes: {...attributes}});
+  }
+}
+
+/** A PubSub client for one emulator, independent of PUBSUB_EMULATOR_HOST. */
+export function emulatorPubSub(host: string, projectId: string): PubSub {
+  // apiEndpoint on loopback puts the client in emulator mode (insecure channel);
+  // the universe domain goes in clientOptions so gax never looks for credentials.
+  return new PubSub({
+    projectId,
+    apiEndpoint: host,
+    emulatorMode: true,
+    clientOptions: {universeDomain: 'googleapis.com'},
+  });
+}
+
+export function buildDurationsFor(seconds: number): BuildDurations {
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(
+      `build seconds must be a number ≥ 0, got ${String(seconds)}`,
+    );
+  }
+  const workingMs = Math.round(seconds * 1000);
+  return {queuedMs: Math.min(1000, Math.round(workingMs / 5)), workingMs};
+}
+
+export async function startLocalStack(
+  options: LocalStackOptions = {},
+): Promise<LocalStack> {
+  const projectId = options.projectId ?? DEFAULT_LOCAL_PROJECT;
+  const region = options.region ?? DEFAULTS.region;
+  const buildSeconds = options.buildSeconds ?? DEFAULT_BUILD_SECONDS;
+  const durations = buildDurationsFor(buildSeconds);
+  const source =
+    options.functionsSource ??
+    resolve(REPOSITORY_ROOT, 'build', 'functions', 'index.js');
+  const progress = options.onProgress ?? (() => {});
+
+  // Fails at once, listing every missing piece with how to install it.
+  const toolchain = await checkEmulatorPrerequisites();
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    const errors: unknown[] = [];
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await withTimeout(cleanup(), CLEANUP_STEP_TIMEOUT_MS);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  };
+
+  try {
+    const emulators: LocalEmulators = await startEmulators({
+      toolchain,
+      timeoutMs: options.emulatorTimeoutMs,
+    });
+    cleanups.push(() => emulators.stop());
+    progress(`Firestore emulator on ${emulators.firestore.host}`);
+    progress(`Pub/Sub emulator on ${emulators.pubsub.host}`);
+
+    const pubsub = emulatorPubSub(emulators.pubsub.host, projectId);
+    cleanups.push(() => pubsub.close());
+
+    // Every topic exists before anything publishes: Cloud Build's `cloud-builds`
+    // topic too, even when no function listens to it.
+    for (const topic of Object.keys(LOCAL_ROUTES)) {
+      await ensureTopic(pubsub, topic);
+    }
+
+    const notificationTopic = pubsub.topic(DEFAULTS.cloudBuildsTopic, {
+      batching: {maxMessages: 1},
+    });
+    const standIns = await startStandIns({
+      notificationSink: new EmulatorTopicSink(notificationTopic),
+      projectId,
+      buildDurations: durations,
+    });
+    cleanups.push(() => standIns.stop());
+    progress(
+      `Artifact Registry stand-in on ${standIns.endpoints.artifactRegistry}`,
+    );
+    progress(`Cloud Build stand-in on ${standIns.endpoints.cloudBuild}`);
+
+    const env: Record<string, string> = {
+      ...emulatorEnvironment(emulators, projectId),
+      ...standInEnvironment(standIns),
+      REGION: region,
+      PERSISTENT_REPOSITORY: DEFAULTS.persistentRepository,
+      EPHEMERAL_REPOSITORY: DEFAULTS.ephemeralRepository,
+      CLOUD_BUILDS_TOPIC: DEFAULTS.cloudBuildsTopic,
+      DOCKERFILE_CHANGED_TOPIC: DEFAULTS.dockerfileChangedTopic,
+    };
+    const functionEnv = {
+      ...env,
+      LOG_LEVEL: options.logLevel ?? 'info',
+      ...options.functionEnv,
+    };
+
+    // One serveFunctions per topic, so that one target that does not start
+    // can be reported (or skipped) on its own.
+    const routes = Object.entries(LOCAL_ROUTES);
+    const results = await Promise.allSettled(
+      routes.map(([topic, target]) =>
+        serveFunctions({
+          source,
+          routes: {[topic]: target},
+          pubsub,
+          projectId,
+          env: functionEnv,
+        }),
+      ),
+    );
+    const served: Array<{topic: string; target: string; s: ServedFunctions}> =
+      [];
+    const skipped: SkippedFunction[] = [];
+    results.forEach((result, i) => {
+      const [topic, target] = routes[i];
+      if (result.status === 'fulfilled') {
+        served.push({topic, target, s: result.value});
+        cleanups.push(() => result.value.stop());
+      } else {
+        skipped.push({
+          topic,
+          target,
+          reason: (result.reason as Error).message,
+        });
+      }
+    });
+    if (skipped.length > 0 && !options.skipMissingFunctions) {
+      throw new Error(
+        skipped
+          .map(
+            s =>
+              `Function ${s.target} (topic ${s.topic}) did not start: ${s.reason}`,
+          )
+          .join('\n\n'),
+      );
+    }
+    const functions = served.map(({topic, target, s}) => ({
+      topic,
+      target,
+      url: s.urls[target],
+      subscription: s.subscriptions[topic],
+    }));
+    for (const f of functions) {
+      progress(`${f.target} on ${f.url} ← push subscription on ${f.topic}`);
+    }
+
+    let stopping: Promise<void> | undefined;
+    return {
+      projectId,
+      region,
+      env,
+      endpoints: {
+        firestore: emulators.firestore.host,
+        pubsub: emulators.pubsub.host,
+        artifactRegistry: standIns.endpoints.artifactRegistry,
+        cloudBuild: standIns.endpoints.cloudBuild,
+      },
+      standIns,
+      functions,
+      skipped,
+      buildSeconds,
+      functionOutput(target: string): string {
+        const host = served
+          .flatMap(({s}) => s.hosts)
+          .find(h => h.target === target);
+        return host?.output ?? '';
+      },
+      stop() {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * One stop step may wait on a part that is already gone (deleting a
+ * subscription on an emulator that was killed); it must not hold up the rest.
+ */
+const CLEANUP_STEP_TIMEOUT_MS = 10_000;
+
+function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>(resolve => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work.then(() => {}), timeout]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
+  try {
+    await pubsub.createTopic(name);
+  } catch (err) {
+    // 6 = ALREADY_EXISTS
+    if ((err as {code?: unknown}).code !== 6) throw err;
+  }
+}

@@ -121,6 +121,17 @@ export async function claimBuild(
   const ref = firestore
     .collection(BUILDS)
     .doc(buildRecordId(request.image, request.key));
+  // Most duplicates arrive while the build runs: a plain read answers them without
+  // contending for the transaction that only a claimable record needs.
+  const seen = (await ref.get()).data() as BuildRecord | undefined;
+  if (
+    seen &&
+    isActive(seen.status) &&
+    seen.runId !== request.runId &&
+    seen.deadline > request.now.toISOString()
+  ) {
+    return {kind: 'building', record: seen};
+  }
   return firestore.runTransaction(
     async (tx: Transaction): Promise<ClaimOutcome> => {
       const snapshot = await tx.get(ref);

@@ -76,10 +76,9 @@ export function createClients(config: Config): Clients {
   });
   const pubsub = memoize(async () => {
     const {PubSub} = await import('@google-cloud/pubsub');
-    return new PubSub({
-      projectId: config.projectId,
-      universeDomain: UNIVERSE_DOMAIN,
-    });
+    // Left to itself, PubSub finds the emulator through PUBSUB_EMULATOR_HOST; a stated
+    // universe domain would take it out of emulator mode.
+    return new PubSub({projectId: config.projectId});
   });
 
   return {

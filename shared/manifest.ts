@@ -20,8 +20,8 @@ export interface ManifestEntry {
   image: string;
   tier: Tier;
   repository: string;
-  /** True when the image tagged `:<key>` is in the registry. */
-  present: boolean;
+  /** True when the image tagged `:<key>` is in the registry; absent means not yet. */
+  present?: boolean;
   /** Cache key of the image that is (or was) present: the tag `:<key>`. */
   key?: string;
   digest?: string;
@@ -74,6 +74,8 @@ export async function recordLatestRequest(
   identity: {image: string; tier: Tier; repository: string},
   request: LatestRequest,
 ): Promise<void> {
+  // A merge, not a transaction: duplicates arrive together and must not contend here.
+  // An entry created this way has no `present` yet, which readers take as not present.
   await doc(firestore, identity.image).set(
     {...identity, latestRequest: request, updatedAt: new Date().toISOString()},
     {merge: true},

@@ -1,0 +1,467 @@
+import * as assert from 'assert';
+import {buildFinishedHandler} from '../../functions/build-finished/handler';
+import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
+import {BuildRecord, readBuildRecord} from '../../shared/build-records';
+import {cacheKey} from '../../shared/cache-key';
+import {handleEvent} from '../../shared/handle-event';
+import {readManifestEntry} from '../../shared/manifest';
+import {readRun, RunRecord} from '../../shared/runs';
+import {
+  pubSubEvent,
+  TestControlPlane,
+  testControlPlane,
+} from '../support/control-plane';
+import {Inbox, openInbox} from '../support/inbox';
+
+const PROJECT = 'arr-test-project';
+const repo = (id: string) =>
+  `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
+const PERSISTENT = 'arr-coc-registry-persistent';
+const EPHEMERAL = 'arr-coc-registry';
+const BASE_HASH = 'ba5e00000001';
+const source = (image: string, hash: string) =>
+  `gs://arr-test-project-arr-build-contexts/contexts/${image}/${hash}.tar.gz`;
+
+describe('dockerfileChanged and buildFinished', () => {
+  let plane: TestControlPlane;
+  let inbox: Inbox;
+
+  beforeEach(async () => {
+    plane = await testControlPlane();
+    plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
+      labels: {'arr-lifecycle': 'persistent'},
+    });
+    plane.artifactRegistry.seedRepository(repo(EPHEMERAL), {
+      labels: {'arr-lifecycle': 'ephemeral'},
+    });
+    plane.cloudBuild.setBuildDurations({queuedMs: 5, workingMs: 10});
+    inbox = await openInbox('dockerfile-changed');
+  });
+  afterEach(async () => {
+    await inbox.close();
+    await plane.close();
+  });
+
+  /** Delivers as Pub/Sub does: a thrown (transient) error means another delivery. */
+  async function changed(
+    image: string,
+    hash: string,
+    extra: object = {},
+  ): Promise<RunRecord> {
+    const event = pubSubEvent({
+      image,
+      dockerfileHash: hash,
+      source: source(image, hash),
+      ...extra,
+    });
+    for (let delivery = 1; ; delivery++) {
+      try {
+        await handleEvent(event, dockerfileChangedHandler, plane.context);
+        break;
+      } catch (error) {
+        if (delivery >= 5) throw error;
+      }
+    }
+    const run = await readRun(
+      await plane.context.clients.firestore(),
+      event.id,
+    );
+    assert.ok(run);
+    return run;
+  }
+
+  /** Relay notifications and handle published dockerfile-changed messages until quiet. */
+  async function runToQuiet(): Promise<void> {
+    for (;;) {
+      const relayed = await plane.relayBuildNotifications();
+      await inbox.settle();
+      const messages = inbox.take();
+      for (const message of messages) {
+        const event = pubSubEvent(undefined, {
+          id: message.id,
+          rawData: message.data.toString('base64'),
+        });
+        await handleEvent(event, dockerfileChangedHandler, plane.context);
+      }
+      if (relayed === 0 && messages.length === 0) return;
+    }
+  }
+
+  const createBuilds = () => plane.cloudBuild.calls.count('CreateBuild');
+  const texts = (run: RunRecord) => run.steps.map(s => s.text);
+  const firestore = () => plane.context.clients.firestore();
+  const tagsOf = (repositoryId: string, image: string) => {
+    const images = plane.artifactRegistry.store.listImages({
+      projectId: PROJECT,
+      location: 'us-central1',
+      repositoryId,
+    });
+    return images
+      .filter(i => i.image === image)
+      .flatMap(i => [...i.tags])
+      .sort();
+  };
+
+  it('builds the base once into the persistent repository, :<key> then :latest, and records it', async () => {
+    const run = await changed('arr-pytorch-base', BASE_HASH);
+    assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+    assert.strictEqual(createBuilds(), 1);
+    const [request] = plane.cloudBuild.calls.requests('CreateBuild');
+    const build = request.build as {
+      images: string[];
+      tags: string[];
+      timeout: {seconds: string};
+      options: {machineType: string};
+      source: {storageSource: {bucket: string; object: string}};
+    };
+    const path = `us-central1-docker.pkg.dev/${PROJECT}/${PERSISTENT}/arr-pytorch-base`;
+    assert.deepStrictEqual(build.images, [
+      `${path}:${BASE_HASH}`,
+      `${path}:latest`,
+    ]);
+    assert.ok(
+      build.tags.includes('arr-control-plane') &&
+        build.tags.includes(`arr-key-${BASE_HASH}`),
+    );
+    assert.ok(Number(build.timeout.seconds) >= 5 * 3600);
+    assert.strictEqual(build.options.machineType, 'E2_HIGHCPU_32');
+    assert.deepStrictEqual(build.source.storageSource, {
+      bucket: 'arr-test-project-arr-build-contexts',
+      object: `contexts/arr-pytorch-base/${BASE_HASH}.tar.gz`,
+    });
+
+    await runToQuiet();
+    const entry = await readManifestEntry(
+      await firestore(),
+      'arr-pytorch-base',
+    );
+    assert.strictEqual(entry?.present, true);
+    assert.strictEqual(entry?.key, BASE_HASH);
+    assert.match(entry?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+    assert.strictEqual(entry?.repository, PERSISTENT);
+    assert.deepStrictEqual(tagsOf(PERSISTENT, 'arr-pytorch-base'), [
+      BASE_HASH,
+      'latest',
+    ]);
+    assert.deepStrictEqual(tagsOf(EPHEMERAL, 'arr-pytorch-base'), []);
+    const record = await readBuildRecord(
+      await firestore(),
+      'arr-pytorch-base',
+      BASE_HASH,
+    );
+    assert.strictEqual(record?.status, 'SUCCESS');
+    assert.deepStrictEqual(
+      record?.history.map(h => h.status),
+      ['CLAIMED', 'QUEUED', 'WORKING', 'SUCCESS'],
+    );
+  });
+
+  it('a cache hit starts no build and makes one Artifact Registry call (GetTag)', async () => {
+    await changed('arr-pytorch-base', BASE_HASH);
+    await runToQuiet();
+    plane.artifactRegistry.calls.clear();
+    plane.cloudBuild.calls.clear();
+    const run = await changed('arr-pytorch-base', BASE_HASH);
+    assert.ok(
+      texts(run).includes(
+        `✓ Using cached arr-pytorch-base:${BASE_HASH} (hash matches, no rebuild)`,
+      ),
+    );
+    assert.strictEqual(createBuilds(), 0);
+    assert.deepStrictEqual(plane.artifactRegistry.calls.counts(), {GetTag: 1});
+    assert.deepStrictEqual(plane.cloudBuild.calls.counts(), {});
+  });
+
+  it('50 duplicate deliveries at once start exactly one build; 49 say already building', async () => {
+    const runs = await Promise.all(
+      Array.from({length: 50}, () => changed('arr-pytorch-base', BASE_HASH)),
+    );
+    assert.strictEqual(createBuilds(), 1);
+    const already = runs.filter(r =>
+      texts(r).some(t =>
+        t.startsWith(`✓ arr-pytorch-base:${BASE_HASH} already building`),
+      ),
+    );
+    assert.strictEqual(already.length, 49);
+    assert.ok(runs.every(r => r.status === 'succeeded'));
+  });
+
+  it('duplicate and out-of-order notifications (two SUCCESS, WORKING after SUCCESS) change nothing', async () => {
+    plane.cloudBuild.notificationFaults
+      .duplicate('SUCCESS', 1)
+      .deliverAfterTerminal('WORKING');
+    await changed('arr-pytorch-base', BASE_HASH);
+    await plane.cloudBuild.settled();
+    const order = plane.cloudBuild.notifications.map(n => n.attributes.status);
+    assert.deepStrictEqual(order, ['QUEUED', 'SUCCESS', 'SUCCESS', 'WORKING']);
+    await runToQuiet();
+    const entry = await readManifestEntry(
+      await firestore(),
+      'arr-pytorch-base',
+    );
+    const record = (await readBuildRecord(
+      await firestore(),
+      'arr-pytorch-base',
+      BASE_HASH,
+    )) as BuildRecord;
+    assert.strictEqual(entry?.present, true);
+    assert.strictEqual(record.status, 'SUCCESS');
+    assert.deepStrictEqual(
+      record.history.map(h => h.status),
+      ['CLAIMED', 'QUEUED', 'SUCCESS'],
+    );
+    const buildFinishedRuns = (
+      await (
+        await firestore()
+      )
+        .collection('runs')
+        .where('kind', '==', 'build-finished')
+        .get()
+    ).docs.map(d => d.data() as RunRecord);
+    const unchanged = buildFinishedRuns
+      .flatMap(r => r.steps.map(s => s.text))
+      .filter(t => t.includes('changes nothing'));
+    // QUEUED was already recorded when the build started; the second SUCCESS; WORKING after SUCCESS.
+    assert.strictEqual(unchanged.length, 3, unchanged.join('\n'));
+    assert.ok(
+      unchanged.some(t =>
+        t.includes('WORKING changes nothing (WORKING after SUCCESS'),
+      ),
+    );
+  });
+
+  it('after a FAILURE, a new message for the same key starts exactly one retry build', async () => {
+    plane.cloudBuild.forceNextTerminalStatus('FAILURE', 'step build exited 1');
+    await changed('arr-pytorch-base', BASE_HASH);
+    await runToQuiet();
+    let record = await readBuildRecord(
+      await firestore(),
+      'arr-pytorch-base',
+      BASE_HASH,
+    );
+    assert.strictEqual(record?.status, 'FAILURE');
+    assert.match(record?.failureDetail ?? '', /exited 1/);
+    assert.ok(record?.logUrl);
+    assert.notStrictEqual(
+      (await readManifestEntry(await firestore(), 'arr-pytorch-base'))?.present,
+      true,
+    );
+
+    await Promise.all([
+      changed('arr-pytorch-base', BASE_HASH),
+      changed('arr-pytorch-base', BASE_HASH),
+    ]);
+    assert.strictEqual(createBuilds(), 2);
+    await runToQuiet();
+    record = await readBuildRecord(
+      await firestore(),
+      'arr-pytorch-base',
+      BASE_HASH,
+    );
+    assert.strictEqual(record?.status, 'SUCCESS');
+    assert.strictEqual(record?.attempts, 2);
+  });
+
+  it('stops retrying after the attempt cap, and force tries again', async () => {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      plane.cloudBuild.forceNextTerminalStatus('FAILURE');
+      await changed('arr-pytorch-base', BASE_HASH);
+      await runToQuiet();
+    }
+    const refused = await changed('arr-pytorch-base', BASE_HASH);
+    assert.strictEqual(refused.status, 'failed');
+    assert.match(refused.error ?? '', /failed 3 times in a row.*force/);
+    assert.strictEqual(createBuilds(), 3);
+    const forced = await changed('arr-pytorch-base', BASE_HASH, {force: true});
+    assert.strictEqual(forced.status, 'succeeded');
+    assert.strictEqual(createBuilds(), 4);
+  });
+
+  it('adopts a tag pushed by hand (the manual migration) without a build', async () => {
+    plane.artifactRegistry.seedImage(
+      repo(PERSISTENT),
+      'arr-pytorch-base',
+      [BASE_HASH, 'latest'],
+      {sizeBytes: 15e9},
+    );
+    const run = await changed('arr-pytorch-base', BASE_HASH);
+    assert.strictEqual(createBuilds(), 0);
+    assert.ok(
+      texts(run).some(t =>
+        t.startsWith(`✓ Adopted arr-pytorch-base:${BASE_HASH}`),
+      ),
+    );
+    const entry = await readManifestEntry(
+      await firestore(),
+      'arr-pytorch-base',
+    );
+    assert.strictEqual(entry?.origin, 'adopted');
+    assert.strictEqual(entry?.present, true);
+    const again = await changed('arr-pytorch-base', BASE_HASH);
+    assert.ok(texts(again).some(t => t.startsWith('✓ Using cached')));
+  });
+
+  it('rebuilds when the manifest says present but the tag is gone', async () => {
+    await changed('arr-pytorch-base', BASE_HASH);
+    await runToQuiet();
+    plane.artifactRegistry.store.deleteTag(
+      {
+        projectId: PROJECT,
+        location: 'us-central1',
+        repositoryId: PERSISTENT,
+        image: 'arr-pytorch-base',
+      },
+      BASE_HASH,
+    );
+    const run = await changed('arr-pytorch-base', BASE_HASH);
+    assert.ok(texts(run).some(t => t.includes('has no such tag; rebuilding')));
+    assert.strictEqual(createBuilds(), 2);
+  });
+
+  it('a new base rebuilds ml-stack then trainer on the new digest; vertex-launcher untouched; the same base rebuilds nothing', async () => {
+    await changed('arr-pytorch-base', BASE_HASH);
+    await changed('arr-vertex-launcher', 'f00000000001');
+    await runToQuiet();
+    // Dependents before their parent exists: they wait, and the parent's SUCCESS wakes them.
+    const waiting = await changed('arr-trainer', '7a1000000001');
+    assert.ok(
+      texts(waiting).some(t => t.startsWith('⏳ Waiting for arr-ml-stack')),
+    );
+    await changed('arr-ml-stack', '3100000000001'.slice(0, 12));
+    await runToQuiet();
+    const base1 = await readManifestEntry(
+      await firestore(),
+      'arr-pytorch-base',
+    );
+    const stack1 = await readManifestEntry(await firestore(), 'arr-ml-stack');
+    const trainer1 = await readManifestEntry(await firestore(), 'arr-trainer');
+    assert.strictEqual(stack1?.parentDigest, base1?.digest);
+    assert.strictEqual(trainer1?.parentDigest, stack1?.digest);
+    assert.strictEqual(
+      stack1?.key,
+      cacheKey('310000000000', {image: 'arr-pytorch-base', key: BASE_HASH}),
+    );
+    const buildsBefore = createBuilds();
+    assert.strictEqual(buildsBefore, 4);
+
+    const NEW_BASE = 'ba5e00000002';
+    await changed('arr-pytorch-base', NEW_BASE);
+    await runToQuiet();
+    const requests = plane.cloudBuild.calls
+      .requests('CreateBuild')
+      .slice(buildsBefore);
+    const built = requests.map(
+      r =>
+        (r.build as {substitutions: Record<string, string>}).substitutions
+          ._IMAGE,
+    );
+    assert.deepStrictEqual(built, [
+      'arr-pytorch-base',
+      'arr-ml-stack',
+      'arr-trainer',
+    ]);
+    const base2 = await readManifestEntry(
+      await firestore(),
+      'arr-pytorch-base',
+    );
+    const stack2 = await readManifestEntry(await firestore(), 'arr-ml-stack');
+    const trainer2 = await readManifestEntry(await firestore(), 'arr-trainer');
+    assert.strictEqual(base2?.key, NEW_BASE);
+    assert.strictEqual(stack2?.parentDigest, base2?.digest);
+    assert.strictEqual(trainer2?.parentDigest, stack2?.digest);
+    const stackBuild = requests[1].build as {steps: Array<{args: string[]}>};
+    assert.ok(
+      stackBuild.steps[0].args.includes(
+        `--build-arg=PARENT_IMAGE=us-central1-docker.pkg.dev/${PROJECT}/${PERSISTENT}/arr-pytorch-base@${base2?.digest}`,
+      ),
+    );
+
+    const total = createBuilds();
+    const same = await changed('arr-pytorch-base', NEW_BASE);
+    await runToQuiet();
+    assert.ok(texts(same).some(t => t.startsWith('✓ Using cached')));
+    assert.strictEqual(createBuilds(), total);
+  });
+
+  it('pushes persistent images only to the persistent repository and ephemeral ones only to the ephemeral', async () => {
+    await changed('arr-pytorch-base', BASE_HASH);
+    await changed('arr-vertex-launcher', 'f00000000001');
+    await runToQuiet();
+    await changed('arr-ml-stack', '310000000000');
+    await runToQuiet();
+    for (const request of plane.cloudBuild.calls.requests('CreateBuild')) {
+      const build = request.build as {
+        images: string[];
+        substitutions: Record<string, string>;
+      };
+      const expected =
+        build.substitutions._IMAGE === 'arr-pytorch-base'
+          ? PERSISTENT
+          : EPHEMERAL;
+      for (const image of build.images) {
+        assert.strictEqual(image.split('/')[2], expected, image);
+      }
+    }
+  });
+
+  it('refuses an unknown image as a permanent error, naming the catalog', async () => {
+    const run = await changed('arr-unknown', BASE_HASH);
+    assert.strictEqual(run.status, 'failed');
+    assert.match(
+      run.error ?? '',
+      /unknown image "arr-unknown".*arr-pytorch-base/,
+    );
+    assert.strictEqual(createBuilds(), 0);
+  });
+
+  it('ignores builds this control plane did not start', async () => {
+    const data = Buffer.from(
+      JSON.stringify({
+        id: 'foreign-1',
+        status: 'SUCCESS',
+        tags: ['someone-else'],
+      }),
+    );
+    const event = pubSubEvent(undefined, {
+      rawData: data.toString('base64'),
+      attributes: {buildId: 'foreign-1', status: 'SUCCESS'},
+    });
+    await handleEvent(event, buildFinishedHandler, plane.context);
+    const run = await readRun(await firestore(), event.id);
+    assert.strictEqual(run?.status, 'succeeded');
+    assert.ok(
+      run?.steps.some(s =>
+        s.text.includes('not started by this control plane'),
+      ),
+    );
+  });
+
+  it('a claim stuck past its deadline is checked against Cloud Build before it blocks', async () => {
+    await changed('arr-pytorch-base', BASE_HASH);
+    await plane.cloudBuild.settled();
+    // The notifications were lost: the record still says QUEUED. Make its deadline pass.
+    const db = await firestore();
+    await db
+      .collection('builds')
+      .doc(`arr-pytorch-base@${BASE_HASH}`)
+      .update({deadline: new Date(0).toISOString()});
+    plane.artifactRegistry.store.deleteTag(
+      {
+        projectId: PROJECT,
+        location: 'us-central1',
+        repositoryId: PERSISTENT,
+        image: 'arr-pytorch-base',
+      },
+      BASE_HASH,
+    );
+    const run = await changed('arr-pytorch-base', BASE_HASH);
+    assert.ok(plane.cloudBuild.calls.count('GetBuild') >= 1);
+    assert.ok(
+      texts(run).some(t =>
+        t.includes('had finished (SUCCESS) without its notification'),
+      ),
+      texts(run).join('\n'),
+    );
+    assert.strictEqual(createBuilds(), 2);
+  });
+});

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * `arr`: the operator CLI of the image registry control plane.
+ * See `arr --help` and the README.
+ */
+import pc from 'picocolors';
+import {imageCatalog} from '../shared/catalog';
+import {changed, setup, teardown} from './commands/publishing';
+import {runs, status} from './commands/reading';
+import {connect, Connection, resolveTarget} from './connection';
+import {CliError, ExitCode} from './errors';
+import {Actions, runProgram} from './program';
+import {followingRunId} from './publish';
+
+/** Connects on first use, so `--help` and bad input need no project. */
+function liveActions(): {actions: Actions; close: () => Promise<void>} {
+  let connection: Connection | undefined;
+  const connected = () => (connection ??= connect(resolveTarget()));
+  return {
+    actions: {
+      setup: flags => setup(connected, flags),
+      teardown: flags => teardown(connected, flags),
+      changed: (image, flags) =>
+        changed(connected, imageCatalog(), image, flags),
+      status: flags => status(connected(), flags),
+      runs: (runId, flags) => runs(connected(), runId, flags),
+    },
+    close: async () => {
+      await connection?.close();
+    },
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const {actions, close} = liveActions();
+  try {
+    return await runProgram(argv, actions);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(pc.red(`${err.message}\n`));
+      return err.exitCode;
+    }
+    process.stderr.write(
+      pc.red(`arr: ${(err as Error).stack ?? String(err)}\n`),
+    );
+    return ExitCode.Environment;
+  } finally {
+    await close().catch(() => {});
+  }
+}
+
+if (require.main === module) {
+  process.once('SIGINT', () => {
+    const id = followingRunId;
+    process.stderr.write(
+      id === undefined
+        ? '\nInterrupted.\n'
+        : `\nStopped following; the run goes on. Follow it again: arr runs ${id} --wait\n`,
+    );
+    process.exit(ExitCode.Interrupted);
+  });
+  void main(process.argv.slice(2)).then(code => process.exit(code));
+}

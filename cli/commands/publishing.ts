@@ -1,0 +1,108 @@
+/** `arr setup`, `arr teardown`, `arr changed`: validate, publish, follow. */
+import {hostname, userInfo} from 'node:os';
+import type {Catalog} from '../../shared/catalog';
+import type {Connection} from '../connection';
+import type {ChangedFlags, SetupFlags, TeardownFlags} from '../program';
+import {Output, publishAndFollow, stdio} from '../publish';
+import {
+  changedMessage,
+  checkChangedInput,
+  SETUP_TOPIC,
+  setupMessage,
+  TEARDOWN_TOPIC,
+  teardownMessage,
+} from '../requests';
+
+/** Who asked, as the run records it. */
+export function requestedBy(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (some containers)
+  }
+  return `arr (${user}@${hostname()})`.slice(0, 200);
+}
+
+const waitOptions = (flags: SetupFlags | TeardownFlags | ChangedFlags) => ({
+  wait: flags.wait,
+  json: flags.json,
+  timeoutSeconds: flags.timeout,
+});
+
+/** Input is checked before `connect` is called: bad input needs no project. */
+export type Connect = () => Connection;
+
+export function setup(
+  connect: Connect,
+  flags: SetupFlags,
+  io: Output = stdio,
+): Promise<number> {
+  const message = setupMessage({
+    dryRun: flags.dryRun,
+    requestedBy: requestedBy(),
+  });
+  return publishAndFollow(
+    connect(),
+    SETUP_TOPIC,
+    message,
+    'setup',
+    waitOptions(flags),
+    io,
+  );
+}
+
+export function teardown(
+  connect: Connect,
+  flags: TeardownFlags,
+  io: Output = stdio,
+): Promise<number> {
+  const connection = connect();
+  const message = teardownMessage(
+    {
+      confirm: flags.confirm,
+      dryRun: flags.dryRun,
+      skipImages: flags.skipImages,
+      requestedBy: requestedBy(),
+    },
+    connection.config.ephemeralRepository,
+  );
+  return publishAndFollow(
+    connection,
+    TEARDOWN_TOPIC,
+    message,
+    'teardown',
+    waitOptions(flags),
+    io,
+  );
+}
+
+export function changed(
+  connect: Connect,
+  catalog: Catalog,
+  image: string,
+  flags: ChangedFlags,
+  io: Output = stdio,
+): Promise<number> {
+  checkChangedInput(image, flags.hash, catalog);
+  const connection = connect();
+  const message = changedMessage(
+    {
+      image,
+      hash: flags.hash,
+      source: flags.source,
+      force: flags.force,
+      requestedBy: requestedBy(),
+    },
+    catalog,
+    connection.config.projectId,
+  );
+  return publishAndFollow(
+    connection,
+    connection.config.dockerfileChangedTopic,
+    message,
+    image,
+    waitOptions(flags),
+    io,
+  );
+}

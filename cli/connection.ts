@@ -1,0 +1,154 @@
+/**
+ * Where `arr` talks to: a real project by the standard conventions
+ * (GOOGLE_CLOUD_PROJECT, Application Default Credentials, PUBSUB_EMULATOR_HOST,
+ * FIRESTORE_EMULATOR_HOST), or, when none of those is set, the local stack
+ * that `npm start` described in its state file.
+ */
+import {Firestore} from '@google-cloud/firestore';
+import {PubSub} from '@google-cloud/pubsub';
+import {defaultStatePath, readStackState} from '../deploy/local/stack-state';
+import {ArtifactRegistry} from '../shared/artifact-registry';
+import {createClients, Clients} from '../shared/clients';
+import {Config, ConfigError, loadConfig} from '../shared/config';
+import {CliError, ExitCode} from './errors';
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Any of these set means "the environment says where": the state file is not read. */
+export const TARGET_VARIABLES = [
+  'GOOGLE_CLOUD_PROJECT',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+] as const;
+
+export interface Target {
+  /** The environment the clients are built from. */
+  readonly env: Environment;
+  readonly source: 'environment' | 'local-stack';
+  /** One line for the operator: which project, which way. */
+  readonly description: string;
+}
+
+export function resolveTarget(
+  env: Environment = process.env,
+  statePath: string = defaultStatePath(env),
+): Target {
+  const fromEnvironment = TARGET_VARIABLES.some(
+    name => (env[name] ?? '').trim() !== '',
+  );
+  if (fromEnvironment) {
+    const project = env.GOOGLE_CLOUD_PROJECT?.trim() || '(unset)';
+    const emulated = env.PUBSUB_EMULATOR_HOST || env.FIRESTORE_EMULATOR_HOST;
+    return {
+      env,
+      source: 'environment',
+      description: emulated
+        ? `project ${project} on the emulators (${[
+            env.PUBSUB_EMULATOR_HOST && `Pub/Sub ${env.PUBSUB_EMULATOR_HOST}`,
+            env.FIRESTORE_EMULATOR_HOST &&
+              `Firestore ${env.FIRESTORE_EMULATOR_HOST}`,
+          ]
+            .filter(Boolean)
+            .join(', ')})`
+        : `project ${project} (Application Default Credentials)`,
+    };
+  }
+  const lookup = readStackState(statePath);
+  if (lookup.kind === 'live' && lookup.state.phase === 'running') {
+    const state = lookup.state;
+    return {
+      env: {...env, ...state.env},
+      source: 'local-stack',
+      description: `local stack, project ${state.projectId ?? '?'} (pid ${state.pid}, ${statePath})`,
+    };
+  }
+  if (lookup.kind === 'live') {
+    throw new CliError(
+      `The local stack (pid ${lookup.state.pid}) is still starting; try again in a few seconds.`,
+      ExitCode.Environment,
+    );
+  }
+  throw new CliError(
+    [
+      'arr does not know which project to use.',
+      '  Local: start the local stack in another terminal with   npm start',
+      '  A Google Cloud project: export GOOGLE_CLOUD_PROJECT=<project id> and log in with',
+      '    gcloud auth application-default login',
+      '  (or point PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST at emulators you run).',
+      lookup.kind === 'stale'
+        ? `  (${statePath} names pid ${lookup.state.pid}, which is no longer running.)`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    ExitCode.Environment,
+  );
+}
+
+export interface Connection {
+  readonly target: Target;
+  readonly config: Config;
+  firestore(): Promise<Firestore>;
+  pubsub(): PubSub;
+  readonly registry: ArtifactRegistry;
+  close(): Promise<void>;
+}
+
+export function connect(target: Target): Connection {
+  let config: Config;
+  try {
+    config = loadConfig(target.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new CliError(err.message, ExitCode.Environment);
+    }
+    throw err;
+  }
+  // The official clients read the emulator variables from the process
+  // environment themselves; this process exists only to run this command.
+  for (const name of [
+    'FIRESTORE_EMULATOR_HOST',
+    'PUBSUB_EMULATOR_HOST',
+    'GOOGLE_CLOUD_PROJECT',
+  ]) {
+    const value = target.env[name];
+    if (value !== undefined) process.env[name] = value;
+  }
+  const clients: Clients = createClients(config);
+  let pubsub: PubSub | undefined;
+  let firestore: Firestore | undefined;
+  return {
+    target,
+    config,
+    // Stated universe domain: without it the client asks for credentials
+    // (and probes the GCE metadata server) even against the emulator.
+    firestore: async () =>
+      (firestore ??= new Firestore({
+        projectId: config.projectId,
+        universeDomain: 'googleapis.com',
+      })),
+    pubsub() {
+      pubsub ??= createPubSub(config.projectId, target.env);
+      return pubsub;
+    },
+    registry: new ArtifactRegistry(clients.artifactRegistry, config),
+    async close() {
+      await Promise.all([
+        clients.close(),
+        pubsub?.close(),
+        firestore?.terminate(),
+      ]);
+    },
+  };
+}
+
+function createPubSub(projectId: string, env: Environment): PubSub {
+  const emulator = env.PUBSUB_EMULATOR_HOST?.trim();
+  // The universe domain goes in clientOptions: at the top level it would take
+  // the client out of emulator mode.
+  return new PubSub({
+    projectId,
+    ...(emulator ? {apiEndpoint: emulator, emulatorMode: true} : {}),
+    clientOptions: {universeDomain: 'googleapis.com'},
+  });
+}

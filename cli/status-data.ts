@@ -1,0 +1,145 @@
+/**
+ * `arr status` data: what Firestore records (repositories/, images/, builds/,
+ * runs/) together with what Artifact Registry holds right now.
+ */
+import {BUILDS, BuildRecord} from '../shared/build-records';
+import {readManifest} from '../shared/manifest';
+import {
+  readRepositoryRecord,
+  type RepositoryRecord,
+} from '../shared/repository-records';
+import {RUNS, RunRecord} from '../shared/runs';
+import type {Connection} from './connection';
+import {
+  buildView,
+  imageView,
+  repositoryRecordFields,
+  RepositoryView,
+  runSummaryView,
+  RunSummaryView,
+  SCHEMA_VERSION,
+  StatusView,
+} from './views';
+
+export async function recentRuns(
+  connection: Connection,
+  limit: number,
+): Promise<RunSummaryView[]> {
+  const firestore = await connection.firestore();
+  const snapshot = await firestore
+    .collection(RUNS)
+    .orderBy('startedAt', 'desc')
+    .limit(limit)
+    .get();
+  return snapshot.docs.map(doc => runSummaryView(doc.data() as RunRecord));
+}
+
+export async function readStatus(
+  connection: Connection,
+  options: {builds?: number; runs?: number} = {},
+): Promise<StatusView> {
+  const {config} = connection;
+  const firestore = await connection.firestore();
+  const [repositories, manifest, builds, runs] = await Promise.all([
+    Promise.all(
+      (
+        [
+          [config.persistentRepository, 'persistent'],
+          [config.ephemeralRepository, 'ephemeral'],
+        ] as const
+      ).map(([id, tier]) => repositoryView(connection, id, tier)),
+    ),
+    readManifest(firestore),
+    firestore
+      .collection(BUILDS)
+      .orderBy('claimedAt', 'desc')
+      .limit(options.builds ?? 10)
+      .get(),
+    recentRuns(connection, options.runs ?? 10),
+  ]);
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    project: config.projectId,
+    region: config.region,
+    repositories,
+    images: manifest
+      .map(imageView)
+      .sort((a, b) => a.image.localeCompare(b.image)),
+    builds: builds.docs.map(doc =>
+      buildView(doc.id, doc.data() as BuildRecord),
+    ),
+    runs,
+  };
+}
+
+async function repositoryView(
+  connection: Connection,
+  id: string,
+  tier: 'persistent' | 'ephemeral',
+): Promise<RepositoryView> {
+  const firestore = await connection.firestore();
+  const record: RepositoryRecord | undefined = await readRepositoryRecord(
+    firestore,
+    id,
+  );
+  const base = repositoryRecordFields(record);
+  try {
+    const live = await connection.registry.getRepository(id);
+    if (live === null) {
+      return {
+        id,
+        tier,
+        exists: false,
+        ...base,
+        format: null,
+        location: null,
+        labels: {},
+        images: [],
+        imageCount: 0,
+        sizeBytes: 0,
+      };
+    }
+    const images = (await connection.registry.listDockerImages(id))
+      .map(i => ({
+        image: i.image,
+        tags: [...i.tags].sort(),
+        digest: i.digest,
+        sizeBytes: i.sizeBytes,
+        uploadTime: i.uploadTime.toISOString(),
+      }))
+      .sort(
+        (a, b) =>
+          a.image.localeCompare(b.image) ||
+          a.uploadTime.localeCompare(b.uploadTime),
+      );
+    return {
+      id,
+      tier,
+      exists: true,
+      ...base,
+      format: live.format,
+      location: live.location,
+      labels: {...live.labels},
+      images,
+      imageCount: new Set(images.map(i => i.image)).size,
+      sizeBytes: images.reduce((sum, i) => sum + i.sizeBytes, 0),
+    };
+  } catch (err) {
+    return {
+      id,
+      tier,
+      exists: null,
+      ...base,
+      format: record?.format ?? null,
+      location: record?.location ?? null,
+      labels: record?.labels ?? {},
+      images: [],
+      imageCount: 0,
+      sizeBytes: 0,
+      warnings: [
+        ...base.warnings,
+        `Artifact Registry could not be asked: ${(err as Error).message}`,
+      ],
+    };
+  }
+}

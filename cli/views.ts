@@ -1,0 +1,203 @@
+/**
+ * The `--json` output of `arr`: stable shapes for scripts, documented in the
+ * README. Fields are only ever added; `schemaVersion` changes if one is
+ * removed or changes meaning. Absent values are `null`, never missing.
+ */
+import type {BuildRecord} from '../shared/build-records';
+import type {ManifestEntry} from '../shared/manifest';
+import type {RepositoryRecord} from '../shared/repository-records';
+import type {RunRecord, RunStep} from '../shared/runs';
+
+export const SCHEMA_VERSION = 1;
+
+export interface RepositoryImageView {
+  image: string;
+  tags: string[];
+  digest: string;
+  sizeBytes: number;
+  uploadTime: string;
+}
+
+export interface RepositoryView {
+  id: string;
+  tier: 'persistent' | 'ephemeral';
+  /** Live, from Artifact Registry: does it exist now? null if it could not be asked. */
+  exists: boolean | null;
+  /** What setup/teardown last recorded: present, misconfigured, missing, deleted; null if never. */
+  state: string | null;
+  format: string | null;
+  location: string | null;
+  labels: Record<string, string>;
+  images: RepositoryImageView[];
+  imageCount: number;
+  sizeBytes: number;
+  warnings: string[];
+  verifiedAt: string | null;
+}
+
+export interface ImageView {
+  image: string;
+  tier: string;
+  repository: string;
+  present: boolean;
+  key: string | null;
+  digest: string | null;
+  dockerfileHash: string | null;
+  builtAt: string | null;
+  buildId: string | null;
+  origin: string | null;
+}
+
+export interface BuildView {
+  id: string;
+  image: string;
+  key: string;
+  status: string;
+  buildId: string | null;
+  attempts: number;
+  repository: string;
+  claimedAt: string | null;
+  startTime: string | null;
+  finishTime: string | null;
+  durationSeconds: number | null;
+  logUrl: string | null;
+  failureDetail: string | null;
+  digest: string | null;
+}
+
+export interface RunSummaryView {
+  id: string;
+  kind: string;
+  status: string;
+  requestedBy: string | null;
+  dryRun: boolean | null;
+  image: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: string | null;
+  error: string | null;
+}
+
+export interface RunView extends RunSummaryView {
+  steps: RunStep[];
+  refs: Record<string, string>;
+  spawned: Array<{kind: string; messageId: string; image: string | null}>;
+}
+
+export interface StatusView {
+  schemaVersion: number;
+  project: string;
+  region: string;
+  repositories: RepositoryView[];
+  images: ImageView[];
+  builds: BuildView[];
+  runs: RunSummaryView[];
+}
+
+export interface RunsView {
+  schemaVersion: number;
+  runs: RunSummaryView[];
+}
+
+export interface PublishView {
+  schemaVersion: number;
+  topic: string;
+  messageId: string;
+  /** False with --no-wait: only published. */
+  waited: boolean;
+  /** The started run's status; null with --no-wait. */
+  status: string | null;
+  outcome: string | null;
+  exitCode: number;
+  problems: Array<{id: string; kind: string; label: string; detail: string}>;
+  /** The started run first, then every run it led to. */
+  runs: RunView[];
+  builds: BuildView[];
+}
+
+const orNull = <T>(value: T | undefined): T | null =>
+  value === undefined ? null : value;
+
+export function runSummaryView(record: RunRecord): RunSummaryView {
+  const image = record.request?.image;
+  return {
+    id: record.id,
+    kind: record.kind,
+    status: record.status,
+    requestedBy: orNull(record.requestedBy),
+    dryRun: orNull(record.dryRun),
+    image: typeof image === 'string' ? image : null,
+    startedAt: record.startedAt,
+    finishedAt: orNull(record.finishedAt),
+    outcome: orNull(record.outcome),
+    error: orNull(record.error),
+  };
+}
+
+export function runView(record: RunRecord): RunView {
+  return {
+    ...runSummaryView(record),
+    steps: [...(record.steps ?? [])]
+      .sort((a, b) => a.seq - b.seq)
+      .map(({seq, at, level, text}) => ({seq, at, level, text})),
+    refs: {...(record.refs ?? {})},
+    spawned: (record.spawned ?? []).map(s => ({
+      kind: s.kind,
+      messageId: s.messageId,
+      image: orNull(s.image),
+    })),
+  };
+}
+
+export function buildView(id: string, record: BuildRecord): BuildView {
+  return {
+    id,
+    image: record.image,
+    key: record.key,
+    status: record.status,
+    buildId: orNull(record.buildId),
+    attempts: record.attempts ?? 0,
+    repository: record.repository,
+    claimedAt: orNull(record.claimedAt),
+    startTime: orNull(record.startTime),
+    finishTime: orNull(record.finishTime),
+    durationSeconds: durationSeconds(record.startTime, record.finishTime),
+    logUrl: orNull(record.logUrl),
+    failureDetail: orNull(record.failureDetail),
+    digest: orNull(record.digest),
+  };
+}
+
+export function imageView(entry: ManifestEntry): ImageView {
+  return {
+    image: entry.image,
+    tier: entry.tier,
+    repository: entry.repository,
+    present: entry.present === true,
+    key: orNull(entry.key),
+    digest: orNull(entry.digest),
+    dockerfileHash: orNull(entry.dockerfileHash),
+    builtAt: orNull(entry.builtAt),
+    buildId: orNull(entry.buildId),
+    origin: orNull(entry.origin),
+  };
+}
+
+export function repositoryRecordFields(
+  record: RepositoryRecord | undefined,
+): Pick<RepositoryView, 'state' | 'warnings' | 'verifiedAt'> {
+  return {
+    state: record?.state ?? null,
+    warnings: record?.warnings ?? [],
+    verifiedAt: record?.verifiedAt ?? null,
+  };
+}
+
+export function durationSeconds(
+  start: string | undefined,
+  finish: string | undefined,
+): number | null {
+  if (!start || !finish) return null;
+  const ms = Date.parse(finish) - Date.parse(start);
+  return Number.isFinite(ms) ? Math.round(ms / 100) / 10 : null;
+}

@@ -1,0 +1,174 @@
+/**
+ * Follows a run live with Firestore listeners (no polling): the run, the
+ * build it claimed, that build's build-finished runs, and every run they
+ * published, until nothing followed can change any more.
+ */
+import type {Firestore} from '@google-cloud/firestore';
+import {BUILDS, BuildRecord} from '../shared/build-records';
+import {RUNS, RunRecord, runDocumentId} from '../shared/runs';
+import {CliError, ExitCode} from './errors';
+import type {FollowView} from './render';
+import {GraphUpdate, RunGraph} from './run-graph';
+
+export interface FollowOptions {
+  /** Give up if the run has not started after this long; default 60 s. */
+  readonly startTimeoutMs?: number;
+  /** Give up after this long in all; default: never. */
+  readonly timeoutMs?: number;
+  /** Quiet period before "done" is believed (listeners are not synchronised). */
+  readonly settleMs?: number;
+}
+
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
+
+export async function followRun(
+  firestore: Firestore,
+  rootId: string,
+  rootLabel: string,
+  view: FollowView,
+  options: FollowOptions = {},
+): Promise<RunGraph> {
+  const graph = new RunGraph(rootId, rootLabel);
+  const unsubscribes: Array<() => void> = [];
+  const timers: NodeJS.Timeout[] = [];
+  const settleMs = options.settleMs ?? 300;
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let finished = false;
+      let settleTimer: NodeJS.Timeout | undefined;
+      const finish = (error?: Error) => {
+        if (finished) return;
+        finished = true;
+        if (error) reject(error);
+        else resolve();
+      };
+      const failed = (what: string) => (err: Error) =>
+        finish(
+          new CliError(
+            `Lost the Firestore listener on ${what}: ${err.message}`,
+            ExitCode.Environment,
+          ),
+        );
+
+      const checkDone = () => {
+        if (finished || !graph.isDone()) return;
+        clearTimeout(settleTimer);
+        settleTimer = setTimeout(() => {
+          if (graph.isDone()) finish();
+        }, settleMs);
+      };
+
+      const apply = (update: GraphUpdate) => {
+        if (finished) return;
+        view.update(update, graph);
+        for (const id of update.watchRuns) watchRun(id);
+        for (const id of update.watchBuilds) watchBuild(id);
+        for (const buildId of update.watchBuildRuns) watchBuildRuns(buildId);
+        checkDone();
+      };
+
+      const watchRun = (id: string) => {
+        unsubscribes.push(
+          firestore
+            .collection(RUNS)
+            .doc(runDocumentId(id))
+            .onSnapshot(
+              snapshot =>
+                apply(
+                  graph.updateRun(
+                    id,
+                    snapshot.exists
+                      ? (snapshot.data() as RunRecord)
+                      : undefined,
+                  ),
+                ),
+              failed(`run ${id}`),
+            ),
+        );
+      };
+      const watchBuild = (id: string) => {
+        unsubscribes.push(
+          firestore
+            .collection(BUILDS)
+            .doc(id)
+            .onSnapshot(
+              snapshot =>
+                apply(
+                  graph.updateBuild(
+                    id,
+                    snapshot.exists
+                      ? (snapshot.data() as BuildRecord)
+                      : undefined,
+                  ),
+                ),
+              failed(`build ${id}`),
+            ),
+        );
+      };
+      // The build-finished runs of a build: Cloud Build's notification (the
+      // Build, with its id) is their request.
+      const watchBuildRuns = (buildId: string) => {
+        unsubscribes.push(
+          firestore
+            .collection(RUNS)
+            .where('request.id', '==', buildId)
+            .onSnapshot(
+              snapshot => {
+                for (const doc of snapshot.docs) {
+                  const record = doc.data() as RunRecord;
+                  if (record.kind !== 'build-finished') continue;
+                  apply(graph.updateRun(record.id ?? doc.id, record));
+                }
+              },
+              failed(`the runs of build ${buildId}`),
+            ),
+        );
+      };
+
+      const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+      timers.push(
+        setTimeout(() => {
+          if (graph.root.record === undefined) {
+            finish(
+              new CliError(
+                `No function picked up message ${rootId} within ${Math.round(startTimeoutMs / 1000)} s. ` +
+                  'Is the local stack running (npm start), or are the functions deployed? ' +
+                  `The message may still be delivered later: arr runs ${rootId}`,
+                ExitCode.Timeout,
+              ),
+            );
+          }
+        }, startTimeoutMs),
+      );
+      if (options.timeoutMs !== undefined) {
+        timers.push(
+          setTimeout(
+            () =>
+              finish(
+                new CliError(
+                  `Stopped waiting after ${Math.round(options.timeoutMs! / 1000)} s; the run goes on: arr runs ${rootId}`,
+                  ExitCode.Timeout,
+                ),
+              ),
+            options.timeoutMs,
+          ),
+        );
+      }
+      // Spinner refresh, and the grace period of a build whose finisher never shows.
+      timers.push(
+        setInterval(() => {
+          view.tick(graph);
+          checkDone();
+        }, 1000),
+      );
+
+      apply(graph.initial());
+    });
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    for (const unsubscribe of unsubscribes) unsubscribe();
+    view.close();
+  }
+  return graph;
+}

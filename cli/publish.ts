@@ -129,7 +129,7 @@ export async function followAndReport(
 
   if (options.json) {
     const builds = await Promise.all(
-      [...graph.builds.keys()].map(async id => {
+      graph.followedBuilds().map(async ({id}) => {
         const snapshot = await firestore.collection(BUILDS).doc(id).get();
         return buildView(id, snapshot.data() as BuildRecord);
       }),
@@ -152,7 +152,7 @@ export async function followAndReport(
   }
 
   io.out.write(`${outcomeLine(root.status, root.error ?? root.outcome)}\n`);
-  const builds = buildsSummaryLine([...graph.builds.values()]);
+  const builds = buildsSummaryLine(graph.followedBuilds());
   if (builds !== undefined) io.out.write(`${builds}\n`);
   for (const problem of problems) {
     if (problem.id === graph.rootId) continue; // the line above says it

@@ -33,6 +33,13 @@ export interface TrackedBuild {
   shownStatus?: string;
   /** When this process first saw it terminal (ms since epoch). */
   terminalSince?: number;
+  /**
+   * Whether this is a build the followed runs started or joined. A record
+   * first seen finished and claimed by a run we do not follow is an earlier
+   * attempt for the same key (e.g. before a teardown): not followed, until a
+   * followed run claims it again.
+   */
+  accepted: boolean;
 }
 
 export interface GraphUpdate {
@@ -130,7 +137,7 @@ export class RunGraph {
 
     const buildRef = record.refs?.build;
     if (buildRef !== undefined && !this.builds.has(buildRef)) {
-      this.builds.set(buildRef, {id: buildRef});
+      this.builds.set(buildRef, {id: buildRef, accepted: false});
       update.watchBuilds.push(buildRef);
     }
 
@@ -148,10 +155,15 @@ export class RunGraph {
     now: number = Date.now(),
   ): GraphUpdate {
     const update = emptyUpdate();
-    const build = this.builds.get(id) ?? {id};
+    const build = this.builds.get(id) ?? {id, accepted: false};
     this.builds.set(id, build);
     if (record === undefined) return update;
     build.record = record;
+    if (!build.accepted) {
+      const claimedByUs = this.runs.has(record.runId);
+      if (!claimedByUs && isTerminalBuildStatus(record.status)) return update;
+      build.accepted = true;
+    }
     if (
       record.buildId !== undefined &&
       !this.buildIdsWatched.has(record.buildId)
@@ -179,6 +191,8 @@ export class RunGraph {
       }
     }
     for (const build of this.builds.values()) {
+      // An earlier attempt that no followed run claimed: the runs say it all.
+      if (!build.accepted && build.record !== undefined) continue;
       const status = build.record?.status;
       if (!isTerminalBuildStatus(status)) return false;
       if (this.finisherOf(build) !== undefined) continue;
@@ -211,8 +225,13 @@ export class RunGraph {
   /** Active builds, for a spinner. */
   activeBuilds(): TrackedBuild[] {
     return [...this.builds.values()].filter(
-      b => !isTerminalBuildStatus(b.record?.status),
+      b => b.accepted && !isTerminalBuildStatus(b.record?.status),
     );
+  }
+
+  /** The builds the followed runs started or joined. */
+  followedBuilds(): TrackedBuild[] {
+    return [...this.builds.values()].filter(b => b.accepted);
   }
 
   /** Everything that did not succeed, root first. */
@@ -229,7 +248,7 @@ export class RunGraph {
         });
       }
     }
-    for (const build of this.builds.values()) {
+    for (const build of this.followedBuilds()) {
       const r = build.record;
       if (r && isTerminalBuildStatus(r.status) && r.status !== 'SUCCESS') {
         problems.push({

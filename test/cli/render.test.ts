@@ -1,0 +1,265 @@
+import * as assert from 'assert';
+import {Writable} from 'node:stream';
+import {
+  formatBytes,
+  outcomeLine,
+  renderRun,
+  renderStatus,
+  stepLine,
+  TextFollowView,
+} from '../../cli/render';
+import {RunGraph} from '../../cli/run-graph';
+import {buildView, runView, SCHEMA_VERSION, StatusView} from '../../cli/views';
+import type {BuildRecord} from '../../shared/build-records';
+import type {RunRecord} from '../../shared/runs';
+
+// eslint-disable-next-line no-control-regex
+const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+
+const T0 = '2026-01-01T00:00:00.000Z';
+const T3 = '2026-01-01T00:00:03.000Z';
+
+const STATUS: StatusView = {
+  schemaVersion: SCHEMA_VERSION,
+  project: 'arr-local',
+  region: 'us-central1',
+  repositories: [
+    {
+      id: 'arr-coc-registry-persistent',
+      tier: 'persistent',
+      exists: true,
+      state: 'present',
+      format: 'DOCKER',
+      location: 'us-central1',
+      labels: {'arr-lifecycle': 'persistent'},
+      images: [
+        {
+          image: 'arr-pytorch-base',
+          tags: ['abcdefabcdef', 'latest'],
+          digest: 'sha256:0123456789abcdef0123',
+          sizeBytes: 15e9,
+          uploadTime: T3,
+        },
+      ],
+      imageCount: 1,
+      sizeBytes: 15e9,
+      warnings: [],
+      verifiedAt: T0,
+    },
+    {
+      id: 'arr-coc-registry',
+      tier: 'ephemeral',
+      exists: false,
+      state: 'deleted',
+      format: null,
+      location: null,
+      labels: {},
+      images: [],
+      imageCount: 0,
+      sizeBytes: 0,
+      warnings: [],
+      verifiedAt: T0,
+    },
+  ],
+  images: [],
+  builds: [],
+  runs: [],
+};
+
+describe('arr output', () => {
+  it('step lines: root steps indented, others labelled', () => {
+    assert.strictEqual(
+      plain(stepLine({level: 'ok', text: '✓ Persistent repository exists: x'})),
+      '   ✓ Persistent repository exists: x',
+    );
+    assert.strictEqual(
+      plain(stepLine({level: 'info', text: 'ℹ cache key k'}, 'arr-ml-stack')),
+      '   [arr-ml-stack] ℹ cache key k',
+    );
+  });
+
+  it('outcome lines say how the run ended', () => {
+    assert.strictEqual(
+      plain(outcomeLine('succeeded', 'Both repositories ready')),
+      '✓ Succeeded: Both repositories ready',
+    );
+    assert.strictEqual(
+      plain(outcomeLine('succeeded-with-warnings', 'ok')),
+      '⚠ Succeeded with warnings: ok',
+    );
+    assert.strictEqual(
+      plain(outcomeLine('refused', '✗ confirm does not match')),
+      '✗ Refused: ✗ confirm does not match',
+    );
+    assert.strictEqual(plain(outcomeLine('failed', 'boom')), '✗ Failed: boom');
+  });
+
+  it('status shows repositories with state, labels, images and size', () => {
+    const text = plain(renderStatus(STATUS));
+    assert.match(
+      text,
+      /arr-coc-registry-persistent +persistent +present +DOCKER +us-central1 +arr-lifecycle=persistent +1 image, 15\.0 GB/,
+    );
+    assert.match(text, /arr-coc-registry +ephemeral +deleted/);
+    assert.match(
+      text,
+      /arr-coc-registry-persistent\/arr-pytorch-base:abcdefabcdef,latest/,
+    );
+    assert.match(text, /Images\n {2}\(none yet/);
+  });
+
+  it('formats sizes like the teardown report', () => {
+    assert.strictEqual(formatBytes(15e9), '15.0 GB');
+    assert.strictEqual(formatBytes(712e6), '712.0 MB');
+    assert.strictEqual(formatBytes(512), '512 B');
+  });
+
+  it('a run shows its steps, what it published and its outcome', () => {
+    const record: RunRecord = {
+      id: '7',
+      kind: 'setup',
+      status: 'succeeded',
+      requestedBy: 'arr (me@host)',
+      steps: [
+        {seq: 1, at: T0, level: 'ok', text: '✓ Ephemeral repository created'},
+        {seq: 0, at: T0, level: 'info', text: '⊕ Creating ephemeral'},
+      ],
+      deliveries: 1,
+      startedAt: T0,
+      finishedAt: T3,
+      outcome: 'Both repositories ready',
+      spawned: [
+        {kind: 'dockerfile-changed', messageId: '8', image: 'arr-ml-stack'},
+      ],
+    };
+    const text = plain(renderRun(runView(record)));
+    assert.match(
+      text,
+      /⊕ Creating ephemeral\n {3}✓ Ephemeral repository created/,
+    );
+    assert.match(text, /dockerfile-changed arr-ml-stack: run 8/);
+    assert.match(text, /✓ Succeeded: Both repositories ready$/);
+  });
+
+  it('without a TTY, the follow view prints build status changes as lines', () => {
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const view = new TextFollowView(sink, false);
+    const graph = new RunGraph('root', 'arr-pytorch-base');
+    const record = (status: BuildRecord['status']): BuildRecord => ({
+      image: 'arr-pytorch-base',
+      key: 'k',
+      tier: 'persistent',
+      repository: 'p',
+      status,
+      buildId: 'b1',
+      attempts: 1,
+      failuresInRow: 0,
+      dockerfileHash: 'k',
+      source: 's',
+      runId: 'root',
+      claimedAt: T0,
+      deadline: T0,
+      startTime: T0,
+      finishTime: status === 'SUCCESS' ? T3 : undefined,
+      history: [],
+    });
+    view.update(
+      graph.updateRun('root', {
+        id: 'root',
+        kind: 'dockerfile-changed',
+        status: 'running',
+        steps: [],
+        deliveries: 1,
+        startedAt: T0,
+        refs: {build: 'arr-pytorch-base@k'},
+      }),
+      graph,
+    );
+    view.update(
+      graph.updateBuild('arr-pytorch-base@k', record('CLAIMED')),
+      graph,
+    );
+    view.update(
+      graph.updateBuild('arr-pytorch-base@k', record('WORKING')),
+      graph,
+    );
+    view.update(
+      graph.updateBuild('arr-pytorch-base@k', record('SUCCESS')),
+      graph,
+    );
+    view.close();
+    assert.deepStrictEqual(plain(out).trimEnd().split('\n'), [
+      '   … Build arr-pytorch-base:k: WORKING (build b1)',
+      '   ✓ Build arr-pytorch-base:k succeeded in 3.0 s',
+    ]);
+  });
+
+  it('JSON views keep their documented fields, with null for absent values', () => {
+    const view = buildView('arr-pytorch-base@k', {
+      image: 'arr-pytorch-base',
+      key: 'k',
+      tier: 'persistent',
+      repository: 'arr-coc-registry-persistent',
+      status: 'SUCCESS',
+      buildId: 'b1',
+      attempts: 1,
+      failuresInRow: 0,
+      dockerfileHash: 'k',
+      source: 's',
+      runId: 'r',
+      claimedAt: T0,
+      deadline: T0,
+      startTime: T0,
+      finishTime: T3,
+      history: [],
+    });
+    assert.deepStrictEqual(Object.keys(view).sort(), [
+      'attempts',
+      'buildId',
+      'claimedAt',
+      'digest',
+      'durationSeconds',
+      'failureDetail',
+      'finishTime',
+      'id',
+      'image',
+      'key',
+      'logUrl',
+      'repository',
+      'startTime',
+      'status',
+    ]);
+    assert.strictEqual(view.durationSeconds, 3);
+    assert.strictEqual(view.logUrl, null);
+    const run = runView({
+      id: '1',
+      kind: 'teardown',
+      status: 'running',
+      steps: [],
+      deliveries: 1,
+      startedAt: T0,
+    });
+    assert.deepStrictEqual(Object.keys(run).sort(), [
+      'dryRun',
+      'error',
+      'finishedAt',
+      'id',
+      'image',
+      'kind',
+      'outcome',
+      'refs',
+      'requestedBy',
+      'spawned',
+      'startedAt',
+      'status',
+      'steps',
+    ]);
+    assert.strictEqual(run.finishedAt, null);
+  });
+});

@@ -1,0 +1,154 @@
+import * as assert from 'assert';
+import {ExitCode, UsageError} from '../../cli/errors';
+import {
+  changedMessage,
+  defaultSource,
+  setupMessage,
+  teardownMessage,
+} from '../../cli/requests';
+import {imageCatalog} from '../../shared/catalog';
+import {DockerfileChanged} from '../../shared/events';
+
+const catalog = imageCatalog();
+
+function refusal(fn: () => unknown): UsageError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof UsageError, String(err));
+    assert.strictEqual(err.exitCode, ExitCode.Usage);
+    return err;
+  }
+  assert.fail('expected a UsageError');
+}
+
+describe('arr input validation (before anything is published)', () => {
+  it('changed: an unknown image is refused with the catalog names', () => {
+    const err = refusal(() =>
+      changedMessage(
+        {image: 'arr-pytorch', hash: '0123456789ab', requestedBy: 't'},
+        catalog,
+        'arr-local',
+      ),
+    );
+    assert.match(err.message, /Unknown image "arr-pytorch"/);
+    assert.match(
+      err.message,
+      /arr-pytorch-base, arr-ml-stack, arr-trainer, arr-vertex-launcher/,
+    );
+  });
+
+  for (const hash of [
+    '0123456789AB',
+    '0123456789a',
+    '0123456789abc',
+    'zzzzzzzzzzzz',
+  ]) {
+    it(`changed: the hash "${hash}" is refused with what is accepted`, () => {
+      const err = refusal(() =>
+        changedMessage(
+          {image: 'arr-trainer', hash, requestedBy: 't'},
+          catalog,
+          'arr-local',
+        ),
+      );
+      assert.match(err.message, /12 lowercase hex characters/);
+      assert.match(err.message, /sha256sum Dockerfile \| cut -c1-12/);
+    });
+  }
+
+  it('changed: a missing hash says how to compute one', () => {
+    const err = refusal(() =>
+      changedMessage(
+        {image: 'arr-trainer', hash: undefined, requestedBy: 't'},
+        catalog,
+        'arr-local',
+      ),
+    );
+    assert.match(err.message, /--hash is required/);
+  });
+
+  it('changed: a source that is neither gs:// nor git+https is refused, naming the field', () => {
+    const err = refusal(() =>
+      changedMessage(
+        {
+          image: 'arr-trainer',
+          hash: '0123456789ab',
+          source: '/tmp/context',
+          requestedBy: 't',
+        },
+        catalog,
+        'arr-local',
+      ),
+    );
+    assert.match(err.message, /source: must be gs:\/\/BUCKET\/OBJECT/);
+  });
+
+  it('changed: the default source is where the trigger uploads contexts, and passes the schema', () => {
+    const message = changedMessage(
+      {image: 'arr-pytorch-base', hash: 'abcdefabcdef', requestedBy: 't'},
+      catalog,
+      'arr-local',
+    );
+    assert.strictEqual(
+      message.source,
+      'gs://arr-local-arr-build-contexts/contexts/arr-pytorch-base/abcdefabcdef.tar.gz',
+    );
+    assert.strictEqual(
+      defaultSource('p-123456', 'arr-trainer', '0123456789ab'),
+      'gs://p-123456-arr-build-contexts/contexts/arr-trainer/0123456789ab.tar.gz',
+    );
+    assert.ok(DockerfileChanged.safeParse(message).success);
+    assert.strictEqual('force' in message, false);
+  });
+
+  it('teardown: a confirmation other than the ephemeral id exactly is refused', () => {
+    for (const confirm of [
+      'arr-coc-registry-persistent',
+      'arr-coc',
+      'ARR-COC-REGISTRY',
+      '',
+    ]) {
+      const err = refusal(() =>
+        teardownMessage({confirm, requestedBy: 't'}, 'arr-coc-registry'),
+      );
+      assert.match(err.message, /exactly the ephemeral repository id/);
+      assert.match(err.message, /Without --confirm, teardown is a dry run/);
+    }
+  });
+
+  it('teardown: without --confirm the message has no confirm (the dry run)', () => {
+    assert.deepStrictEqual(
+      teardownMessage({requestedBy: 't'}, 'arr-coc-registry'),
+      {requestedBy: 't'},
+    );
+    assert.deepStrictEqual(
+      teardownMessage(
+        {
+          confirm: 'arr-coc-registry',
+          skipImages: true,
+          dryRun: true,
+          requestedBy: 't',
+        },
+        'arr-coc-registry',
+      ),
+      {
+        requestedBy: 't',
+        confirm: 'arr-coc-registry',
+        dryRun: true,
+        skipImages: true,
+      },
+    );
+  });
+
+  it('setup: dryRun only when asked; requestedBy is bounded by the schema', () => {
+    assert.deepStrictEqual(setupMessage({requestedBy: 'me'}), {
+      requestedBy: 'me',
+    });
+    assert.deepStrictEqual(setupMessage({requestedBy: 'me', dryRun: true}), {
+      requestedBy: 'me',
+      dryRun: true,
+    });
+    refusal(() => setupMessage({requestedBy: 'x'.repeat(201)}));
+  });
+});

@@ -76,9 +76,11 @@ export function createClients(config: Config): Clients {
   });
   const pubsub = memoize(async () => {
     const {PubSub} = await import('@google-cloud/pubsub');
-    // Left to itself, PubSub finds the emulator through PUBSUB_EMULATOR_HOST; a stated
-    // universe domain would take it out of emulator mode.
-    return new PubSub({projectId: config.projectId});
+    // In clientOptions: a top-level universeDomain would take PubSub out of emulator mode.
+    return new PubSub({
+      projectId: config.projectId,
+      clientOptions: {universeDomain: UNIVERSE_DOMAIN},
+    });
   });
 
   return {

@@ -13,7 +13,9 @@ import {
   buildRecordId,
   claimBuild,
   ClaimOutcome,
+  isActive,
   isFailed,
+  readBuildRecord,
   recordBuildStarted,
   takeOverClaim,
 } from './build-records';
@@ -124,6 +126,15 @@ export async function handleDockerfileChange(
       return;
     }
     if (tag) {
+      // Our own build may have pushed it before its notification arrived: not an adoption.
+      const own = await readBuildRecord(firestore, image.name, key);
+      if (own?.buildId && (own.status === 'SUCCESS' || isActive(own.status))) {
+        await run.ok(
+          `✓ ${image.name}:${key} already built (build ${own.buildId}); the manifest records it when Cloud Build's notification arrives`,
+        );
+        await run.succeed(`Already built ${image.name}:${key}`);
+        return;
+      }
       await recordPresentImage(firestore, identity, {
         key,
         digest: tag.digest,

@@ -6,6 +6,8 @@ import {
   serveFunctions,
   ServedFunctions,
 } from '../../deploy/local/function-host';
+import {PubSubNotificationSink} from '../../deploy/local/standins/build-notifications';
+import {readBuildRecord} from '../../shared/build-records';
 import {IMAGES, readManifestEntry} from '../../shared/manifest';
 import {readRun} from '../../shared/runs';
 import {harness} from '../harness/harness';
@@ -27,6 +29,8 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
       source: SOURCE,
       routes: {
         'setup-requested': 'setupRequested',
+        'dockerfile-changed': 'dockerfileChanged',
+        'cloud-builds': 'buildFinished',
         'teardown-requested': 'teardownRequested',
       },
       pubsub,
@@ -162,5 +166,70 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
       (await readManifestEntry(firestore, 'arr-pytorch-base'))?.present,
       true,
     );
+  });
+
+  it('a Dockerfile change builds once; Cloud Build notifications over Pub/Sub record the image', async () => {
+    const firestore = await plane.context.clients.firestore();
+    const setupId = await pubsub
+      .topic('setup-requested')
+      .publishMessage({json: {}});
+    await waitForFinishedRun(firestore, setupId);
+    plane.cloudBuild.setNotificationSink(
+      new PubSubNotificationSink({
+        topic: 'cloud-builds',
+        projectId: harness.projectId,
+      }),
+    );
+    plane.cloudBuild.setBuildDurations({queuedMs: 20, workingMs: 50});
+
+    const hash = 'c0ffee000001';
+    const message = {
+      image: 'arr-pytorch-base',
+      dockerfileHash: hash,
+      source: `gs://arr-local-contexts/contexts/arr-pytorch-base/${hash}.tar.gz`,
+    };
+    const ids = await Promise.all(
+      [1, 2, 3].map(() =>
+        pubsub.topic('dockerfile-changed').publishMessage({json: message}),
+      ),
+    );
+    for (const id of ids)
+      assert.strictEqual(
+        (await waitForFinishedRun(firestore, id)).status,
+        'succeeded',
+      );
+    assert.strictEqual(plane.cloudBuild.calls.count('CreateBuild'), 1);
+
+    const deadline = Date.now() + 20_000;
+    while (
+      (await readBuildRecord(firestore, 'arr-pytorch-base', hash))?.status !==
+      'SUCCESS'
+    ) {
+      assert.ok(
+        Date.now() < deadline,
+        'the build record reaches SUCCESS through build-finished',
+      );
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    let entry = await readManifestEntry(firestore, 'arr-pytorch-base');
+    while (!entry?.present && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 100));
+      entry = await readManifestEntry(firestore, 'arr-pytorch-base');
+    }
+    assert.strictEqual(entry?.key, hash);
+    assert.strictEqual(entry?.repository, 'arr-coc-registry-persistent');
+
+    const cached = await pubsub
+      .topic('dockerfile-changed')
+      .publishMessage({json: message});
+    const run = await waitForFinishedRun(firestore, cached);
+    assert.ok(
+      run.steps.some(
+        s =>
+          s.text ===
+          `✓ Using cached arr-pytorch-base:${hash} (hash matches, no rebuild)`,
+      ),
+    );
+    assert.strictEqual(plane.cloudBuild.calls.count('CreateBuild'), 1);
   });
 });

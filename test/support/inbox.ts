@@ -9,8 +9,8 @@ import {uniqueName} from '../harness/names';
 export interface Inbox {
   /** Messages received and not yet taken, as {id, data}. */
   take(): Array<{id: string; data: Buffer; attributes: Record<string, string>}>;
-  /** Waits until no message arrived for `quietMs`. */
-  settle(quietMs?: number): Promise<void>;
+  /** Waits until every id in `ids` has arrived (taken or not), or fails after `timeoutMs`. */
+  waitFor(ids: Iterable<string>, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,20 +22,26 @@ export async function openInbox(topicName: string): Promise<Inbox> {
   const [subscription]: [Subscription, unknown] =
     await topic.createSubscription(uniqueName('inbox'));
   const received: Message[] = [];
-  let lastArrival = Date.now();
+  const arrived = new Set<string>();
   subscription.on('message', (message: Message) => {
     message.ack();
+    if (arrived.has(message.id)) return;
+    arrived.add(message.id);
     received.push(message);
-    lastArrival = Date.now();
   });
   return {
     take: () =>
       received
         .splice(0)
         .map(m => ({id: m.id, data: m.data, attributes: {...m.attributes}})),
-    async settle(quietMs = 400) {
-      while (Date.now() - lastArrival < quietMs) {
-        await new Promise(resolve => setTimeout(resolve, 50));
+    async waitFor(ids, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (const id of ids) {
+        while (!arrived.has(id)) {
+          if (Date.now() > deadline)
+            throw new Error(`message ${id} never arrived`);
+          await new Promise(resolve => setTimeout(resolve, 20));
+        }
       }
     },
     async close() {

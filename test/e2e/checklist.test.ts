@@ -1,0 +1,373 @@
+/**
+ * The seed's testing checklist, end to end: the local stack (its own
+ * emulators, the stand-ins, the four functions behind push subscriptions) driven
+ * through the `arr` CLI as spawned processes, the way an operator types it.
+ * `arr` finds the stack through a state file, as it does after `npm start`.
+ */
+import * as assert from 'assert';
+import {execFile} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join, resolve} from 'node:path';
+import type {Context} from 'mocha';
+import {ExitCode} from '../../cli/errors';
+import type {PublishView, RunsView, StatusView} from '../../cli/views';
+import {LocalStack, startLocalStack} from '../../deploy/local/stack';
+import {writeStackState} from '../../deploy/local/stack-state';
+
+const ARR = resolve(__dirname, '../../cli/arr.js');
+const PERSISTENT = 'arr-coc-registry-persistent';
+const EPHEMERAL = 'arr-coc-registry';
+const BASE_HASH = 'abcdefabcdef';
+const ML_STACK_HASH = '111111111111';
+const TRAINER_HASH = '222222222222';
+
+interface ArrResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe("the seed's testing checklist, end to end through arr over the local stack", function () {
+  this.timeout(120_000);
+  let stack: LocalStack;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let broken = false;
+
+  before(async function (this: Context) {
+    this.timeout(180_000);
+    stack = await startLocalStack({
+      projectId: 'arr-checklist',
+      buildSeconds: 0.3,
+      logLevel: 'warn',
+      emulatorTimeoutMs: 90_000,
+    });
+    dir = mkdtempSync(join(tmpdir(), 'arr-checklist-'));
+    const statePath = join(dir, 'state.json');
+    writeStackState(
+      {
+        version: 1,
+        phase: 'running',
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        projectId: stack.projectId,
+        region: stack.region,
+        env: {...stack.env},
+      },
+      statePath,
+    );
+    // As a user's shell: nothing exported, only the state file to go by.
+    env = {...process.env, ARR_LOCAL_STACK_STATE: statePath, NO_COLOR: '1'};
+    for (const name of [
+      'GOOGLE_CLOUD_PROJECT',
+      'FIRESTORE_EMULATOR_HOST',
+      'PUBSUB_EMULATOR_HOST',
+      'ARTIFACT_REGISTRY_EMULATOR_HOST',
+      'CLOUD_BUILD_EMULATOR_HOST',
+    ]) {
+      delete env[name];
+    }
+  });
+
+  after(async function (this: Context) {
+    this.timeout(60_000);
+    await stack?.stop();
+    if (dir) rmSync(dir, {recursive: true, force: true});
+  });
+
+  // Later steps build on earlier ones: after a failure they would only repeat it.
+  beforeEach(function (this: Context) {
+    if (broken) this.skip();
+  });
+  afterEach(function (this: Context) {
+    if (this.currentTest?.state === 'failed') {
+      broken = true;
+      for (const f of stack.functions) {
+        process.stderr.write(
+          `--- ${f.target} log tail ---\n${stack.functionOutput(f.target).slice(-3000)}\n`,
+        );
+      }
+    }
+  });
+
+  function arr(...args: string[]): Promise<ArrResult> {
+    return new Promise(done => {
+      execFile(
+        process.execPath,
+        [ARR, ...args],
+        {env, timeout: 90_000},
+        (error, stdout, stderr) => {
+          const code =
+            error === null
+              ? 0
+              : typeof error.code === 'number'
+                ? error.code
+                : -1;
+          done({code, stdout, stderr});
+        },
+      );
+    });
+  }
+
+  async function arrOk(...args: string[]): Promise<string> {
+    const result = await arr(...args);
+    assert.strictEqual(
+      result.code,
+      0,
+      `arr ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
+    );
+    return result.stdout;
+  }
+
+  async function status(): Promise<StatusView> {
+    return JSON.parse(await arrOk('status', '--json')) as StatusView;
+  }
+
+  function repository(view: StatusView, id: string) {
+    const found = view.repositories.find(r => r.id === id);
+    assert.ok(found, `no ${id} in arr status`);
+    return found;
+  }
+
+  function tagsOf(view: StatusView, repositoryId: string, image: string) {
+    return repository(view, repositoryId)
+      .images.filter(i => i.image === image)
+      .flatMap(i => i.tags)
+      .sort();
+  }
+
+  /** Images of the builds Cloud Build was asked for, in order. */
+  function createdBuilds(): string[] {
+    return stack.standIns.cloudBuild.calls
+      .requests('CreateBuild')
+      .map(request => {
+        const build = request.build as
+          {substitutions?: Record<string, string>} | undefined;
+        return build?.substitutions?._IMAGE ?? '?';
+      });
+  }
+
+  it('1. setup creates both repositories: DOCKER, in the region, labelled with their lifecycle', async () => {
+    const out = await arrOk('setup');
+    assert.match(
+      out,
+      /✓ Persistent repository created: arr-coc-registry-persistent/,
+    );
+    assert.match(out, /✓ Ephemeral repository created: arr-coc-registry\n/);
+    assert.match(out, /⚡ Persistent repository passed — Roger!/);
+    assert.match(out, /✓ Succeeded: Both repositories ready/);
+
+    const view = await status();
+    for (const [id, tier] of [
+      [PERSISTENT, 'persistent'],
+      [EPHEMERAL, 'ephemeral'],
+    ] as const) {
+      const r = repository(view, id);
+      assert.strictEqual(r.exists, true, id);
+      assert.strictEqual(r.state, 'present', id);
+      assert.strictEqual(r.tier, tier);
+      assert.strictEqual(r.format, 'DOCKER', id);
+      assert.strictEqual(r.location, 'us-central1', id);
+      assert.strictEqual(r.labels['arr-lifecycle'], tier, id);
+    }
+  });
+
+  it('2. a new base image is built once, into the persistent repository only; its dependents after it, into the ephemeral one', async () => {
+    // The Dockerfile trigger publishes every image; the dependents wait for the base.
+    assert.match(
+      await arrOk('changed', 'arr-ml-stack', '--hash', ML_STACK_HASH),
+      /Waiting for arr-pytorch-base/,
+    );
+    assert.match(
+      await arrOk('changed', 'arr-trainer', '--hash', TRAINER_HASH),
+      /Waiting for arr-ml-stack/,
+    );
+    assert.deepStrictEqual(createdBuilds(), []);
+
+    const out = await arrOk('changed', 'arr-pytorch-base', '--hash', BASE_HASH);
+    assert.match(out, /✓ Build arr-pytorch-base:abcdefabcdef succeeded/);
+    assert.match(out, /\[arr-ml-stack\] ⊕ Building arr-ml-stack:/);
+    assert.match(out, /\[arr-trainer\] ⊕ Building arr-trainer:/);
+    assert.match(out, /✓ 3 builds succeeded/);
+
+    assert.deepStrictEqual(createdBuilds(), [
+      'arr-pytorch-base',
+      'arr-ml-stack',
+      'arr-trainer',
+    ]);
+    const view = await status();
+    assert.deepStrictEqual(tagsOf(view, PERSISTENT, 'arr-pytorch-base'), [
+      BASE_HASH,
+      'latest',
+    ]);
+    assert.deepStrictEqual(tagsOf(view, EPHEMERAL, 'arr-pytorch-base'), []);
+    assert.deepStrictEqual(
+      repository(view, PERSISTENT).images.map(i => i.image),
+      ['arr-pytorch-base'],
+    );
+    assert.deepStrictEqual(
+      repository(view, EPHEMERAL).images.map(i => i.image),
+      ['arr-ml-stack', 'arr-trainer'],
+    );
+    for (const image of ['arr-ml-stack', 'arr-trainer']) {
+      assert.ok(tagsOf(view, EPHEMERAL, image).includes('latest'), image);
+    }
+
+    // In order: each dependent's build started after its parent's finished.
+    const build = (image: string) => {
+      const found = view.builds.find(b => b.image === image);
+      assert.ok(found?.startTime && found.finishTime, `build of ${image}`);
+      return found as {startTime: string; finishTime: string};
+    };
+    assert.ok(
+      build('arr-pytorch-base').finishTime <= build('arr-ml-stack').startTime,
+    );
+    assert.ok(
+      build('arr-ml-stack').finishTime <= build('arr-trainer').startTime,
+    );
+
+    const base = view.images.find(i => i.image === 'arr-pytorch-base');
+    assert.strictEqual(base?.present, true);
+    assert.strictEqual(base?.key, BASE_HASH);
+    assert.strictEqual(base?.repository, PERSISTENT);
+  });
+
+  it('3. teardown deletes the ephemeral repository only, and its report names what it preserved', async () => {
+    const dry = await arrOk('teardown');
+    assert.match(
+      dry,
+      /Would delete: arr-coc-registry \(images: arr-ml-stack, arr-trainer/,
+    );
+    assert.match(
+      dry,
+      /Would preserve: arr-coc-registry-persistent \(arr-pytorch-base/,
+    );
+    assert.strictEqual(
+      stack.standIns.artifactRegistry.calls.count('DeleteRepository'),
+      0,
+    );
+
+    const out = await arrOk('teardown', '--confirm', EPHEMERAL);
+    assert.match(
+      out,
+      /✓ Deleted: arr-coc-registry \(images: arr-ml-stack, arr-trainer/,
+    );
+    assert.match(
+      out,
+      /Preserved: arr-coc-registry-persistent \(arr-pytorch-base, [\d.]+ [kMG]?B\) — prevents a 2–4 hour rebuild/,
+    );
+    const deletes =
+      stack.standIns.artifactRegistry.calls.requests('DeleteRepository');
+    assert.deepStrictEqual(
+      deletes.map(r => r.name),
+      [
+        `projects/arr-checklist/locations/us-central1/repositories/${EPHEMERAL}`,
+      ],
+    );
+
+    const view = await status();
+    assert.strictEqual(repository(view, EPHEMERAL).exists, false);
+    assert.strictEqual(repository(view, EPHEMERAL).state, 'deleted');
+    assert.strictEqual(repository(view, PERSISTENT).exists, true);
+    assert.deepStrictEqual(tagsOf(view, PERSISTENT, 'arr-pytorch-base'), [
+      BASE_HASH,
+      'latest',
+    ]);
+  });
+
+  it('4. setup again brings the ephemeral repository back, and its reconcile rebuilds the ephemeral images', async () => {
+    const out = await arrOk('setup');
+    assert.match(
+      out,
+      /✓ Persistent repository exists: arr-coc-registry-persistent/,
+    );
+    assert.match(out, /✓ Ephemeral repository created: arr-coc-registry\n/);
+    assert.match(out, /→ Rebuilding arr-ml-stack: not in arr-coc-registry/);
+
+    const view = await status();
+    const ephemeral = repository(view, EPHEMERAL);
+    assert.strictEqual(ephemeral.exists, true);
+    assert.strictEqual(ephemeral.labels['arr-lifecycle'], 'ephemeral');
+    assert.deepStrictEqual(
+      [...new Set(ephemeral.images.map(i => i.image))],
+      ['arr-ml-stack', 'arr-trainer'],
+    );
+    for (const image of ['arr-ml-stack', 'arr-trainer']) {
+      assert.strictEqual(
+        view.images.find(i => i.image === image)?.present,
+        true,
+        image,
+      );
+    }
+    assert.strictEqual(
+      createdBuilds().filter(image => image === 'arr-pytorch-base').length,
+      1,
+    );
+  });
+
+  it('5. the same base hash again is a cache hit: the base was built exactly once in the whole cycle', async () => {
+    const out = await arrOk('changed', 'arr-pytorch-base', '--hash', BASE_HASH);
+    assert.match(
+      out,
+      /✓ Using cached arr-pytorch-base:abcdefabcdef \(hash matches, no rebuild\)/,
+    );
+    assert.deepStrictEqual(
+      createdBuilds().filter(image => image === 'arr-pytorch-base'),
+      ['arr-pytorch-base'],
+    );
+  });
+
+  describe('and arr, around the checklist', () => {
+    it('refuses bad input before publishing anything', async () => {
+      const before = (JSON.parse(await arrOk('runs', '--json')) as RunsView)
+        .runs.length;
+      for (const args of [
+        ['changed', 'arr-pytorch', '--hash', BASE_HASH],
+        ['changed', 'arr-trainer', '--hash', 'ABCDEF'],
+        ['teardown', '--confirm', PERSISTENT],
+        ['setup', '--force'],
+      ]) {
+        const result = await arr(...args);
+        assert.strictEqual(result.code, ExitCode.Usage, args.join(' '));
+        assert.notStrictEqual(result.stderr, '');
+      }
+      const after = (JSON.parse(await arrOk('runs', '--json')) as RunsView).runs
+        .length;
+      assert.strictEqual(after, before);
+    });
+
+    it('--no-wait prints the message id, which is the run id arr runs follows', async () => {
+      const published = JSON.parse(
+        await arrOk('setup', '--dry-run', '--no-wait', '--json'),
+      ) as PublishView;
+      assert.strictEqual(published.waited, false);
+      assert.match(published.messageId, /^\S+$/);
+      const followed = JSON.parse(
+        await arrOk('runs', published.messageId, '--wait', '--json'),
+      ) as PublishView;
+      assert.strictEqual(followed.status, 'succeeded');
+      assert.strictEqual(followed.runs[0].id, published.messageId);
+      assert.strictEqual(followed.runs[0].dryRun, true);
+    });
+
+    it('--json on a publishing command gives the runs and builds it led to', async () => {
+      const view = JSON.parse(
+        await arrOk(
+          'changed',
+          'arr-vertex-launcher',
+          '--hash',
+          '333333333333',
+          '--json',
+        ),
+      ) as PublishView;
+      assert.strictEqual(view.exitCode, 0);
+      assert.strictEqual(view.topic, 'dockerfile-changed');
+      assert.deepStrictEqual(
+        view.builds.map(b => [b.image, b.status, b.repository]),
+        [['arr-vertex-launcher', 'SUCCESS', EPHEMERAL]],
+      );
+      assert.ok(view.runs.some(r => r.kind === 'build-finished'));
+    });
+  });
+});

@@ -262,6 +262,12 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
     },
     {
       resource: project,
+      member: sa(fn['teardown-requested']),
+      role: 'roles/artifactregistry.reader',
+      why: "teardown-requested: list both repositories' images for its report (read-only)",
+    },
+    {
+      resource: project,
       member: sa(id.builder),
       role: 'roles/artifactregistry.writer',
       condition: builderCondition(o),

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const STAGED_SOURCE_DIR = 'build/deploy/staged-source';
-const COMPILED_DIRS = ['build/functions', 'build/shared'];
+// build/cloudbuild holds the image build config that shared/image-build.ts renders.
+const COMPILED_DIRS = ['build/functions', 'build/shared', 'build/cloudbuild'];
 const ENTRY = 'build/functions/index.js';
 
 export interface StagedSource {

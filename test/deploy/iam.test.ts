@@ -60,7 +60,7 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
     ]);
   });
 
-  it('grants the teardown function Firestore and its conditioned role, nothing else on the project', () => {
+  it('grants the teardown function Firestore, read access for its report and its conditioned role, nothing else on the project', () => {
     const o = sampleOptions();
     const member = `serviceAccount:arr-teardown-requested@${o.project}.iam.gserviceaccount.com`;
     const projectRoles = grantsBeforeFunctions(o)
@@ -69,6 +69,7 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
       .sort();
     assert.deepEqual(projectRoles, [
       customRoleName(o.project, 'arrEphemeralRepositoryDeleter'),
+      'roles/artifactregistry.reader',
       'roles/datastore.user',
     ]);
   });

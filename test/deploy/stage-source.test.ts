@@ -1,8 +1,13 @@
 import * as assert from 'node:assert/strict';
+import {spawnSync} from 'node:child_process';
+import * as path from 'node:path';
 import {
   productionLockFile,
   productionPackageJson,
+  stageSource,
 } from '../../deploy/stage-source';
+
+const ROOT = path.resolve(__dirname, '../../..');
 
 describe('deploy staged source', () => {
   it('keeps production dependencies only and stops the cloud build from compiling', () => {
@@ -32,5 +37,29 @@ describe('deploy staged source', () => {
       'node_modules/zod',
     ]);
     assert.equal('devDependencies' in (lock.packages?.[''] ?? {}), false);
+  });
+
+  it('stages a source whose entry loads: every file it requires is staged', () => {
+    const staged = stageSource(ROOT);
+    const entry = path.join(
+      ROOT,
+      'build/deploy/staged-source/build/functions/index.js',
+    );
+    // Dependencies come from the repository's node_modules; the project's own files
+    // must all come from the staged copy.
+    const loaded = spawnSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(entry)})`],
+      {
+        env: {
+          ...process.env,
+          NODE_PATH: path.join(ROOT, 'node_modules'),
+          GOOGLE_CLOUD_PROJECT: 'arr-sample-project',
+        },
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(loaded.status, 0, loaded.stderr);
+    assert.ok(staged);
   });
 });

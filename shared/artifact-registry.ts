@@ -6,9 +6,9 @@
  */
 import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import type {Config} from './config';
-import {classifyError, explainPermanentFailure, PermanentError} from './errors';
+import {classifyError} from './errors';
 import {parseRepositoryName, repositoryResourceName} from './repository-id';
-import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
+import {callGoogleApi, DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 import type {Tier} from './catalog';
 
 export const LIFECYCLE_LABEL = 'arr-lifecycle';
@@ -271,29 +271,12 @@ export class ArtifactRegistry {
       }
     });
   }
-
-  /**
-   * Run one call with retries. A permanent failure becomes a PermanentError that names
-   * the permission the call needed, so the run tells the operator what to grant.
-   */
   private async call<T>(
     permission: string,
     operation: (client: ArtifactRegistryClient) => Promise<T>,
   ): Promise<T> {
     const client = await this.client();
-    try {
-      return await withRetry(() => operation(client), this.retry);
-    } catch (error) {
-      if (
-        classifyError(error) === 'permanent' &&
-        !(error instanceof PermanentError)
-      ) {
-        throw new PermanentError(explainPermanentFailure(error, permission), {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    return callGoogleApi(permission, () => operation(client), this.retry);
   }
 }
 

@@ -8,10 +8,10 @@ import type {google} from '@google-cloud/cloudbuild/build/protos/protos';
 import template from '../cloudbuild/image-build.json';
 import type {CatalogImage} from './catalog';
 import type {Config} from './config';
-import {classifyError, explainPermanentFailure, PermanentError} from './errors';
+import {classifyError, PermanentError} from './errors';
 import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './events';
 import {imagePath} from './repository-id';
-import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
+import {callGoogleApi, DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
 
 type Build = google.devtools.cloudbuild.v1.IBuild;
 
@@ -185,19 +185,7 @@ export class ImageBuilds {
     operation: (client: CloudBuildClient) => Promise<T>,
   ): Promise<T> {
     const client = await this.client();
-    try {
-      return await withRetry(() => operation(client), this.retry);
-    } catch (error) {
-      if (
-        classifyError(error) === 'permanent' &&
-        !(error instanceof PermanentError)
-      ) {
-        throw new PermanentError(explainPermanentFailure(error, permission), {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    return callGoogleApi(permission, () => operation(client), this.retry);
   }
 }
 

@@ -2,7 +2,12 @@
  * In-process retries for transient faults, with full-jitter exponential backoff.
  * After the last attempt the error propagates, so the handler throws and Pub/Sub redelivers.
  */
-import {isTransient} from './errors';
+import {
+  classifyError,
+  explainPermanentFailure,
+  isTransient,
+  PermanentError,
+} from './errors';
 
 export interface RetryPolicy {
   attempts: number;
@@ -39,4 +44,29 @@ export async function withRetry<T>(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/**
+ * One call to a Google API: transient faults retried in process; a permanent failure
+ * becomes a PermanentError naming the permission the call needed, so the run tells the
+ * operator what to grant.
+ */
+export async function callGoogleApi<T>(
+  permission: string,
+  operation: () => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+): Promise<T> {
+  try {
+    return await withRetry(operation, policy);
+  } catch (error) {
+    if (
+      classifyError(error) === 'permanent' &&
+      !(error instanceof PermanentError)
+    ) {
+      throw new PermanentError(explainPermanentFailure(error, permission), {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }

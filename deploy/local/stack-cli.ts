@@ -102,6 +102,27 @@ export function parseStackArgs(
   };
 }
 
+function hints(ephemeral: string): string[] {
+  const commands: Array<[string, string]> = [
+    ['npx arr setup', 'create both repositories'],
+    [
+      'npx arr changed arr-pytorch-base --hash 0123456789ab',
+      'build the base (then its dependents)',
+    ],
+    ['npx arr status', 'repositories, images, builds, runs'],
+    ['npx arr teardown', 'dry run: what would go, what stays'],
+    [
+      `npx arr teardown --confirm ${ephemeral}`,
+      'delete the ephemeral repository',
+    ],
+    ['npx arr runs', 'recent runs; npx arr runs <id> for one'],
+  ];
+  const width = Math.max(...commands.map(([c]) => c.length));
+  return commands.map(
+    ([command, what]) => `  ${command.padEnd(width)}   ${pc.dim(`# ${what}`)}`,
+  );
+}
+
 /** What `npm start` prints once everything runs. */
 export function describeStack(stack: LocalStack, statePath: string): string {
   const pad = (s: string, n: number) => s.padEnd(n);
@@ -126,12 +147,7 @@ export function describeStack(stack: LocalStack, statePath: string): string {
     `  State: ${where} — arr reads it; there is nothing to export.`,
     '',
     'Drive it from another terminal:',
-    '  npx arr setup                                     # create both repositories',
-    '  npx arr changed arr-pytorch-base --hash 0123456789ab   # build the base, then its dependents',
-    '  npx arr status                                    # repositories, images, builds, runs',
-    '  npx arr teardown                                  # dry run: what would go, what stays',
-    `  npx arr teardown --confirm ${stack.env.EPHEMERAL_REPOSITORY}            # delete the ephemeral repository`,
-    '  npx arr runs                                      # recent runs; npx arr runs <id> for one',
+    ...hints(stack.env.EPHEMERAL_REPOSITORY),
     '',
   ];
   return lines.join('\n');

@@ -318,6 +318,31 @@ describe("the seed's testing checklist, end to end through arr over the local st
     );
   });
 
+  it('the manual migration: a base pushed by hand with its hash tag is adopted by the next arr changed, without a build', async () => {
+    const migrated = 'feedfacecafe';
+    // What `docker tag` + `docker push` of the old image leaves in the registry.
+    stack.standIns.artifactRegistry.seedImage(
+      `projects/arr-checklist/locations/us-central1/repositories/${PERSISTENT}`,
+      'arr-pytorch-base',
+      [migrated],
+      {sizeBytes: 15e9},
+    );
+    const out = await arrOk('changed', 'arr-pytorch-base', '--hash', migrated);
+    assert.match(
+      out,
+      /✓ Adopted arr-pytorch-base:feedfacecafe \(sha256:[0-9a-f]+\): already in arr-coc-registry-persistent, pushed outside the control plane; no build/,
+    );
+    assert.deepStrictEqual(
+      createdBuilds().filter(image => image === 'arr-pytorch-base'),
+      ['arr-pytorch-base'],
+    );
+    const base = (await status()).images.find(
+      i => i.image === 'arr-pytorch-base',
+    );
+    assert.strictEqual(base?.key, migrated);
+    assert.strictEqual(base?.origin, 'adopted');
+  });
+
   describe('and arr, around the checklist', () => {
     it('refuses bad input before publishing anything', async () => {
       const before = (JSON.parse(await arrOk('runs', '--json')) as RunsView)

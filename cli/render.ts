@@ -3,9 +3,9 @@
  * a spinner while a build runs, the closing line of a run, `status` and `runs`.
  * Colours are off without a TTY and with NO_COLOR (picocolors decides).
  */
-import {createSpinner, type Spinner} from 'nanospinner';
 import pc from 'picocolors';
 import type {RunStatus, RunStep, StepLevel} from '../shared/runs';
+import {Spinner} from './spinner';
 import type {GraphUpdate, Problem, RunGraph, TrackedBuild} from './run-graph';
 import type {
   BuildView,
@@ -186,9 +186,9 @@ export class TextFollowView implements FollowView {
       )
       .join('; ');
     if (this.spinner === undefined) {
-      this.spinner = createSpinner(text, {stream: process.stderr}).start();
+      this.spinner = new Spinner(text, process.stderr).start();
     } else {
-      this.spinner.update({text});
+      this.spinner.update(text);
     }
   }
 
@@ -198,7 +198,7 @@ export class TextFollowView implements FollowView {
 
   private print(lines: string[]): void {
     if (lines.length === 0) return;
-    const spinning = this.spinner?.isSpinning() === true;
+    const spinning = this.spinner?.spinning === true;
     if (spinning) this.spinner?.clear();
     this.out.write(lines.join('\n') + '\n');
     if (spinning) this.spinner?.render();
@@ -206,7 +206,6 @@ export class TextFollowView implements FollowView {
 
   private stopSpinner(): void {
     if (this.spinner === undefined) return;
-    this.spinner.clear();
     this.spinner.stop();
     this.spinner = undefined;
   }

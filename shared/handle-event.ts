@@ -34,7 +34,8 @@ export async function handleEvent<Request>(
 ): Promise<void> {
   const firestore = await context.clients.firestore();
   const begun = await withRetry(
-    () => beginRun(firestore, event.id, handler.kind, context.log),
+    () =>
+      beginRun(firestore, event.id, handler.kind, context.log, context.retry),
     context.retry,
   );
   if (begun.kind === 'already-finished') {
@@ -64,11 +65,14 @@ export async function handleEvent<Request>(
 
   try {
     await handler.act(request, run, context, event);
+    await run.flush();
   } catch (error) {
     if (classifyError(error) === 'transient') {
       await run.info(
         `⟳ Transient failure, Pub/Sub will redeliver: ${describeError(error)}`,
       );
+      // Best effort: the redelivery resumes this run whether or not the note landed.
+      await run.flush().catch(() => undefined);
       throw error;
     }
     await run.fail(

@@ -2,7 +2,13 @@
  * `runs/{eventId}`: one record per handled event. It is what an operator watches (ordered
  * step lines ending in an outcome) and the dedupe record for at-least-once delivery.
  */
-import type {Firestore, Transaction} from '@google-cloud/firestore';
+import {FieldValue} from '@google-cloud/firestore';
+import type {
+  DocumentReference,
+  Firestore,
+  Transaction,
+} from '@google-cloud/firestore';
+import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 import type {Logger} from './log';
 
 export const RunKind = [
@@ -83,6 +89,7 @@ export async function beginRun(
   eventId: string,
   kind: RunKind,
   log: Logger,
+  retry: RetryPolicy = DEFAULT_RETRY_POLICY,
   now: () => Date = () => new Date(),
 ): Promise<BeginResult> {
   const ref = firestore.collection(RUNS).doc(runDocumentId(eventId));
@@ -121,6 +128,7 @@ export async function beginRun(
     eventId,
     log.child({runId: eventId, kind}),
     now,
+    retry,
   );
   if (outcome.kind === 'resumed') {
     run.resumeAt(outcome.nextSeq, outcome.warnings);
@@ -133,16 +141,28 @@ export async function beginRun(
 }
 
 /** A run in progress: step lines are written in order as they happen. */
+/**
+ * A run in progress. Step lines are written behind the handler, in order, coalesced into
+ * as few Firestore writes as the pace allows: a watcher still sees each line within
+ * milliseconds, and a cache hit does not wait for one write per line. Finishing (and
+ * `flush`) waits for every write, and surfaces a failed one.
+ */
 export class Run {
   private seq = 0;
   private warnings = 0;
-  private readonly ref;
+  private readonly ref: DocumentReference;
+  private pendingSteps: RunStep[] = [];
+  private pendingSpawned: SpawnedRun[] = [];
+  private pendingFields: Record<string, unknown> = {};
+  private writes: Promise<void> = Promise.resolve();
+  private writeFailure: unknown;
 
   constructor(
     firestore: Firestore,
     readonly id: string,
     readonly log: Logger,
     private readonly now: () => Date,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {
     this.ref = firestore.collection(RUNS).doc(runDocumentId(id));
   }
@@ -162,27 +182,25 @@ export class Run {
     dryRun?: boolean;
     request?: object;
   }): Promise<void> {
-    await this.ref.update(withoutUndefined({...fields}));
+    Object.assign(this.pendingFields, withoutUndefined({...fields}));
+    this.scheduleWrite();
   }
 
   async link(refs: Record<string, string>): Promise<void> {
-    const update: Record<string, string> = {};
-    for (const [key, value] of Object.entries(refs))
-      update[`refs.${key}`] = value;
-    await this.ref.update(update);
+    for (const [key, value] of Object.entries(refs)) {
+      this.pendingFields[`refs.${key}`] = value;
+    }
+    this.scheduleWrite();
   }
 
   /** Record a message this run published, so a watcher can follow the run it starts. */
   async spawned(entry: SpawnedRun): Promise<void> {
-    const {FieldValue} = await import('@google-cloud/firestore');
-    await this.ref.update({
-      spawned: FieldValue.arrayUnion(withoutUndefined(entry)),
-    });
+    this.pendingSpawned.push(withoutUndefined(entry) as SpawnedRun);
+    this.scheduleWrite();
   }
 
   async step(level: StepLevel, text: string): Promise<void> {
     if (level === 'warn') this.warnings++;
-    const {FieldValue} = await import('@google-cloud/firestore');
     const step: RunStep = {
       seq: this.seq++,
       at: this.now().toISOString(),
@@ -190,7 +208,8 @@ export class Run {
       text,
     };
     this.logStep(level, text);
-    await this.ref.update({steps: FieldValue.arrayUnion(step)});
+    this.pendingSteps.push(step);
+    this.scheduleWrite();
   }
 
   info(text: string): Promise<void> {
@@ -221,6 +240,16 @@ export class Run {
     await this.finish('refused', reason, reason);
   }
 
+  /** Waits until everything recorded so far is written; throws if a write failed. */
+  async flush(): Promise<void> {
+    await this.writes;
+    if (this.writeFailure !== undefined) {
+      const failure = this.writeFailure;
+      this.writeFailure = undefined;
+      throw failure;
+    }
+  }
+
   private async finish(
     status: RunStatus,
     outcome: string,
@@ -231,7 +260,8 @@ export class Run {
         ? this.log.error
         : this.log.info;
     log(`Run ${status}: ${outcome}`, {status});
-    await this.ref.update(
+    Object.assign(
+      this.pendingFields,
       withoutUndefined({
         status,
         outcome,
@@ -239,6 +269,36 @@ export class Run {
         finishedAt: this.now().toISOString(),
       }),
     );
+    this.scheduleWrite();
+    await this.flush();
+  }
+
+  /** Queue a write of whatever is pending; a write already queued takes it all. */
+  private scheduleWrite(): void {
+    this.writes = this.writes.then(() =>
+      this.writePending().catch(error => {
+        this.writeFailure ??= error;
+      }),
+    );
+  }
+
+  private async writePending(): Promise<void> {
+    if (
+      this.pendingSteps.length === 0 &&
+      this.pendingSpawned.length === 0 &&
+      Object.keys(this.pendingFields).length === 0
+    ) {
+      return;
+    }
+    const update: Record<string, unknown> = this.pendingFields;
+    this.pendingFields = {};
+    if (this.pendingSteps.length > 0) {
+      update.steps = FieldValue.arrayUnion(...this.pendingSteps.splice(0));
+    }
+    if (this.pendingSpawned.length > 0) {
+      update.spawned = FieldValue.arrayUnion(...this.pendingSpawned.splice(0));
+    }
+    await withRetry(() => this.ref.update(update), this.retry);
   }
 
   private logStep(level: StepLevel, text: string): void {

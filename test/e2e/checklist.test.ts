@@ -376,6 +376,28 @@ describe("the seed's testing checklist, end to end through arr over the local st
       assert.strictEqual(followed.runs[0].dryRun, true);
     });
 
+    it('exits 1 with the reason when a build it follows fails', async () => {
+      stack.standIns.cloudBuild.forceNextTerminalStatus(
+        'FAILURE',
+        'step 3 exited 1',
+      );
+      const result = await arr(
+        'changed',
+        'arr-vertex-launcher',
+        '--hash',
+        '444444444444',
+      );
+      assert.strictEqual(result.code, ExitCode.Failed, result.stdout);
+      assert.match(
+        result.stdout,
+        /✗ Build arr-vertex-launcher:444444444444 FAILURE: .*step 3 exited 1/,
+      );
+      assert.match(
+        result.stdout,
+        /✗ build arr-vertex-launcher:444444444444 did not succeed: FAILURE: .*step 3 exited 1/,
+      );
+    });
+
     it('--json on a publishing command gives the runs and builds it led to', async () => {
       const view = JSON.parse(
         await arrOk(

@@ -13,7 +13,8 @@ import {
   silentView,
   TextFollowView,
 } from './render';
-import type {RunGraph} from './run-graph';
+import type {Problem, RunGraph} from './run-graph';
+import type {RunStatus} from '../shared/runs';
 import {followRun} from './watch-run';
 import {buildView, PublishView, runView, SCHEMA_VERSION} from './views';
 
@@ -120,12 +121,7 @@ export async function followAndReport(
 
   const root = graph.root.record!;
   const problems = graph.problems();
-  const exitCode =
-    root.status === 'refused'
-      ? ExitCode.Refused
-      : problems.length > 0
-        ? ExitCode.Failed
-        : ExitCode.Ok;
+  const exitCode = exitCodeFor(root.status, problems);
 
   if (options.json) {
     const builds = await Promise.all(
@@ -159,6 +155,15 @@ export async function followAndReport(
     io.out.write(`${problemLine(problem)}\n`);
   }
   return exitCode;
+}
+
+/** Refused wins; otherwise any failed run or unsuccessful build is a failure. */
+export function exitCodeFor(
+  rootStatus: RunStatus,
+  problems: readonly Problem[],
+): ExitCode {
+  if (rootStatus === 'refused') return ExitCode.Refused;
+  return problems.length > 0 ? ExitCode.Failed : ExitCode.Ok;
 }
 
 export function writeJson(io: Output, value: unknown): void {

@@ -9,6 +9,8 @@ import {
   TextFollowView,
 } from '../../cli/render';
 import {RunGraph} from '../../cli/run-graph';
+import {ExitCode} from '../../cli/errors';
+import {exitCodeFor} from '../../cli/publish';
 import {buildView, runView, SCHEMA_VERSION, StatusView} from '../../cli/views';
 import type {BuildRecord} from '../../shared/build-records';
 import type {RunRecord} from '../../shared/runs';
@@ -261,5 +263,34 @@ describe('arr output', () => {
       'steps',
     ]);
     assert.strictEqual(run.finishedAt, null);
+  });
+});
+
+describe('arr exit codes', () => {
+  const failedBuild = {
+    id: 'i@k',
+    kind: 'build-failed' as const,
+    label: 'i:k',
+    detail: 'FAILURE',
+  };
+  it('0 when the run and everything it led to succeeded, warnings included', () => {
+    assert.strictEqual(exitCodeFor('succeeded', []), ExitCode.Ok);
+    assert.strictEqual(exitCodeFor('succeeded-with-warnings', []), ExitCode.Ok);
+  });
+  it('1 when the run failed, or a build or run it led to did not succeed', () => {
+    assert.strictEqual(
+      exitCodeFor('succeeded', [failedBuild]),
+      ExitCode.Failed,
+    );
+    assert.strictEqual(
+      exitCodeFor('failed', [{...failedBuild, kind: 'run-failed', id: 'r'}]),
+      ExitCode.Failed,
+    );
+  });
+  it('3 when the control plane refused the request', () => {
+    assert.strictEqual(
+      exitCodeFor('refused', [{...failedBuild, kind: 'run-refused', id: 'r'}]),
+      ExitCode.Refused,
+    );
   });
 });

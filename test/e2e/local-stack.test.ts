@@ -145,9 +145,17 @@ describe('npm start (the stack CLI as a process)', function () {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'arr-stack-cli-'));
   });
-  afterEach(async () => {
+  afterEach(async function (this: Context) {
+    this.timeout(30_000);
+    // After a failure: stop it the way a user would, so that it stops its
+    // emulators and functions too; SIGKILL only if that does not work.
     if (first && first.exitCode === null && first.signalCode === null) {
-      first.kill('SIGKILL');
+      const child = first;
+      const gone = new Promise(done => child.once('exit', done));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await gone;
+      clearTimeout(timer);
     }
     first = undefined;
     rmSync(dir, {recursive: true, force: true});

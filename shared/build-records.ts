@@ -123,13 +123,25 @@ export async function claimBuild(
     .doc(buildRecordId(request.image, request.key));
   // Most duplicates arrive while the build runs: a plain read answers them without
   // contending for the transaction that only a claimable record needs.
-  const seen = (await ref.get()).data() as BuildRecord | undefined;
-  if (
-    seen &&
-    isActive(seen.status) &&
-    seen.runId !== request.runId &&
-    seen.deadline > request.now.toISOString()
-  ) {
+  const activeElsewhere = (record: BuildRecord) =>
+    isActive(record.status) &&
+    record.runId !== request.runId &&
+    record.deadline > request.now.toISOString();
+  let seen = (await ref.get()).data() as BuildRecord | undefined;
+  if (seen === undefined) {
+    // The first claim of a key is an atomic create, not a transaction: a storm of
+    // duplicates arrives before any record exists, and in transactions they would all
+    // lock the same document and wait on each other until Firestore aborts them.
+    const record = firstClaim(request);
+    try {
+      await ref.create(stripUndefined(record));
+      return {kind: 'claimed', record, resumed: false};
+    } catch (error) {
+      if ((error as {code?: unknown}).code !== ALREADY_EXISTS) throw error;
+      seen = (await ref.get()).data() as BuildRecord | undefined;
+    }
+  }
+  if (seen !== undefined && activeElsewhere(seen)) {
     return {kind: 'building', record: seen};
   }
   return firestore.runTransaction(
@@ -140,23 +152,7 @@ export async function claimBuild(
         request.now.getTime() + CLAIM_GRACE_MS,
       ).toISOString();
       if (!snapshot.exists) {
-        const record: BuildRecord = {
-          image: request.image,
-          key: request.key,
-          tier: request.tier,
-          repository: request.repository,
-          status: 'CLAIMED',
-          attempts: 1,
-          failuresInRow: 0,
-          dockerfileHash: request.dockerfileHash,
-          source: request.source,
-          parentKey: request.parentKey,
-          parentDigest: request.parentDigest,
-          runId: request.runId,
-          claimedAt: at,
-          deadline,
-          history: [{at, status: 'CLAIMED', attempt: 1}],
-        };
+        const record = firstClaim(request);
         tx.create(ref, stripUndefined(record));
         return {kind: 'claimed', record, resumed: false};
       }
@@ -392,6 +388,29 @@ export async function activeBuildsInto(
     .where('status', 'in', [...ACTIVE_BUILD_STATUSES])
     .get();
   return snapshot.docs.map(d => d.data() as BuildRecord);
+}
+
+const ALREADY_EXISTS = 6; // gRPC status
+
+function firstClaim(request: ClaimRequest): BuildRecord {
+  const at = request.now.toISOString();
+  return {
+    image: request.image,
+    key: request.key,
+    tier: request.tier,
+    repository: request.repository,
+    status: 'CLAIMED',
+    attempts: 1,
+    failuresInRow: 0,
+    dockerfileHash: request.dockerfileHash,
+    source: request.source,
+    parentKey: request.parentKey,
+    parentDigest: request.parentDigest,
+    runId: request.runId,
+    claimedAt: at,
+    deadline: new Date(request.now.getTime() + CLAIM_GRACE_MS).toISOString(),
+    history: [{at, status: 'CLAIMED', attempt: 1}],
+  };
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -6,6 +6,7 @@
 import {
   activeBuildsInto,
   applyBuildUpdate,
+  buildRecordId,
   BuildRecord,
   markBuildSideEffect,
 } from './build-records';
@@ -54,6 +55,7 @@ export async function handleBuildNotification(
   )?.digest;
 
   const firestore = await context.clients.firestore();
+  await run.link({build: buildRecordId(image, key)});
   const outcome = await applyBuildUpdate(firestore, image, key, {
     buildId: build.id,
     status: build.status,

@@ -72,6 +72,7 @@ export function createClients(config: Config): Clients {
     return new Firestore({
       projectId: config.projectId,
       ignoreUndefinedProperties: true,
+      universeDomain: UNIVERSE_DOMAIN,
     });
   });
   const pubsub = memoize(async () => {

@@ -15,7 +15,10 @@ export interface Inbox {
 }
 
 export async function openInbox(topicName: string): Promise<Inbox> {
-  const pubsub = new PubSub({projectId: harness.projectId});
+  const pubsub = new PubSub({
+    projectId: harness.projectId,
+    clientOptions: {universeDomain: 'googleapis.com'},
+  });
   const topic = pubsub.topic(topicName);
   const [exists] = await topic.exists();
   if (!exists) await topic.create().catch(() => undefined);

@@ -1,0 +1,157 @@
+/**
+ * `npm run bench` — the figures of issue 8, measured side by side in one run on the
+ * local stack, printed as a table (`--json`: as JSON). `--long` adds the convergence
+ * run under faults over more cycles.
+ *
+ *   npm run bench                  # table
+ *   npm run bench -- --json        # for machines
+ *   npm run bench -- --long        # + convergence under faults, 5 cycles
+ */
+import {cpus} from 'node:os';
+import {type LocalStack, startLocalStack} from '../deploy/local/stack';
+import {type BuildsAvoided, measureBuildsAvoided} from './builds-avoided';
+import {type CacheHit, measureCacheHit} from './cache-hit';
+import {type CleanupAtScale, measureCleanupAtScale} from './cleanup-at-scale';
+import {type ColdStart, measureColdStarts} from './cold-start';
+import {
+  convergenceViolations,
+  faultCounts,
+  runUnderFaults,
+} from './convergence';
+import {type DuplicateStorm, measureDuplicateStorm} from './duplicate-storm';
+import {StackDriver} from './stack-driver';
+import {renderTable} from './table';
+
+export interface BenchResults {
+  date: string;
+  command: string;
+  machine: {cpus: number; node: string};
+  durationSeconds: number;
+  buildsAvoided: BuildsAvoided;
+  cacheHit: CacheHit;
+  duplicateStorm: DuplicateStorm;
+  coldStart: ColdStart[];
+  cleanup: CleanupAtScale;
+  convergence?: {
+    cycles: number;
+    failureRate: number;
+    seconds: number;
+    violations: string[];
+    standInCalls: number;
+    builds: number;
+    failedBuilds: number;
+    notifications: number;
+    malformed: number;
+  };
+}
+
+interface Options {
+  json: boolean;
+  long: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const options: Options = {json: false, long: false};
+  for (const arg of argv) {
+    if (arg === '--json') options.json = true;
+    else if (arg === '--long') options.long = true;
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(
+        'usage: npm run bench [-- --json] [-- --long]\n' +
+          '  --json  print the figures as JSON\n' +
+          '  --long  also run the checklist cycle under faults, 5 cycles\n',
+      );
+      process.exit(0);
+    } else {
+      throw new Error(`unknown option ${arg} (try --help)`);
+    }
+  }
+  return options;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const began = Date.now();
+  // Each stack gets fresh function processes: the storm's memory figure starts from
+  // processes that handled nothing else.
+  const withStack = async <T>(
+    work: (driver: StackDriver) => Promise<T>,
+  ): Promise<T> => {
+    const stack: LocalStack = await startLocalStack({
+      buildSeconds: 0.2,
+      logLevel: 'warn',
+    });
+    // The in-process clients (cache-hit Firestore count) reach this stack.
+    Object.assign(process.env, stack.env);
+    const driver = new StackDriver(stack);
+    try {
+      return await work(driver);
+    } finally {
+      await driver.close();
+      await stack.stop();
+    }
+  };
+
+  const results = await withStack(async driver => {
+    progress('duplicate storm (100 deliveries at once) and peak RSS…');
+    const duplicateStorm = await measureDuplicateStorm(driver);
+    progress('cache hit (200 deliveries)…');
+    const cacheHit = await measureCacheHit(driver);
+    progress('cold starts (function vs floor, alternating)…');
+    const coldStart = await measureColdStarts(driver, options.long ? 9 : 5);
+    progress('cleanup at scale (1,000 versions, 20 ms per call)…');
+    const cleanup = await measureCleanupAtScale(driver, {
+      fullSerial: options.long,
+    });
+    progress('builds avoided (checklist cycle × 5)…');
+    const buildsAvoided = await measureBuildsAvoided(driver, 5);
+    return {duplicateStorm, cacheHit, coldStart, cleanup, buildsAvoided};
+  });
+
+  let convergence: BenchResults['convergence'];
+  if (options.long) {
+    convergence = await withStack(async driver => {
+      const cycles = 5;
+      const failureRate = 0.2;
+      progress(
+        `convergence under faults (${cycles} cycles, ${failureRate * 100}% of stand-in calls UNAVAILABLE)…`,
+      );
+      await driver.reset();
+      const started = Date.now();
+      const record = await runUnderFaults(driver, {cycles, failureRate});
+      const seconds = (Date.now() - started) / 1000;
+      driver.stack.standIns.artifactRegistry.faults.reset();
+      driver.stack.standIns.cloudBuild.faults.reset();
+      return {
+        cycles,
+        failureRate,
+        seconds,
+        violations: await convergenceViolations(driver, record),
+        ...faultCounts(driver),
+        malformed: record.malformed.length,
+      };
+    });
+  }
+
+  const report: BenchResults = {
+    date: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: {cpus: cpus().length, node: process.version},
+    durationSeconds: (Date.now() - began) / 1000,
+    ...results,
+    ...(convergence ? {convergence} : {}),
+  };
+  process.stdout.write(
+    options.json
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : `${renderTable(report)}\n`,
+  );
+}
+
+main().catch(error => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

@@ -1,0 +1,79 @@
+/**
+ * Convergence under faults, end to end: the local stack with real HTTP delivery (Pub/Sub
+ * emulator push → functions-framework), 20% of stand-in calls answered UNAVAILABLE,
+ * Cloud Build notifications duplicated and delivered out of order, one build failing,
+ * malformed messages of every kind mixed into every step. The seed's checklist cycle
+ * runs once; at rest, every invariant of bench/convergence.ts must hold.
+ *
+ * No timed assertion: the stack is only given time to come to rest.
+ */
+import * as assert from 'assert';
+import {type LocalStack, startLocalStack} from '../../deploy/local/stack';
+import {
+  type ConvergenceRecord,
+  convergenceViolations,
+  faultCounts,
+  malformedMessages,
+  publishMalformed,
+  runUnderFaults,
+} from '../../bench/convergence';
+import {StackDriver} from '../../bench/stack-driver';
+
+describe('convergence under faults (local stack, real HTTP delivery)', () => {
+  let stack: LocalStack | undefined;
+  let driver: StackDriver | undefined;
+  let record: ConvergenceRecord;
+
+  before(async function () {
+    this.timeout(180_000);
+    stack = await startLocalStack({buildSeconds: 0.2, logLevel: 'warn'});
+    driver = new StackDriver(stack);
+    record = await runUnderFaults(driver, {
+      cycles: 1,
+      failureRate: 0.2,
+      seed: 8,
+    });
+    stack.standIns.artifactRegistry.faults.reset();
+    stack.standIns.cloudBuild.faults.reset();
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await driver?.close();
+    await stack?.stop();
+  });
+
+  it('the faults really happened: failed calls, a failed build, duplicated notifications', () => {
+    const counts = faultCounts(driver!);
+    const {artifactRegistry, cloudBuild} = stack!.standIns;
+    assert.ok(counts.failedBuilds >= 1, JSON.stringify(counts));
+    assert.ok(
+      cloudBuild.notifications.length >= 2 * counts.builds,
+      `${cloudBuild.notifications.length} notifications for ${counts.builds} builds`,
+    );
+    assert.ok(artifactRegistry.calls.all().length > 0);
+    assert.ok(record.malformed.length > 0);
+  });
+
+  it('converges: registry, manifest, builds and runs agree, and nothing crashed', async () => {
+    const violations = await convergenceViolations(driver!, record);
+    assert.deepStrictEqual(violations, []);
+  });
+
+  // Known bug, pending a fix in the control plane: a message with attributes and no
+  // data reaches the handler as an event without an id (functions-framework converts
+  // only push bodies with a non-empty message.data), runDocumentId(undefined) throws,
+  // the function answers 500, and Pub/Sub redelivers it forever with no run recorded.
+  it.skip('a message with attributes and no data is acknowledged with a recorded error', async function () {
+    this.timeout(30_000);
+    const noData = malformedMessages({noData: true}).filter(
+      m => m.data.length === 0,
+    );
+    const published = await publishMalformed(driver!, noData);
+    for (const m of published) {
+      const run = await driver!.waitForRun(m.id, 10_000);
+      assert.ok(['failed', 'refused'].includes(run.status), m.topic);
+      assert.match(run.error ?? '', /no data/);
+    }
+  });
+});

@@ -3,7 +3,7 @@ import type {ArtifactRegistry} from './artifact-registry';
 import type {CleanupPlan} from './cleanup-planner';
 import {describeError} from './errors';
 
-export const CLEANUP_CONCURRENCY = 8;
+export const CLEANUP_CONCURRENCY = 16;
 
 export interface CleanupResult {
   deleted: string[];

@@ -48,6 +48,17 @@ export interface BuildRecord {
   history: BuildHistoryEntry[];
 }
 
+/**
+ * When the successful build finished: Cloud Build's finish time, else when we recorded
+ * its SUCCESS; '' if it never succeeded.
+ */
+function lastSuccessAt(record: BuildRecord): string {
+  if (record.status !== 'SUCCESS') return '';
+  if (record.finishTime) return new Date(record.finishTime).toISOString();
+  const entries = record.history.filter(entry => entry.status === 'SUCCESS');
+  return entries.length > 0 ? entries[entries.length - 1].at : '';
+}
+
 export function buildRecordId(image: string, key: string): string {
   return `${image}@${key}`;
 }
@@ -100,6 +111,11 @@ export interface ClaimRequest {
   runId: string;
   maxAttempts: number;
   force: boolean;
+  /**
+   * When the caller saw the image's tag missing. A SUCCESS recorded after that moment is
+   * a build that finished meanwhile (a duplicate's), not an image that has since gone.
+   */
+  checkedAbsentAt?: Date;
   now: Date;
 }
 
@@ -111,7 +127,9 @@ export type ClaimOutcome =
   /** An active claim past its deadline: check Cloud Build before it blocks anything. */
   | {kind: 'stale'; record: BuildRecord}
   /** Failed too often in a row; only `force` tries again. */
-  | {kind: 'exhausted'; record: BuildRecord};
+  | {kind: 'exhausted'; record: BuildRecord}
+  /** Built successfully after the caller looked: nothing to do. */
+  | {kind: 'built'; record: BuildRecord};
 
 /** Claim (image, key) in a transaction; exactly one concurrent caller gets `claimed`. */
 export async function claimBuild(
@@ -164,6 +182,14 @@ export async function claimBuild(
         return record.deadline > at
           ? {kind: 'building', record}
           : {kind: 'stale', record};
+      }
+      if (
+        record.status === 'SUCCESS' &&
+        !request.force &&
+        request.checkedAbsentAt !== undefined &&
+        lastSuccessAt(record) >= request.checkedAbsentAt.toISOString()
+      ) {
+        return {kind: 'built', record};
       }
       if (
         isFailed(record.status) &&

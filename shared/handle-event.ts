@@ -8,7 +8,11 @@
  */
 import type {Context} from './context';
 import {classifyError, describeError, PermanentError} from './errors';
-import {MalformedMessageError, PubSubCloudEvent} from './pubsub-event';
+import {
+  asPubSubCloudEvent,
+  MalformedMessageError,
+  PubSubCloudEvent,
+} from './pubsub-event';
 import {withRetry} from './retry';
 import {beginRun, Run, RunKind} from './runs';
 
@@ -28,10 +32,19 @@ export interface EventHandler<Request> {
 }
 
 export async function handleEvent<Request>(
-  event: PubSubCloudEvent,
+  delivered: unknown,
   handler: EventHandler<Request>,
   context: Context,
 ): Promise<void> {
+  const event = asPubSubCloudEvent(delivered);
+  if (!event) {
+    // Nothing to record it under and nothing to dedupe by: acknowledge it, loudly.
+    context.log.error(
+      'Acknowledged an event with no id and no Pub/Sub message id; nothing was done',
+      {kind: handler.kind},
+    );
+    return;
+  }
   const firestore = await context.clients.firestore();
   const begun = await withRetry(
     () =>

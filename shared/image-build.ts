@@ -52,6 +52,7 @@ export interface BuildSnapshot {
   tags: string[];
   logUrl?: string;
   failureDetail?: string;
+  finishTime?: string;
 }
 
 export function imageBuildSubstitutions(
@@ -212,7 +213,30 @@ function snapshot(build: Build): BuildSnapshot {
     id: build.id ?? '',
     status,
     tags: build.tags ?? [],
+    finishTime: timestampToIso(build.finishTime),
     logUrl: build.logUrl ?? undefined,
     failureDetail: build.failureInfo?.detail ?? build.statusDetail ?? undefined,
   };
+}
+
+function timestampToIso(
+  timestamp:
+    | {
+        seconds?: number | string | {toString(): string} | null;
+        nanos?: number | null;
+      }
+    | null
+    | undefined,
+): string | undefined {
+  if (
+    !timestamp ||
+    timestamp.seconds === null ||
+    timestamp.seconds === undefined
+  ) {
+    return undefined;
+  }
+  const millis =
+    Number(String(timestamp.seconds)) * 1000 +
+    Math.floor((timestamp.nanos ?? 0) / 1e6);
+  return new Date(millis).toISOString();
 }

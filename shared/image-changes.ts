@@ -116,7 +116,9 @@ export async function handleDockerfileChange(
     `ℹ ${image.name}: Dockerfile ${request.dockerfileHash}${parent ? ` on ${parent.image}:${parent.key}` : ''} → cache key ${key}`,
   );
 
+  let checkedAbsentAt: Date | undefined;
   if (!request.force) {
+    checkedAbsentAt = new Date();
     const tag = await context.registry.getTag(repository, image.name, key);
     if (tag && isPresent(entry) && entry.key === key) {
       await run.ok(
@@ -164,7 +166,16 @@ export async function handleDockerfileChange(
     );
   }
 
-  await startOneBuild({image, repository, key, parent, request, run, context});
+  await startOneBuild({
+    image,
+    repository,
+    key,
+    parent,
+    request,
+    run,
+    context,
+    checkedAbsentAt,
+  });
 }
 
 function isPresent(
@@ -185,6 +196,7 @@ interface BuildStart {
   request: DockerfileChanged;
   run: Run;
   context: Context;
+  checkedAbsentAt?: Date;
 }
 
 async function startOneBuild(start: BuildStart): Promise<void> {
@@ -219,6 +231,12 @@ async function startOneBuild(start: BuildStart): Promise<void> {
         `${label} failed ${last.failuresInRow} times in a row (last: ${last.status}${last.failureDetail ? `, ${last.failureDetail}` : ''}${last.logUrl ? `, logs ${last.logUrl}` : ''}); publish with force: true to try again`,
       );
     }
+    case 'built':
+      await run.ok(
+        `✓ ${label} already built (build ${outcome.record.buildId}) while this delivery looked; no rebuild`,
+      );
+      await run.succeed(`Already built ${label}`);
+      return;
     case 'claimed':
       break;
   }
@@ -290,6 +308,7 @@ function claim(start: BuildStart): Promise<ClaimOutcome> {
       runId: start.run.id,
       maxAttempts: start.context.config.maxBuildAttempts,
       force: start.request.force === true,
+      checkedAbsentAt: start.checkedAbsentAt,
       now: new Date(),
     }),
   );
@@ -326,6 +345,7 @@ async function resolveStaleClaim(
     status,
     attempt: record.attempts,
     logUrl: build?.logUrl,
+    finishTime: build?.finishTime,
     failureDetail: build
       ? build.failureDetail
       : 'build not found in Cloud Build',

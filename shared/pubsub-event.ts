@@ -126,3 +126,29 @@ function describeIssues(issues: readonly Issue[]): string {
     })
     .join('; ');
 }
+
+/**
+ * The event as the handlers expect it. functions-framework turns a push body into a
+ * CloudEvent only when the message has data; a message with attributes alone reaches the
+ * function as the raw push body `{message, subscription}`. Both become a CloudEvent whose
+ * id is the Pub/Sub message id; anything without an id gives null.
+ */
+export function asPubSubCloudEvent(raw: unknown): PubSubCloudEvent | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const event = raw as Partial<PubSubCloudEvent> & {
+    message?: unknown;
+    subscription?: unknown;
+  };
+  if (typeof event.id === 'string' && event.id !== '')
+    return event as PubSubCloudEvent;
+  const message = event.message as PubSubMessage | undefined;
+  const messageId =
+    message?.messageId ??
+    (message as {message_id?: string} | undefined)?.message_id;
+  if (typeof messageId !== 'string' || messageId === '') return null;
+  return {
+    id: messageId,
+    type: 'google.cloud.pubsub.topic.v1.messagePublished',
+    data: {message, subscription: event.subscription},
+  };
+}

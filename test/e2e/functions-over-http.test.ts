@@ -67,6 +67,21 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
     ]);
   });
 
+  it('acknowledges a message with attributes and no data (a raw push body) and records it failed', async () => {
+    const answer = await postPushMessage(
+      served.pushEndpoints['setup-requested'],
+      {attributes: {requestedBy: 'ana'}, messageId: 'attributes-only'},
+      harness.projectId,
+    );
+    assert.strictEqual(answer.status, 204, answer.body);
+    const run = await readRun(
+      await plane.context.clients.firestore(),
+      'attributes-only',
+    );
+    assert.strictEqual(run?.status, 'failed');
+    assert.match(run?.error ?? '', /has no data/);
+  });
+
   it('acknowledges a malformed message with 204, records it failed, and calls nothing', async () => {
     const answer = await postPushMessage(
       served.pushEndpoints['setup-requested'],

@@ -6,6 +6,7 @@ import {
   TeardownRequest,
 } from '../../shared/events';
 import {
+  asPubSubCloudEvent,
   decodeMessage,
   MalformedMessageError,
   PubSubCloudEvent,
@@ -139,5 +140,21 @@ describe('Pub/Sub CloudEvent decoder', () => {
     assert.match(message, /field `image`/);
     assert.match(message, /field `dockerfileHash`/);
     assert.match(message, /field `source`/);
+  });
+
+  it('takes a raw push body (a message without data) as an event with its message id', () => {
+    const raw = {
+      subscription: 'projects/p/subscriptions/s',
+      message: {attributes: {a: 'b'}, messageId: '123'},
+    };
+    const event = asPubSubCloudEvent(raw);
+    assert.strictEqual(event?.id, '123');
+    assert.throws(() => decodeMessage(event!, SetupRequest), /has no data/);
+  });
+
+  it('gives no event for something without any id', () => {
+    assert.strictEqual(asPubSubCloudEvent({message: {attributes: {}}}), null);
+    assert.strictEqual(asPubSubCloudEvent('nope'), null);
+    assert.strictEqual(asPubSubCloudEvent(null), null);
   });
 });

@@ -4,6 +4,7 @@
  * Firestore emulator and counted on the stand-ins. No CLI, no in-process handler.
  */
 import {Firestore} from '@google-cloud/firestore';
+import {TERMINAL_BUILD_STATUSES} from '../shared/events';
 import type {PubSub} from '@google-cloud/pubsub';
 import {resetFirestore} from '../deploy/local/emulators';
 import {
@@ -197,15 +198,6 @@ export class StackDriver {
   }
 }
 
-const TERMINAL: ReadonlySet<string> = new Set([
-  'SUCCESS',
-  'FAILURE',
-  'INTERNAL_ERROR',
-  'TIMEOUT',
-  'CANCELLED',
-  'EXPIRED',
-]);
-
 export function isTerminal(status: string): boolean {
-  return TERMINAL.has(status);
+  return TERMINAL_BUILD_STATUSES.has(status);
 }

@@ -75,9 +75,7 @@ export function isActive(status: BuildRecordStatus): boolean {
 }
 
 export function isFailed(status: BuildRecordStatus): boolean {
-  return (
-    status !== 'SUCCESS' && TERMINAL_BUILD_STATUSES.has(status as BuildStatus)
-  );
+  return status !== 'SUCCESS' && TERMINAL_BUILD_STATUSES.has(status);
 }
 
 /** Status order: a build never moves back (a WORKING after SUCCESS changes nothing). */

@@ -71,14 +71,19 @@ export const BuildStatus = [
 ] as const;
 export type BuildStatus = (typeof BuildStatus)[number];
 
-export const TERMINAL_BUILD_STATUSES: ReadonlySet<BuildStatus> = new Set([
+export const TERMINAL_BUILD_STATUS_NAMES = [
   'SUCCESS',
   'FAILURE',
   'INTERNAL_ERROR',
   'TIMEOUT',
   'CANCELLED',
   'EXPIRED',
-]);
+] as const satisfies readonly BuildStatus[];
+export type TerminalBuildStatus = (typeof TERMINAL_BUILD_STATUS_NAMES)[number];
+
+export const TERMINAL_BUILD_STATUSES: ReadonlySet<string> = new Set(
+  TERMINAL_BUILD_STATUS_NAMES,
+);
 
 /**
  * The part of Cloud Build's notification (the Build resource as JSON) this project reads.

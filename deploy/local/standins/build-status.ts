@@ -1,27 +1,17 @@
-/** `google.devtools.cloudbuild.v1.Build.Status` names, as Cloud Build's JSON writes them. */
-export const BUILD_STATUSES = [
-  'STATUS_UNKNOWN',
-  'PENDING',
-  'QUEUED',
-  'WORKING',
-  'SUCCESS',
-  'FAILURE',
-  'INTERNAL_ERROR',
-  'TIMEOUT',
-  'CANCELLED',
-  'EXPIRED',
-] as const;
-export type BuildStatus = (typeof BUILD_STATUSES)[number];
+/**
+ * `google.devtools.cloudbuild.v1.Build.Status` names, as Cloud Build's JSON writes them:
+ * the same lists the control plane reads (shared/events.ts), so the two cannot drift.
+ */
+import {
+  BuildStatus as BUILD_STATUS_NAMES,
+  TERMINAL_BUILD_STATUS_NAMES,
+} from '../../../shared/events';
+import type {TerminalBuildStatus} from '../../../shared/events';
 
-export const TERMINAL_BUILD_STATUSES = [
-  'SUCCESS',
-  'FAILURE',
-  'INTERNAL_ERROR',
-  'TIMEOUT',
-  'CANCELLED',
-  'EXPIRED',
-] as const;
-export type TerminalBuildStatus = (typeof TERMINAL_BUILD_STATUSES)[number];
+export type {TerminalBuildStatus};
+export const BUILD_STATUSES = BUILD_STATUS_NAMES;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
+export const TERMINAL_BUILD_STATUSES = TERMINAL_BUILD_STATUS_NAMES;
 
 /** Terminal statuses a test can force on the next build instead of its normal outcome. */
 export const FORCEABLE_BUILD_STATUSES = [

@@ -5,6 +5,7 @@
  */
 import pc from 'picocolors';
 import {imageCatalog} from '../shared/catalog';
+import {cleanup} from './commands/cleanup';
 import {changed, setup, teardown} from './commands/publishing';
 import {runs, status} from './commands/reading';
 import {connect, Connection, resolveTarget} from './connection';
@@ -24,6 +25,8 @@ function liveActions(): {actions: Actions; close: () => Promise<void>} {
         changed(connected, imageCatalog(), image, flags),
       status: flags => status(connected(), flags),
       runs: (runId, flags) => runs(connected(), runId, flags),
+      cleanup: (image, flags) =>
+        cleanup(connected(), imageCatalog(), image, flags),
     },
     close: async () => {
       await connection?.close();

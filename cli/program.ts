@@ -3,6 +3,7 @@
  * only; what each command does is an injected action, so tests can check the
  * parsing without a project.
  */
+import type {CleanupFlags} from './commands/cleanup';
 import {Command, CommanderError, InvalidArgumentError, Option} from 'commander';
 import {ExitCode} from './errors';
 
@@ -46,6 +47,7 @@ export interface Actions {
   changed(image: string, flags: ChangedFlags): Promise<number>;
   status(flags: StatusFlags): Promise<number>;
   runs(runId: string | undefined, flags: RunsFlags): Promise<number>;
+  cleanup(image: string, flags: CleanupFlags): Promise<number>;
 }
 
 function positiveNumber(what: string) {
@@ -170,6 +172,17 @@ export function createProgram(
     .option('--json', 'machine-readable (see README)', false)
     .action(async (flags: StatusFlags) => {
       result = await actions.status(flags);
+    });
+
+  program
+    .command('cleanup')
+    .description(
+      "an image's cleanup plan, without applying it: what its next successful build deletes and keeps",
+    )
+    .argument('<image>', 'a catalog image, e.g. arr-trainer')
+    .option('--json', 'machine-readable (see README)', false)
+    .action(async (image: string, flags: CleanupFlags) => {
+      result = await actions.cleanup(image, flags);
     });
 
   program

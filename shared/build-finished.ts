@@ -3,6 +3,9 @@
  * the image in the manifest, rebuilds dependents and cleans up old versions, each side
  * effect once, even when the notification is duplicated or redelivered.
  */
+import type {Firestore} from '@google-cloud/firestore';
+import type {ArtifactRegistry} from './artifact-registry';
+import type {Config} from './config';
 import {
   activeBuildsInto,
   applyBuildUpdate,
@@ -11,7 +14,7 @@ import {
   markBuildSideEffect,
 } from './build-records';
 import {applyCleanupPlan} from './cleanup';
-import {describeCleanupPlan, planCleanup} from './cleanup-planner';
+import {CleanupPlan, describeCleanupPlan, planCleanup} from './cleanup-planner';
 import type {Context} from './context';
 import {publishDependents} from './dependents';
 import {BuildNotification, TERMINAL_BUILD_STATUSES} from './events';
@@ -159,39 +162,57 @@ async function finishSuccessfulBuild(
   }
 }
 
-export async function cleanUpOldVersions(
-  record: Pick<BuildRecord, 'image' | 'key'>,
+/**
+ * The cleanup plan for an image whose current key is `currentKey`: what a build-finished
+ * run applies, and what `arr cleanup` shows beforehand, from the same inputs.
+ */
+export async function planImageCleanup(
+  deps: {registry: ArtifactRegistry; firestore: Firestore; config: Config},
+  image: string,
+  currentKey: string,
   repository: string,
-  run: Run,
-  context: Context,
-  options: {dryRun?: boolean} = {},
-): Promise<void> {
-  const firestore = await context.clients.firestore();
+  now: Date = new Date(),
+): Promise<CleanupPlan> {
+  const {registry, firestore, config} = deps;
   const [versions, running] = await Promise.all([
-    context.registry.listVersions(repository, record.image),
-    activeBuildsInto(firestore, context.config.ephemeralRepository).then(
+    registry.listVersions(repository, image),
+    activeBuildsInto(firestore, config.ephemeralRepository).then(
       async builds => [
         ...builds,
-        ...(repository === context.config.ephemeralRepository
+        ...(repository === config.ephemeralRepository
           ? []
           : await activeBuildsInto(firestore, repository)),
       ],
     ),
   ]);
-  const plan = planCleanup({
+  return planCleanup({
     versions,
-    currentKey: record.key,
-    protectedDigests: running
-      .filter(b => b.parentDigest)
-      .map(b => b.parentDigest!),
-    protectedKeys: running
-      .filter(b => b.image === record.image)
-      .map(b => b.key),
-    now: new Date(),
+    currentKey,
+    protectedDigests: running.flatMap(b =>
+      b.parentDigest ? [b.parentDigest] : [],
+    ),
+    protectedKeys: running.filter(b => b.image === image).map(b => b.key),
+    now,
   });
-  for (const line of describeCleanupPlan(record.image, plan))
+}
+
+export async function cleanUpOldVersions(
+  record: Pick<BuildRecord, 'image' | 'key'>,
+  repository: string,
+  run: Run,
+  context: Context,
+): Promise<void> {
+  const firestore = await context.clients.firestore();
+  const plan = await planImageCleanup(
+    {registry: context.registry, firestore, config: context.config},
+    record.image,
+    record.key,
+    repository,
+  );
+  for (const line of describeCleanupPlan(record.image, plan)) {
     await run.info(line);
-  if (options.dryRun || plan.deletions.length === 0) return;
+  }
+  if (plan.deletions.length === 0) return;
   const result = await applyCleanupPlan(
     context.registry,
     repository,

@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import type {CleanupFlags} from '../../cli/commands/cleanup';
 import {ExitCode} from '../../cli/errors';
 import {
   Actions,
@@ -15,7 +16,8 @@ type Call =
   | {command: 'teardown'; flags: TeardownFlags}
   | {command: 'changed'; image: string; flags: ChangedFlags}
   | {command: 'status'; flags: StatusFlags}
-  | {command: 'runs'; runId: string | undefined; flags: RunsFlags};
+  | {command: 'runs'; runId: string | undefined; flags: RunsFlags}
+  | {command: 'cleanup'; image: string; flags: CleanupFlags};
 
 async function parse(
   ...argv: string[]
@@ -33,6 +35,10 @@ async function parse(
       calls.push({command: 'runs', runId, flags}),
       0
     ),
+    cleanup: async (image, flags) => (
+      calls.push({command: 'cleanup', image, flags}),
+      0
+    ),
   };
   let out = '';
   let err = '';
@@ -44,6 +50,16 @@ async function parse(
 }
 
 describe('arr command line parsing', () => {
+  it('cleanup takes an image and --json, and needs the image', async () => {
+    const plan = await parse('cleanup', 'arr-trainer', '--json');
+    assert.deepStrictEqual(plan.calls, [
+      {command: 'cleanup', image: 'arr-trainer', flags: {json: true}},
+    ]);
+    const missing = await parse('cleanup');
+    assert.strictEqual(missing.code, ExitCode.Usage);
+    assert.deepStrictEqual(missing.calls, []);
+  });
+
   it('setup waits by default and takes --dry-run, --no-wait, --json, --timeout', async () => {
     const plain = await parse('setup');
     assert.strictEqual(plain.code, 0);

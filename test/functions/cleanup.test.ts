@@ -1,5 +1,11 @@
 import * as assert from 'assert';
+import {cleanup, CleanupPlanView} from '../../cli/commands/cleanup';
+import {connect} from '../../cli/connection';
+import type {Output} from '../../cli/publish';
+import {cleanUpOldVersions} from '../../shared/build-finished';
+import {imageCatalog} from '../../shared/catalog';
 import {applyCleanupPlan} from '../../shared/cleanup';
+import {beginRun, readRun} from '../../shared/runs';
 import {planCleanup} from '../../shared/cleanup-planner';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
 
@@ -59,5 +65,104 @@ describe('cleanup applied to the registry', () => {
       plane.artifactRegistry.calls.count('DeleteTag'),
       taggedDeletions,
     );
+  });
+});
+
+describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
+  let plane: TestControlPlane;
+  beforeEach(async () => {
+    plane = await testControlPlane();
+  });
+  afterEach(() => plane.close());
+
+  it('arr cleanup shows exactly what the next successful build then deletes', async () => {
+    plane.artifactRegistry.seedRepository(repo, {
+      labels: {'arr-lifecycle': 'ephemeral'},
+    });
+    const now = Date.now();
+    for (let n = 1; n <= 8; n++) {
+      const tags = n === 8 ? [key(n), 'latest'] : [key(n)];
+      plane.artifactRegistry.seedImage(repo, 'arr-trainer', tags, {
+        uploadTime: new Date(now - (100 - n) * 3600_000),
+      });
+    }
+    const firestore = await plane.context.clients.firestore();
+    await firestore
+      .collection('images')
+      .doc('arr-trainer')
+      .set({
+        image: 'arr-trainer',
+        tier: 'ephemeral',
+        repository: REPOSITORY,
+        present: true,
+        key: key(8),
+      });
+
+    const connection = connect({
+      env: plane.env,
+      source: 'environment',
+      description: 'test',
+    });
+    let out = '';
+    const io = {
+      out: {write: (s: string) => ((out += s), true)},
+      err: {write: () => true},
+    } as unknown as Output;
+    try {
+      assert.strictEqual(
+        await cleanup(
+          connection,
+          imageCatalog(),
+          'arr-trainer',
+          {json: true},
+          io,
+        ),
+        0,
+      );
+    } finally {
+      await connection.close();
+    }
+    const preview = JSON.parse(out) as CleanupPlanView;
+    assert.strictEqual(preview.currentKey, key(8));
+    assert.deepStrictEqual(
+      preview.deletions.map(d => d.tags),
+      [[key(1)], [key(2)], [key(3)], [key(4)], [key(5)]],
+    );
+    assert.strictEqual(
+      plane.artifactRegistry.calls.count('DeleteVersion'),
+      0,
+      'a preview deletes nothing',
+    );
+
+    const begun = await beginRun(
+      firestore,
+      'cleanup-run',
+      'build-finished',
+      plane.context.log,
+      plane.context.retry,
+    );
+    assert.strictEqual(begun.kind, 'started');
+    if (begun.kind !== 'started') return;
+    await cleanUpOldVersions(
+      {image: 'arr-trainer', key: key(8)},
+      REPOSITORY,
+      begun.run,
+      plane.context,
+    );
+    await begun.run.succeed('cleaned');
+    const survivors = (
+      await plane.context.registry.listVersions(REPOSITORY, 'arr-trainer')
+    )
+      .map(v => v.digest)
+      .sort();
+    assert.deepStrictEqual(survivors, preview.kept.map(k => k.digest).sort());
+    const run = await readRun(firestore, 'cleanup-run');
+    const lines = run?.steps.map(s => s.text) ?? [];
+    for (const deletion of preview.deletions) {
+      assert.ok(
+        lines.some(l => l.includes(deletion.digest)),
+        `the run lists ${deletion.digest}`,
+      );
+    }
   });
 });

@@ -180,3 +180,13 @@ export function processConfig(): Config {
   cached ??= loadConfig(process.env);
   return cached;
 }
+
+/** The repository that holds images of a tier: persistent images never go elsewhere. */
+export function repositoryForTier(
+  config: Pick<Config, 'persistentRepository' | 'ephemeralRepository'>,
+  tier: 'persistent' | 'ephemeral',
+): string {
+  return tier === 'persistent'
+    ? config.persistentRepository
+    : config.ephemeralRepository;
+}

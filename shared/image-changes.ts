@@ -4,6 +4,7 @@
  */
 import type {CatalogImage, Tier} from './catalog';
 import {cacheKey} from './cache-key';
+import {repositoryForTier} from './config';
 import type {Context} from './context';
 import {PermanentError} from './errors';
 import type {DockerfileChanged} from './events';
@@ -33,9 +34,7 @@ import type {Run} from './runs';
 import {TERMINAL_BUILD_STATUSES, BuildStatus} from './events';
 
 export function repositoryFor(tier: Tier, context: Context): string {
-  return tier === 'persistent'
-    ? context.config.persistentRepository
-    : context.config.ephemeralRepository;
+  return repositoryForTier(context.config, tier);
 }
 
 export function catalogImage(context: Context, name: string): CatalogImage {

@@ -5,6 +5,7 @@
  */
 import {planImageCleanup} from '../../shared/build-finished';
 import type {Catalog} from '../../shared/catalog';
+import {repositoryForTier} from '../../shared/config';
 import {CleanupPlan, describeCleanupPlan} from '../../shared/cleanup-planner';
 import {readManifestEntry} from '../../shared/manifest';
 import type {Connection} from '../connection';
@@ -78,10 +79,7 @@ export async function cleanup(
     );
   }
   const {config, registry} = connection;
-  const repository =
-    entry.tier === 'persistent'
-      ? config.persistentRepository
-      : config.ephemeralRepository;
+  const repository = repositoryForTier(config, entry.tier);
   const firestore = await connection.firestore();
   const manifest = await readManifestEntry(firestore, image);
   const empty: CleanupPlan = {deletions: [], deferred: [], kept: []};

@@ -148,7 +148,7 @@ export async function claimBuild(
     // The first claim of a key is an atomic create, not a transaction: a storm of
     // duplicates arrives before any record exists, and in transactions they would all
     // lock the same document and wait on each other until Firestore aborts them.
-    const record = firstClaim(request);
+    const record = claimRecord(request);
     try {
       await ref.create(stripUndefined(record));
       return {kind: 'claimed', record, resumed: false};
@@ -164,11 +164,8 @@ export async function claimBuild(
     async (tx: Transaction): Promise<ClaimOutcome> => {
       const snapshot = await tx.get(ref);
       const at = request.now.toISOString();
-      const deadline = new Date(
-        request.now.getTime() + CLAIM_GRACE_MS,
-      ).toISOString();
       if (!snapshot.exists) {
-        const record = firstClaim(request);
+        const record = claimRecord(request);
         tx.create(ref, stripUndefined(record));
         return {kind: 'claimed', record, resumed: false};
       }
@@ -197,31 +194,7 @@ export async function claimBuild(
         return {kind: 'exhausted', record};
       }
       // A failed attempt (under the cap), a forced rebuild, or a SUCCESS whose image is gone.
-      const attempts = record.attempts + 1;
-      const next: BuildRecord = {
-        ...record,
-        status: 'CLAIMED',
-        attempts,
-        failuresInRow: request.force ? 0 : record.failuresInRow,
-        dockerfileHash: request.dockerfileHash,
-        source: request.source,
-        parentKey: request.parentKey,
-        parentDigest: request.parentDigest,
-        runId: request.runId,
-        claimedAt: at,
-        deadline,
-        dependentsPublished: false,
-        cleanedUp: false,
-        history: [
-          ...record.history,
-          {at, status: 'CLAIMED', attempt: attempts},
-        ],
-      };
-      delete next.buildId;
-      delete next.failureDetail;
-      delete next.digest;
-      delete next.startTime;
-      delete next.finishTime;
+      const next = claimRecord(request, record);
       tx.set(ref, stripUndefined(next));
       return {kind: 'claimed', record: next, resumed: false};
     },
@@ -416,16 +389,21 @@ export async function activeBuildsInto(
 
 const ALREADY_EXISTS = 6; // gRPC status
 
-function firstClaim(request: ClaimRequest): BuildRecord {
+/** A new claim's record: the first for its key, or the attempt after `previous`. */
+function claimRecord(
+  request: ClaimRequest,
+  previous?: BuildRecord,
+): BuildRecord {
   const at = request.now.toISOString();
+  const attempts = (previous?.attempts ?? 0) + 1;
   return {
     image: request.image,
     key: request.key,
     tier: request.tier,
     repository: request.repository,
     status: 'CLAIMED',
-    attempts: 1,
-    failuresInRow: 0,
+    attempts,
+    failuresInRow: previous && !request.force ? previous.failuresInRow : 0,
     dockerfileHash: request.dockerfileHash,
     source: request.source,
     parentKey: request.parentKey,
@@ -433,7 +411,10 @@ function firstClaim(request: ClaimRequest): BuildRecord {
     runId: request.runId,
     claimedAt: at,
     deadline: new Date(request.now.getTime() + CLAIM_GRACE_MS).toISOString(),
-    history: [{at, status: 'CLAIMED', attempt: 1}],
+    history: [
+      ...(previous?.history ?? []),
+      {at, status: 'CLAIMED', attempt: attempts},
+    ],
   };
 }
 

@@ -204,7 +204,7 @@ describe('dockerfileChanged and buildFinished', () => {
       .duplicate('SUCCESS', 1)
       .deliverAfterTerminal('WORKING');
     await changed('arr-pytorch-base', BASE_HASH);
-    await plane.cloudBuild.settled();
+    await plane.allBuildsFinished();
     const order = plane.cloudBuild.notifications.map(n => n.attributes.status);
     assert.deepStrictEqual(order, ['QUEUED', 'SUCCESS', 'SUCCESS', 'WORKING']);
     await runToQuiet();
@@ -451,7 +451,7 @@ describe('dockerfileChanged and buildFinished', () => {
 
   it('a claim stuck past its deadline is checked against Cloud Build before it blocks', async () => {
     await changed('arr-pytorch-base', BASE_HASH);
-    await plane.cloudBuild.settled();
+    await plane.allBuildsFinished();
     // The notifications were lost: the record still says QUEUED. Make its deadline pass.
     const db = await firestore();
     await db

@@ -64,6 +64,8 @@ export interface TestControlPlane {
    * call to buildFinished, in order. Returns how many were delivered.
    */
   relayBuildNotifications(): Promise<number>;
+  /** Resolves when every build started so far has finished and its notifications are out. */
+  allBuildsFinished(): Promise<void>;
   /** Everything logged, parsed, in order. */
   logs: LogLine[];
   /** The environment a function process needs to reach the same parts. */
@@ -97,10 +99,16 @@ export async function testControlPlane(
   });
   // Tests count on retries being quick; the policy under test is the same otherwise.
   let relayed = 0;
+  // settled() only drains notifications already queued; a build still QUEUED or
+  // WORKING has more to come, so wait for every build to reach its end first.
+  const allBuildsFinished = async () => {
+    await Promise.all(builds.buildIds().map(id => builds.whenFinished(id)));
+    await builds.settled();
+  };
   const relayBuildNotifications = async () => {
     let delivered = 0;
     for (;;) {
-      await builds.settled();
+      await allBuildsFinished();
       const pending = notifications.received.slice(relayed);
       if (pending.length === 0) return delivered;
       relayed += pending.length;
@@ -120,6 +128,7 @@ export async function testControlPlane(
     artifactRegistry: registry,
     cloudBuild: builds,
     relayBuildNotifications,
+    allBuildsFinished,
     logs,
     env,
     close: () => context.clients.close(),

@@ -40,7 +40,7 @@ describe('deploy staged source', () => {
   });
 
   it('stages a source whose entry loads: every file it requires is staged', () => {
-    const staged = stageSource(ROOT);
+    stageSource(ROOT);
     const entry = path.join(
       ROOT,
       'build/deploy/staged-source/build/functions/index.js',
@@ -60,6 +60,5 @@ describe('deploy staged source', () => {
       },
     );
     assert.equal(loaded.status, 0, loaded.stderr);
-    assert.ok(staged);
   });
 });

@@ -57,29 +57,30 @@ export const TeardownRequest = z.strictObject({
 });
 export type TeardownRequest = z.infer<typeof TeardownRequest>;
 
-export const BuildStatus = [
-  'STATUS_UNKNOWN',
-  'PENDING',
-  'QUEUED',
-  'WORKING',
-  'SUCCESS',
+/** Cloud Build's terminal statuses other than SUCCESS. */
+export const FAILED_BUILD_STATUS_NAMES = [
   'FAILURE',
   'INTERNAL_ERROR',
   'TIMEOUT',
   'CANCELLED',
   'EXPIRED',
 ] as const;
-export type BuildStatus = (typeof BuildStatus)[number];
 
 export const TERMINAL_BUILD_STATUS_NAMES = [
   'SUCCESS',
-  'FAILURE',
-  'INTERNAL_ERROR',
-  'TIMEOUT',
-  'CANCELLED',
-  'EXPIRED',
-] as const satisfies readonly BuildStatus[];
+  ...FAILED_BUILD_STATUS_NAMES,
+] as const;
 export type TerminalBuildStatus = (typeof TERMINAL_BUILD_STATUS_NAMES)[number];
+
+/** `google.devtools.cloudbuild.v1.Build.Status` names, as Cloud Build's JSON writes them. */
+export const BuildStatus = [
+  'STATUS_UNKNOWN',
+  'PENDING',
+  'QUEUED',
+  'WORKING',
+  ...TERMINAL_BUILD_STATUS_NAMES,
+] as const;
+export type BuildStatus = (typeof BuildStatus)[number];
 
 export const TERMINAL_BUILD_STATUSES: ReadonlySet<string> = new Set(
   TERMINAL_BUILD_STATUS_NAMES,

@@ -4,6 +4,7 @@
  */
 import {
   BuildStatus as BUILD_STATUS_NAMES,
+  FAILED_BUILD_STATUS_NAMES,
   TERMINAL_BUILD_STATUS_NAMES,
 } from '../../../shared/events';
 import type {TerminalBuildStatus} from '../../../shared/events';
@@ -14,13 +15,7 @@ export type BuildStatus = (typeof BUILD_STATUSES)[number];
 export const TERMINAL_BUILD_STATUSES = TERMINAL_BUILD_STATUS_NAMES;
 
 /** Terminal statuses a test can force on the next build instead of its normal outcome. */
-export const FORCEABLE_BUILD_STATUSES = [
-  'FAILURE',
-  'INTERNAL_ERROR',
-  'TIMEOUT',
-  'CANCELLED',
-  'EXPIRED',
-] as const;
+export const FORCEABLE_BUILD_STATUSES = FAILED_BUILD_STATUS_NAMES;
 export type ForceableBuildStatus = (typeof FORCEABLE_BUILD_STATUSES)[number];
 
 export function isTerminalStatus(

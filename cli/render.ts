@@ -14,6 +14,7 @@ import type {
   RunView,
   StatusView,
 } from './views';
+import {formatBytes} from '../shared/format-bytes';
 
 export type Colour = (text: string) => string;
 
@@ -213,13 +214,6 @@ export class TextFollowView implements FollowView {
 
 // ---- status and runs ----
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
-  return `${bytes} B`;
-}
-
 function table(rows: string[][], indent = '  '): string[] {
   if (rows.length === 0) return [];
   const widths = rows[0].map((_, i) =>
@@ -247,6 +241,7 @@ function stripAnsi(text: string): string {
 function repositoryState(r: RepositoryView): string {
   if (r.exists === null) return pc.yellow('unknown');
   if (!r.exists) return pc.red(r.state === 'deleted' ? 'deleted' : 'missing');
+  if (r.onlyCopies.length > 0) return pc.yellow('needs migration');
   return r.state === 'misconfigured'
     ? pc.yellow('misconfigured')
     : pc.green('present');

@@ -9,6 +9,12 @@ import {
   type RepositoryRecord,
 } from '../shared/repository-records';
 import {RUNS, RunRecord} from '../shared/runs';
+import {imageCatalog} from '../shared/catalog';
+import {
+  describeStranded,
+  NEEDS_MIGRATION,
+  strandedImages,
+} from '../shared/last-copy';
 import type {Connection} from './connection';
 import {
   buildView,
@@ -61,7 +67,7 @@ export async function readStatus(
     schemaVersion: SCHEMA_VERSION,
     project: config.projectId,
     region: config.region,
-    repositories,
+    repositories: withOnlyCopies(repositories, connection),
     images: manifest
       .map(imageView)
       .sort((a, b) => a.image.localeCompare(b.image)),
@@ -70,6 +76,46 @@ export async function readStatus(
     ),
     runs,
   };
+}
+
+/**
+ * The last-copy rule, live: the ephemeral repository's persistent-tier versions that the
+ * persistent one lacks. Unknown (nothing flagged) when either repository could not be read.
+ */
+function withOnlyCopies(
+  repositories: RepositoryView[],
+  connection: Connection,
+): RepositoryView[] {
+  const {config} = connection;
+  const persistent = repositories.find(r => r.tier === 'persistent');
+  const ephemeral = repositories.find(r => r.tier === 'ephemeral');
+  if (!persistent || !ephemeral || persistent.exists === null) {
+    return repositories;
+  }
+  const stranded = strandedImages(
+    imageCatalog(),
+    ephemeral.images,
+    persistent.images,
+  );
+  if (stranded.length === 0) return repositories;
+  const flagged: RepositoryView = {
+    ...ephemeral,
+    // What setup recorded about the migration is replaced by what is true now.
+    warnings: [
+      ...ephemeral.warnings.filter(w => !w.startsWith(NEEDS_MIGRATION)),
+      ...stranded.map(
+        version =>
+          `${NEEDS_MIGRATION} holds the only copy of ${describeStranded(version)}; teardown refuses to delete ${ephemeral.id} until it is copied to ${config.persistentRepository} (README: "Migrating an existing base image")`,
+      ),
+    ],
+    onlyCopies: stranded.map(({image, digest, sizeBytes, tags}) => ({
+      image,
+      digest,
+      sizeBytes,
+      tags,
+    })),
+  };
+  return repositories.map(r => (r === ephemeral ? flagged : r));
 }
 
 async function repositoryView(
@@ -97,6 +143,7 @@ async function repositoryView(
         images: [],
         imageCount: 0,
         sizeBytes: 0,
+        onlyCopies: [],
       };
     }
     const images = (await connection.registry.listDockerImages(id))
@@ -123,6 +170,7 @@ async function repositoryView(
       images,
       imageCount: new Set(images.map(i => i.image)).size,
       sizeBytes: images.reduce((sum, i) => sum + i.sizeBytes, 0),
+      onlyCopies: [],
     };
   } catch (err) {
     return {
@@ -136,6 +184,7 @@ async function repositoryView(
       images: [],
       imageCount: 0,
       sizeBytes: 0,
+      onlyCopies: [],
       warnings: [
         ...base.warnings,
         `Artifact Registry could not be asked: ${(err as Error).message}`,

@@ -33,6 +33,18 @@ export interface RepositoryView {
   sizeBytes: number;
   warnings: string[];
   verifiedAt: string | null;
+  /**
+   * Live: versions of persistent-tier images that only this repository holds (the
+   * migration window); teardown refuses to delete it while any is listed.
+   */
+  onlyCopies: OnlyCopyView[];
+}
+
+export interface OnlyCopyView {
+  image: string;
+  digest: string;
+  sizeBytes: number;
+  tags: string[];
 }
 
 export interface ImageView {

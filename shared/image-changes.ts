@@ -4,6 +4,7 @@
  */
 import type {CatalogImage, Tier} from './catalog';
 import {cacheKey} from './cache-key';
+import {LIFECYCLE_LABEL} from './artifact-registry';
 import {repositoryForTier} from './config';
 import type {Context} from './context';
 import {PermanentError} from './errors';
@@ -136,6 +137,7 @@ export async function handleDockerfileChange(
         await run.succeed(`Already built ${image.name}:${key}`);
         return;
       }
+      if (!(await holdsTier(repository, image, run, context))) return;
       await recordPresentImage(firestore, identity, {
         key,
         digest: tag.digest,
@@ -165,6 +167,7 @@ export async function handleDockerfileChange(
     );
   }
 
+  if (!(await holdsTier(repository, image, run, context))) return;
   await startOneBuild({
     image,
     repository,
@@ -175,6 +178,36 @@ export async function handleDockerfileChange(
     context,
     checkedAbsentAt,
   });
+}
+
+/**
+ * Before anything goes into a repository (a build) or is recorded from it (an adoption):
+ * its live `arr-lifecycle` label must be the image's tier. Swapped repository names in
+ * config would otherwise rebuild the base into the repository teardown deletes. A
+ * mismatch refuses the run; it costs one GetRepository, off the cache-hit path.
+ */
+async function holdsTier(
+  repository: string,
+  image: CatalogImage,
+  run: Run,
+  context: Context,
+): Promise<boolean> {
+  const found = await context.registry.getRepository(repository);
+  const variable =
+    image.tier === 'persistent'
+      ? 'PERSISTENT_REPOSITORY'
+      : 'EPHEMERAL_REPOSITORY';
+  let problem: string | undefined;
+  if (!found) {
+    problem = `${repository} (${variable}) does not exist; run setup first (arr setup)`;
+  } else if (found.labels[LIFECYCLE_LABEL] !== image.tier) {
+    const label = found.labels[LIFECYCLE_LABEL];
+    problem = `${image.name} is a ${image.tier}-tier image, but ${repository} (${variable}) is ${label === undefined ? `not labelled ${LIFECYCLE_LABEL}` : `labelled ${LIFECYCLE_LABEL}=${label}`}; an image goes only into a repository of its own tier (check PERSISTENT_REPOSITORY and EPHEMERAL_REPOSITORY, then run setup)`;
+  }
+  if (problem === undefined) return true;
+  context.log.error(problem, {image: image.name, repository});
+  await run.refuse(`✗ Refused: ${problem}`);
+  return false;
 }
 
 function isPresent(

@@ -7,6 +7,8 @@ export const REPOSITORIES = 'repositories';
 export const RepositoryState = [
   'present',
   'misconfigured',
+  /** Holds the only copy of a persistent-tier image: teardown refuses until it is copied. */
+  'needs-migration',
   'missing',
   'deleted',
 ] as const;

@@ -13,6 +13,12 @@ import {
 import type {Tier} from './catalog';
 import type {Context} from './context';
 import type {SetupRequest} from './events';
+import {
+  describeStranded,
+  findStrandedImages,
+  NEEDS_MIGRATION,
+  reportStranded,
+} from './last-copy';
 import {recordRepository, RepositoryState} from './repository-records';
 import type {Run} from './runs';
 
@@ -97,9 +103,25 @@ async function ensureRepository(
   }
 
   const mismatches = configurationMismatches(repository, config.region);
+  // A repository from before this control plane may hold the only copy of the base image.
+  const stranded =
+    tier === 'ephemeral' && !createdHere
+      ? await findStrandedImages(registry, context.catalog, config)
+      : [];
+  if (stranded.length > 0) await reportStranded(run, stranded, config);
   const warnings = [
     ...mismatches,
-    ...(await checkLifecycleLabel(repository, tier, dryRun, run, context)),
+    ...stranded.map(
+      version =>
+        `${NEEDS_MIGRATION} holds the only copy of ${describeStranded(version)}; teardown refuses to delete ${id} until ${config.persistentRepository} has that digest`,
+    ),
+    ...(await checkLifecycleLabel(
+      repository,
+      tier,
+      {dryRun, holdsLastCopy: stranded.length > 0},
+      run,
+      context,
+    )),
   ];
   if (warnings.length === 0) {
     if (!createdHere) {
@@ -116,7 +138,12 @@ async function ensureRepository(
   return record(context, run, {
     id,
     tier,
-    state: mismatches.length > 0 ? 'misconfigured' : 'present',
+    state:
+      mismatches.length > 0
+        ? 'misconfigured'
+        : stranded.length > 0
+          ? 'needs-migration'
+          : 'present',
     warnings,
     repository,
   });
@@ -140,12 +167,13 @@ export function configurationMismatches(
 
 /**
  * The teardown guard deletes only a repository labelled ephemeral, so the label matters.
- * A missing label on the ephemeral repository is added; anything else is only reported.
+ * A missing label on the ephemeral repository is added, unless the repository holds the
+ * only copy of a persistent-tier image; anything else is only reported.
  */
 async function checkLifecycleLabel(
   repository: RepositoryInfo,
   tier: Tier,
-  dryRun: boolean,
+  {dryRun, holdsLastCopy}: {dryRun: boolean; holdsLastCopy: boolean},
   run: Run,
   context: Context,
 ): Promise<string[]> {
@@ -160,6 +188,13 @@ async function checkLifecycleLabel(
   }
   if (tier === 'persistent') {
     const warning = `Label ${LIFECYCLE_LABEL} is missing (expected: persistent); setup never changes a persistent repository — add it with: gcloud artifacts repositories update ${repository.id} --location=${repository.location} --update-labels=${LIFECYCLE_LABEL}=persistent`;
+    context.log.error(`${repository.id}: ${warning}`, {
+      repository: repository.id,
+    });
+    return [warning];
+  }
+  if (holdsLastCopy) {
+    const warning = `Label ${LIFECYCLE_LABEL} is missing; not added while ${repository.id} holds the only copy of a persistent-tier image (setup adds it once the copy is in ${context.config.persistentRepository})`;
     context.log.error(`${repository.id}: ${warning}`, {
       repository: repository.id,
     });

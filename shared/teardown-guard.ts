@@ -5,19 +5,24 @@
  *  1. The target comes from config alone, and a real deletion needs `confirm` to equal it.
  *  2. The target must be the configured ephemeral id and never the persistent one; names
  *     are compared exactly (`arr-coc-registry` is a prefix of `arr-coc-registry-persistent`).
- *  3. Live check: the repository must carry `arr-lifecycle=ephemeral`; anything unexpected
+ *  3. Last copy: the repository must not hold the only copy of a persistent-tier image
+ *     (the migration window from the old single registry; see `last-copy.ts`).
+ *  3b. Live check: the repository must carry `arr-lifecycle=ephemeral`; anything unexpected
  *     means "do not delete".
  * `deleteApprovedRepository` accepts only a `DeletionApproval`, which nothing outside this
  * module can construct, so a wrong call cannot even be written.
  */
 import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import {
+  DockerImageInfo,
   LIFECYCLE_LABEL,
   RepositoryInfo,
   toRepositoryInfo,
 } from './artifact-registry';
+import type {Catalog} from './catalog';
 import type {Config} from './config';
 import {classifyError, describeError, GrpcStatus, grpcCode} from './errors';
+import {describeStranded, StrandedImage, strandedImages} from './last-copy';
 import {isValidRepositoryId, repositoryResourceName} from './repository-id';
 import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 
@@ -25,6 +30,19 @@ export class GuardRefusal extends Error {
   constructor(reason: string) {
     super(`Teardown refused: ${reason}; nothing deleted`);
     this.name = 'GuardRefusal';
+  }
+}
+
+/** Layer 3: the repository holds the only copy of a persistent-tier image. */
+export class LastCopyRefusal extends GuardRefusal {
+  constructor(
+    readonly repositoryId: string,
+    readonly stranded: readonly StrandedImage[],
+  ) {
+    super(
+      `${repositoryId} holds the only copy of ${stranded.map(describeStranded).join('; ')}, a persistent-tier image; copy it to the persistent repository first`,
+    );
+    this.name = 'LastCopyRefusal';
   }
 }
 
@@ -186,15 +204,36 @@ export async function checkLiveTarget(
   return {state: 'deletable', repository};
 }
 
-/** All three layers passed: the only way to obtain a DeletionApproval. */
+export interface LastCopyCheck {
+  /** Persistent-tier versions in the ephemeral repository that the persistent one lacks. */
+  stranded: readonly StrandedImage[];
+}
+
+/**
+ * Layer 3, over the two repositories' current listings. An absent persistent repository
+ * lists as empty, so every persistent-tier version in the ephemeral one counts as the
+ * only copy: the rule fails closed.
+ */
+export function checkLastCopy(
+  catalog: Catalog,
+  ephemeralImages: readonly DockerImageInfo[],
+  persistentImages: readonly DockerImageInfo[],
+): LastCopyCheck {
+  return {stranded: strandedImages(catalog, ephemeralImages, persistentImages)};
+}
+
+/** Every layer passed: the only way to obtain a DeletionApproval. */
 export function approveDeletion(
   target: GuardTarget,
   mode: ConfirmationMode,
   live: LiveCheck,
+  lastCopy: LastCopyCheck,
 ): DeletionApproval {
   if (mode.mode !== 'delete') throw new GuardRefusal('this is a dry run');
   if (live.state !== 'deletable')
     throw new GuardRefusal('the repository is absent');
+  if (lastCopy.stranded.length > 0)
+    throw new LastCopyRefusal(target.ephemeralId, lastCopy.stranded);
   return new Approval(
     target.ephemeralId,
     target.ephemeralName,

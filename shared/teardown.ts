@@ -11,6 +11,7 @@ import {recordRepository} from './repository-records';
 import type {Run} from './runs';
 import {
   approveDeletion,
+  checkLastCopy,
   checkLiveTarget,
   confirmationMode,
   deleteApprovedRepository,
@@ -18,8 +19,12 @@ import {
   guardTarget,
   GuardTarget,
   GuardUnverified,
+  LastCopyRefusal,
+  LiveCheck,
 } from './teardown-guard';
 import {TransientError} from './errors';
+import {formatBytes} from './format-bytes';
+import {findStrandedImages, reportStranded} from './last-copy';
 
 export async function tearDown(
   request: TeardownRequest,
@@ -47,11 +52,15 @@ export async function tearDown(
   if (mode.mode === 'dry-run') await run.info(`Dry run: ${mode.reason}`);
 
   const client = await context.clients.artifactRegistry();
-  let live;
+  let live: LiveCheck;
   try {
     live = await checkLiveTarget(client, target, context.retry);
   } catch (error) {
-    if (error instanceof GuardRefusal) return refuse(run, context, error);
+    if (error instanceof GuardRefusal) {
+      // Refused on its label; say what else is at stake before anyone labels it by hand.
+      await reportStrandedIfReadable(run, context);
+      return refuse(run, context, error);
+    }
     if (error instanceof GuardUnverified) {
       context.log.error(error.message, {repository: target.ephemeralId});
       await run.step('error', `✗ ${error.message}`);
@@ -66,16 +75,34 @@ export async function tearDown(
       : context.registry.listDockerImages(target.ephemeralId),
     context.registry.listDockerImages(target.persistentId),
   ]);
+  const lastCopy = checkLastCopy(
+    context.catalog,
+    ephemeralImages,
+    persistentImages,
+  );
   await warnAboutRunningBuilds(run, context, target.ephemeralId);
 
+  let deleted = false;
   if (live.state === 'absent') {
     await run.ok(`✓ Nothing to delete: ${target.ephemeralId} does not exist`);
+  } else if (lastCopy.stranded.length > 0) {
+    await reportStranded(run, lastCopy.stranded, context.config);
+    if (!dry) {
+      const refusal = new LastCopyRefusal(
+        target.ephemeralId,
+        lastCopy.stranded,
+      );
+      return refuse(run, context, refusal);
+    }
+    await run.warn(
+      `⚠ Would refuse to delete ${target.ephemeralId} until the image above is copied`,
+    );
   } else if (dry) {
     await run.info(
       `Would delete: ${target.ephemeralId} (${describeContents(ephemeralImages)})`,
     );
   } else {
-    const approval = approveDeletion(target, mode, live);
+    const approval = approveDeletion(target, mode, live, lastCopy);
     await run.info(`🗑 Deleting repository: ${target.ephemeralId}...`);
     const outcome = await deleteApprovedRepository(
       client,
@@ -83,10 +110,11 @@ export async function tearDown(
       target,
       context.retry,
     );
+    deleted = outcome === 'deleted';
     await run.ok(
-      outcome === 'deleted'
+      deleted
         ? `✓ Deleted: ${target.ephemeralId} (${describeContents(ephemeralImages)})`
-        : `✓ Deleted: ${target.ephemeralId} (already gone: deleted by a parallel run)`,
+        : `✓ Nothing deleted: ${target.ephemeralId} was already absent (deleted by a parallel run)`,
     );
   }
 
@@ -110,13 +138,38 @@ export async function tearDown(
       await run.info(`ℹ Manifest: marked not present: ${marked.join(', ')}`);
     }
   }
-  await run.succeed(
-    dry
-      ? live.state === 'absent'
-        ? `Dry run: nothing to delete; ${target.persistentId} preserved`
-        : `Dry run: would delete ${target.ephemeralId}; ${target.persistentId} preserved`
-      : `${target.ephemeralId} deleted; ${target.persistentId} preserved`,
-  );
+  await run.succeed(outcome());
+
+  function outcome(): string {
+    const kept = `${target.persistentId} preserved`;
+    if (live.state === 'absent') {
+      return `${dry ? 'Dry run: nothing to delete' : `${target.ephemeralId} already absent; nothing deleted`}; ${kept}`;
+    }
+    if (lastCopy.stranded.length > 0) {
+      return `Dry run: would refuse to delete ${target.ephemeralId} (it holds the only copy of ${[...new Set(lastCopy.stranded.map(i => i.image))].join(', ')}); ${kept}`;
+    }
+    if (dry) return `Dry run: would delete ${target.ephemeralId}; ${kept}`;
+    return deleted
+      ? `${target.ephemeralId} deleted; ${kept}`
+      : `${target.ephemeralId} already absent; nothing deleted; ${kept}`;
+  }
+}
+
+async function reportStrandedIfReadable(
+  run: Run,
+  context: Context,
+): Promise<void> {
+  let stranded;
+  try {
+    stranded = await findStrandedImages(
+      context.registry,
+      context.catalog,
+      context.config,
+    );
+  } catch {
+    return; // The refusal stands on its own; this was only advice.
+  }
+  await reportStranded(run, stranded, context.config);
 }
 
 async function refuse(
@@ -168,11 +221,4 @@ export function describeContents(images: DockerImageInfo[]): string {
   const size = formatBytes(images.reduce((sum, i) => sum + i.sizeBytes, 0));
   if (names.length === 0) return 'no images';
   return `images: ${names.join(', ')}; ${images.length} version${images.length === 1 ? '' : 's'}, ${size}`;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
-  return `${bytes} B`;
 }

@@ -1,7 +1,6 @@
 import * as assert from 'assert';
 import {Writable} from 'node:stream';
 import {
-  formatBytes,
   outcomeLine,
   renderRun,
   renderStatus,
@@ -9,6 +8,7 @@ import {
   TextFollowView,
 } from '../../cli/render';
 import {RunGraph} from '../../cli/run-graph';
+import {formatBytes} from '../../shared/format-bytes';
 import {ExitCode} from '../../cli/errors';
 import {exitCodeFor} from '../../cli/publish';
 import {buildView, runView, SCHEMA_VERSION, StatusView} from '../../cli/views';
@@ -47,6 +47,7 @@ const STATUS: StatusView = {
       sizeBytes: 15e9,
       warnings: [],
       verifiedAt: T0,
+      onlyCopies: [],
     },
     {
       id: 'arr-coc-registry',
@@ -61,6 +62,7 @@ const STATUS: StatusView = {
       sizeBytes: 0,
       warnings: [],
       verifiedAt: T0,
+      onlyCopies: [],
     },
   ],
   images: [],

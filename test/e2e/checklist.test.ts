@@ -5,75 +5,37 @@
  * `arr` finds the stack through a state file, as it does after `npm start`.
  */
 import * as assert from 'assert';
-import {execFile} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
-import {join, resolve} from 'node:path';
 import type {Context} from 'mocha';
 import {ExitCode} from '../../cli/errors';
 import type {PublishView, RunsView, StatusView} from '../../cli/views';
-import {LocalStack, startLocalStack} from '../../deploy/local/stack';
-import {writeStackState} from '../../deploy/local/stack-state';
+import type {LocalStack} from '../../deploy/local/stack';
+import {
+  ArrOnStack,
+  repositoryIn as repository,
+  startArrOnStack,
+} from '../support/arr-on-stack';
 
-const ARR = resolve(__dirname, '../../cli/arr.js');
 const PERSISTENT = 'arr-coc-registry-persistent';
 const EPHEMERAL = 'arr-coc-registry';
 const BASE_HASH = 'abcdefabcdef';
 const ML_STACK_HASH = '111111111111';
 const TRAINER_HASH = '222222222222';
 
-interface ArrResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe("the seed's testing checklist, end to end through arr over the local stack", function () {
   this.timeout(120_000);
+  let driver: ArrOnStack;
   let stack: LocalStack;
-  let dir: string;
-  let env: NodeJS.ProcessEnv;
   let broken = false;
 
   before(async function (this: Context) {
     this.timeout(180_000);
-    stack = await startLocalStack({
-      projectId: 'arr-checklist',
-      buildSeconds: 0.3,
-      logLevel: 'warn',
-      emulatorTimeoutMs: 90_000,
-    });
-    dir = mkdtempSync(join(tmpdir(), 'arr-checklist-'));
-    const statePath = join(dir, 'state.json');
-    writeStackState(
-      {
-        version: 1,
-        phase: 'running',
-        pid: process.pid,
-        startedAt: new Date().toISOString(),
-        projectId: stack.projectId,
-        region: stack.region,
-        env: {...stack.env},
-      },
-      statePath,
-    );
-    // As a user's shell: nothing exported, only the state file to go by.
-    env = {...process.env, ARR_LOCAL_STACK_STATE: statePath, NO_COLOR: '1'};
-    for (const name of [
-      'GOOGLE_CLOUD_PROJECT',
-      'FIRESTORE_EMULATOR_HOST',
-      'PUBSUB_EMULATOR_HOST',
-      'ARTIFACT_REGISTRY_EMULATOR_HOST',
-      'CLOUD_BUILD_EMULATOR_HOST',
-    ]) {
-      delete env[name];
-    }
+    driver = await startArrOnStack('arr-checklist');
+    stack = driver.stack;
   });
 
   after(async function (this: Context) {
     this.timeout(60_000);
-    await stack?.stop();
-    if (dir) rmSync(dir, {recursive: true, force: true});
+    await driver?.stop();
   });
 
   // Later steps build on earlier ones: after a failure they would only repeat it.
@@ -83,69 +45,20 @@ describe("the seed's testing checklist, end to end through arr over the local st
   afterEach(function (this: Context) {
     if (this.currentTest?.state === 'failed') {
       broken = true;
-      for (const f of stack.functions) {
-        process.stderr.write(
-          `--- ${f.target} log tail ---\n${stack.functionOutput(f.target).slice(-3000)}\n`,
-        );
-      }
+      driver.dumpFunctionLogs();
     }
   });
 
-  function arr(...args: string[]): Promise<ArrResult> {
-    return new Promise(done => {
-      execFile(
-        process.execPath,
-        [ARR, ...args],
-        {env, timeout: 90_000},
-        (error, stdout, stderr) => {
-          const code =
-            error === null
-              ? 0
-              : typeof error.code === 'number'
-                ? error.code
-                : -1;
-          done({code, stdout, stderr});
-        },
-      );
-    });
-  }
-
-  async function arrOk(...args: string[]): Promise<string> {
-    const result = await arr(...args);
-    assert.strictEqual(
-      result.code,
-      0,
-      `arr ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
-    );
-    return result.stdout;
-  }
-
-  async function status(): Promise<StatusView> {
-    return JSON.parse(await arrOk('status', '--json')) as StatusView;
-  }
-
-  function repository(view: StatusView, id: string) {
-    const found = view.repositories.find(r => r.id === id);
-    assert.ok(found, `no ${id} in arr status`);
-    return found;
-  }
+  const arr = (...args: string[]) => driver.arr(...args);
+  const arrOk = (...args: string[]) => driver.arrOk(...args);
+  const status = () => driver.status();
+  const createdBuilds = () => driver.createdBuilds();
 
   function tagsOf(view: StatusView, repositoryId: string, image: string) {
     return repository(view, repositoryId)
       .images.filter(i => i.image === image)
       .flatMap(i => i.tags)
       .sort();
-  }
-
-  /** Images of the builds Cloud Build was asked for, in order. */
-  function createdBuilds(): string[] {
-    return stack.standIns.cloudBuild.calls
-      .requests('CreateBuild')
-      .map(request => {
-        const build = request.build as
-          {substitutions?: Record<string, string>} | undefined;
-        return build?.substitutions?._IMAGE ?? '?';
-      });
   }
 
   it('1. setup creates both repositories: DOCKER, in the region, labelled with their lifecycle', async () => {

@@ -45,6 +45,7 @@ const LOOKUP_FAULTS = [
   grpc.status.INTERNAL,
   grpc.status.NOT_FOUND,
 ] as const;
+const BASE_DIGEST = `sha256:${'b'.repeat(64)}`;
 const DELETE_FAULTS = [
   null,
   null,
@@ -86,6 +87,8 @@ const scenario = fc.record({
       fc.Arbitrary<(typeof LABELS)[number] | null>
     >,
   ),
+  // The migration window: the base image in the ephemeral repository, copied or not.
+  baseInEphemeral: fc.constantFrom('absent', 'only copy', 'copied'),
   lookupFault: fc.constantFrom(...LOOKUP_FAULTS),
   deleteFault: fc.constantFrom(...DELETE_FAULTS),
 });
@@ -107,12 +110,15 @@ describe('teardown guard property', () => {
     });
     const standIn = plane.artifactRegistry;
     let deletions = 0;
+    let keptForLastCopy = 0;
 
     await fc.assert(
       fc.asyncProperty(scenario, async s => {
         standIn.reset();
         config.persistentRepository = s.persistentId;
         config.ephemeralRepository = s.ephemeralId;
+        const ephemeralSeed = s.ephemeralId as (typeof SEEDABLE)[number];
+        const persistentSeed = s.persistentId as (typeof SEEDABLE)[number];
         for (const id of SEEDABLE) {
           const label = s.present[id];
           if (label === null) continue;
@@ -122,6 +128,36 @@ describe('teardown guard property', () => {
           standIn.seedImage(repositoryName(id), 'some-image', ['latest'], {
             sizeBytes: 1000,
           });
+        }
+        const baseSeeded =
+          s.baseInEphemeral !== 'absent' &&
+          SEEDABLE.includes(ephemeralSeed) &&
+          s.present[ephemeralSeed] !== null;
+        if (baseSeeded) {
+          standIn.seedImage(
+            repositoryName(s.ephemeralId),
+            'arr-pytorch-base',
+            ['latest'],
+            {
+              sizeBytes: 15e9,
+              digest: BASE_DIGEST,
+            },
+          );
+          if (
+            s.baseInEphemeral === 'copied' &&
+            SEEDABLE.includes(persistentSeed) &&
+            s.present[persistentSeed] !== null
+          ) {
+            standIn.seedImage(
+              repositoryName(s.persistentId),
+              'arr-pytorch-base',
+              ['0123456789ab'],
+              {
+                sizeBytes: 15e9,
+                digest: BASE_DIGEST,
+              },
+            );
+          }
         }
         if (s.lookupFault !== null)
           standIn.faults.failAlways('GetRepository', {code: s.lookupFault});
@@ -165,6 +201,14 @@ describe('teardown guard property', () => {
           isValidRepositoryId(s.persistentId) &&
           isValidRepositoryId(s.ephemeralId) &&
           s.persistentId !== s.ephemeralId;
+        // Copied only counts when the persistent repository exists to hold the copy.
+        const onlyCopyInEphemeral =
+          s.baseInEphemeral === 'only copy' ||
+          (s.baseInEphemeral === 'copied' &&
+            !(
+              SEEDABLE.includes(persistentSeed) &&
+              s.present[persistentSeed] !== null
+            ));
         const shouldDelete =
           configValid &&
           s.repositoryField === undefined &&
@@ -174,12 +218,44 @@ describe('teardown guard property', () => {
           s.present[s.ephemeralId as (typeof SEEDABLE)[number]] ===
             'ephemeral' &&
           s.lookupFault === null &&
-          s.deleteFault === null;
+          s.deleteFault === null &&
+          !onlyCopyInEphemeral;
+        const deletableButForLastCopy =
+          configValid &&
+          s.repositoryField === undefined &&
+          confirm === s.ephemeralId &&
+          s.dryRun !== true &&
+          s.skipImages !== true &&
+          s.present[ephemeralSeed] === 'ephemeral' &&
+          s.lookupFault === null &&
+          s.deleteFault === null &&
+          onlyCopyInEphemeral;
+        if (deletableButForLastCopy) keptForLastCopy++;
 
         assert.ok(
           !deleted.includes(s.persistentId),
           `deleted the persistent repository ${s.persistentId}`,
         );
+        // Wherever the base image sits, one copy of its digest survives every run.
+        const baseCopies = standIn.store
+          .listRepositories({projectId: PROJECT, location: 'us-central1'})
+          .flatMap(r =>
+            standIn.store
+              .listImages({
+                projectId: PROJECT,
+                location: 'us-central1',
+                repositoryId: r.repositoryId,
+              })
+              .filter(
+                i => i.image === 'arr-pytorch-base' && i.digest === BASE_DIGEST,
+              ),
+          );
+        if (baseSeeded) {
+          assert.ok(
+            baseCopies.length > 0,
+            `lost the only copy of the base: ${JSON.stringify(s)}`,
+          );
+        }
         for (const request of standIn.calls.requests('DeleteRepository')) {
           assert.strictEqual(request.name, repositoryName(s.ephemeralId));
           assert.notStrictEqual(request.name, repositoryName(s.persistentId));
@@ -195,5 +271,9 @@ describe('teardown guard property', () => {
     );
     // The property means little if deletions never happened.
     assert.ok(deletions >= 10, `only ${deletions} runs reached a deletion`);
+    assert.ok(
+      keptForLastCopy >= 10,
+      `only ${keptForLastCopy} runs were stopped by the last-copy rule alone`,
+    );
   });
 });

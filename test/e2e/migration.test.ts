@@ -1,0 +1,194 @@
+/**
+ * The first day in a real project, on the local stack: the old single repository
+ * (`arr-coc-registry`, unlabelled, created before this control plane) holds the only copy
+ * of the base image, pushed there by a plain Cloud Build. Nothing may cost that copy:
+ * status warns, setup does not label it deletable, teardown refuses (naming the image and
+ * the commands), and after the copy the same teardown goes through with the base intact.
+ */
+import * as assert from 'assert';
+import type {Context} from 'mocha';
+import {ExitCode} from '../../cli/errors';
+import {loadConfig} from '../../shared/config';
+import {createClients, type Clients} from '../../shared/clients';
+import {
+  ArrOnStack,
+  repositoryIn,
+  startArrOnStack,
+} from '../support/arr-on-stack';
+import {eventually} from '../harness/wait';
+
+const PROJECT = 'arr-migration';
+const PERSISTENT = 'arr-coc-registry-persistent';
+const EPHEMERAL = 'arr-coc-registry';
+const OLD_BASE = `us-central1-docker.pkg.dev/${PROJECT}/${EPHEMERAL}/arr-pytorch-base`;
+const HASH = 'feedfacecafe';
+
+describe('migration from the old single repository, end to end through arr', function () {
+  this.timeout(120_000);
+  let driver: ArrOnStack;
+  let clients: Clients;
+  let baseDigest: string;
+  let broken = false;
+
+  before(async function (this: Context) {
+    this.timeout(180_000);
+    driver = await startArrOnStack(PROJECT);
+    clients = createClients(loadConfig(driver.stack.env));
+  });
+  after(async function (this: Context) {
+    this.timeout(60_000);
+    await clients?.close();
+    await driver?.stop();
+  });
+  // Each step builds on the one before: after a failure they would only repeat it.
+  beforeEach(function (this: Context) {
+    if (broken) this.skip();
+  });
+  afterEach(function (this: Context) {
+    if (this.currentTest?.state === 'failed') {
+      broken = true;
+      driver.dumpFunctionLogs();
+    }
+  });
+
+  const deletes = () =>
+    driver.stack.standIns.artifactRegistry.calls.count('DeleteRepository');
+  const ephemeralLabels = async () => {
+    const registry = await clients.artifactRegistry();
+    const [repository] = await registry.getRepository({
+      name: `projects/${PROJECT}/locations/us-central1/repositories/${EPHEMERAL}`,
+    });
+    return repository.labels ?? {};
+  };
+
+  it('the old world: an unlabelled repository made with the Artifact Registry client, the base pushed by a plain Cloud Build', async () => {
+    const registry = await clients.artifactRegistry();
+    const [operation] = await registry.createRepository({
+      parent: `projects/${PROJECT}/locations/us-central1`,
+      repositoryId: EPHEMERAL,
+      repository: {format: 'DOCKER'},
+    });
+    await operation.promise();
+    const cloudBuild = await clients.cloudBuild();
+    await cloudBuild.createBuild({
+      projectId: PROJECT,
+      build: {
+        steps: [
+          {
+            name: 'gcr.io/cloud-builders/docker',
+            args: ['build', '-t', `${OLD_BASE}:latest`, '.'],
+          },
+        ],
+        images: [`${OLD_BASE}:latest`],
+      },
+    });
+    const [base] = await eventually(
+      async () => {
+        const images = repositoryIn(await driver.status(), EPHEMERAL).images;
+        return images.length > 0 ? images : undefined;
+      },
+      {timeoutMs: 30_000, waitingFor: 'the old base image to be pushed'},
+    );
+    assert.strictEqual(base.image, 'arr-pytorch-base');
+    baseDigest = base.digest;
+  });
+
+  it('arr status warns: the ephemeral repository holds the only copy of the base', async () => {
+    const view = await driver.status();
+    const ephemeral = repositoryIn(view, EPHEMERAL);
+    assert.deepStrictEqual(
+      ephemeral.onlyCopies.map(c => [c.image, c.digest]),
+      [['arr-pytorch-base', baseDigest]],
+    );
+    assert.ok(
+      ephemeral.warnings.some(w =>
+        w.includes(`holds the only copy of arr-pytorch-base@${baseDigest}`),
+      ),
+      JSON.stringify(ephemeral.warnings),
+    );
+    const text = await driver.arrOk('status');
+    assert.match(text, /arr-coc-registry +ephemeral +needs migration/);
+  });
+
+  it('arr setup creates the persistent repository and reports "needs migration" without labelling the old one', async () => {
+    const out = await driver.arrOk('setup');
+    assert.match(
+      out,
+      /✓ Persistent repository created: arr-coc-registry-persistent/,
+    );
+    assert.match(
+      out,
+      /arr-coc-registry holds the only copy of arr-pytorch-base@/,
+    );
+    assert.match(out, /Label arr-lifecycle is missing; not added/);
+    assert.doesNotMatch(out, /added arr-lifecycle=ephemeral/);
+    assert.deepStrictEqual(await ephemeralLabels(), {});
+    assert.strictEqual(
+      repositoryIn(await driver.status(), EPHEMERAL).state,
+      'needs-migration',
+    );
+  });
+
+  it('the teardown dry run and the nightly confirm are both refused, naming the image, its digest and size, and the copy commands', async () => {
+    const dry = await driver.arr('teardown');
+    assert.strictEqual(dry.code, ExitCode.Refused, dry.stdout);
+    assert.match(
+      dry.stdout,
+      /holds the only copy of arr-pytorch-base@sha256:[0-9a-f]{64} \([0-9.]+ MB, tags: latest\)/,
+    );
+    assert.match(dry.stdout, new RegExp(`SRC=${OLD_BASE}@${baseDigest}\n`));
+
+    const confirmed = await driver.arr('teardown', '--confirm', EPHEMERAL);
+    assert.strictEqual(confirmed.code, ExitCode.Refused, confirmed.stdout);
+    assert.match(confirmed.stdout, /docker push \$DST:\$HASH/);
+    assert.strictEqual(deletes(), 0);
+    assert.strictEqual(
+      repositoryIn(await driver.status(), EPHEMERAL).exists,
+      true,
+    );
+  });
+
+  it('after the copy, setup labels it, the adoption records the base without a build, and the same teardown deletes the old repository; the base is intact', async () => {
+    // What `docker pull` by digest, `docker tag` and `docker push` leave behind.
+    driver.stack.standIns.artifactRegistry.seedImage(
+      `projects/${PROJECT}/locations/us-central1/repositories/${PERSISTENT}`,
+      'arr-pytorch-base',
+      [HASH, 'latest'],
+      {digest: baseDigest},
+    );
+    assert.deepStrictEqual(
+      repositoryIn(await driver.status(), EPHEMERAL).onlyCopies,
+      [],
+    );
+
+    const setup = await driver.arrOk('setup');
+    assert.match(setup, /added arr-lifecycle=ephemeral/);
+    assert.strictEqual((await ephemeralLabels())['arr-lifecycle'], 'ephemeral');
+
+    const adopted = await driver.arrOk(
+      'changed',
+      'arr-pytorch-base',
+      '--hash',
+      HASH,
+    );
+    assert.match(adopted, /✓ Adopted arr-pytorch-base:feedfacecafe/);
+    assert.ok(!driver.createdBuilds().includes('arr-pytorch-base'));
+
+    const teardown = await driver.arrOk('teardown', '--confirm', EPHEMERAL);
+    assert.match(teardown, /✓ Deleted: arr-coc-registry/);
+    assert.strictEqual(deletes(), 1);
+
+    const view = await driver.status();
+    assert.strictEqual(repositoryIn(view, EPHEMERAL).exists, false);
+    const base = repositoryIn(view, PERSISTENT).images.filter(
+      i => i.image === 'arr-pytorch-base',
+    );
+    assert.deepStrictEqual(
+      base.map(i => [i.digest, i.tags]),
+      [[baseDigest, [HASH, 'latest']]],
+    );
+    const entry = view.images.find(i => i.image === 'arr-pytorch-base');
+    assert.strictEqual(entry?.origin, 'adopted');
+    assert.strictEqual(entry?.digest, baseDigest);
+  });
+});

@@ -1,0 +1,326 @@
+/**
+ * The migration window: a repository from before this control plane (the ephemeral id)
+ * holds the only copy of the base image. Teardown refuses to delete it, setup does not
+ * label it deletable, and no build goes into a repository of another tier.
+ */
+import * as assert from 'assert';
+import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
+import {setupRequestedHandler} from '../../functions/setup-requested/handler';
+import {teardownRequestedHandler} from '../../functions/teardown-requested/handler';
+import {imageCatalog} from '../../shared/catalog';
+import {createContext} from '../../shared/context';
+import {handleEvent, type EventHandler} from '../../shared/handle-event';
+import {migrationCommands, strandedImages} from '../../shared/last-copy';
+import {readRepositoryRecord} from '../../shared/repository-records';
+import {readRun, RunRecord} from '../../shared/runs';
+import {
+  pubSubEvent,
+  TestControlPlane,
+  testControlPlane,
+} from '../support/control-plane';
+
+const PROJECT = 'arr-test-project';
+const LOCATION = {projectId: PROJECT, location: 'us-central1'};
+const name = (id: string) =>
+  `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
+const EPHEMERAL = 'arr-coc-registry';
+const PERSISTENT = 'arr-coc-registry-persistent';
+const GB = 1_000_000_000;
+const BASE_DIGEST = `sha256:${'b'.repeat(64)}`;
+
+const version = (image: string, digest: string, tags = ['latest']) => ({
+  image,
+  digest,
+  tags,
+  sizeBytes: 15 * GB,
+});
+
+describe('the last-copy rule', () => {
+  const catalog = imageCatalog();
+
+  it('flags a persistent-tier version the persistent repository lacks, and only that', () => {
+    const stranded = strandedImages(
+      catalog,
+      [
+        version('arr-pytorch-base', BASE_DIGEST),
+        version('arr-ml-stack', `sha256:${'1'.repeat(64)}`),
+        version('arr-pytorch-base-old', `sha256:${'2'.repeat(64)}`),
+      ],
+      [],
+    );
+    assert.deepStrictEqual(
+      stranded.map(s => [s.image, s.digest]),
+      [['arr-pytorch-base', BASE_DIGEST]],
+    );
+  });
+
+  it('a copy counts only with the same image name and the same digest', () => {
+    const ephemeral = [version('arr-pytorch-base', BASE_DIGEST)];
+    const samePlace = [version('arr-pytorch-base', BASE_DIGEST, ['x'])];
+    const otherDigest = [
+      version('arr-pytorch-base', `sha256:${'c'.repeat(64)}`),
+    ];
+    const otherName = [version('arr-ml-stack', BASE_DIGEST)];
+    assert.strictEqual(strandedImages(catalog, ephemeral, samePlace).length, 0);
+    assert.strictEqual(
+      strandedImages(catalog, ephemeral, otherDigest).length,
+      1,
+    );
+    assert.strictEqual(strandedImages(catalog, ephemeral, otherName).length, 1);
+  });
+
+  it('the migration commands pull by digest, push :<hash> and :latest, then let dockerfile-changed adopt it', () => {
+    const config = {
+      projectId: 'p',
+      region: 'us-central1',
+      persistentRepository: PERSISTENT,
+      ephemeralRepository: EPHEMERAL,
+    };
+    const [stranded] = strandedImages(
+      catalog,
+      [version('arr-pytorch-base', BASE_DIGEST)],
+      [],
+    );
+    const commands = migrationCommands(stranded, config);
+    assert.deepStrictEqual(commands.slice(0, 2), [
+      `SRC=us-central1-docker.pkg.dev/p/${EPHEMERAL}/arr-pytorch-base@${BASE_DIGEST}`,
+      `DST=us-central1-docker.pkg.dev/p/${PERSISTENT}/arr-pytorch-base`,
+    ]);
+    assert.match(
+      commands[2],
+      /^HASH=\$\(sha256sum training\/images\/arr-pytorch-base\/Dockerfile \| cut -c1-12\)/,
+    );
+    assert.deepStrictEqual(commands.slice(3, 8), [
+      'docker pull $SRC',
+      'docker tag $SRC $DST:$HASH',
+      'docker tag $SRC $DST:latest',
+      'docker push $DST:$HASH',
+      'docker push $DST:latest',
+    ]);
+    assert.match(commands[8], /^arr changed arr-pytorch-base --hash \$HASH/);
+
+    // A version already tagged with a hash keeps it: that is the key it was built for.
+    const [tagged] = strandedImages(
+      catalog,
+      [version('arr-pytorch-base', BASE_DIGEST, ['0123456789ab', 'latest'])],
+      [],
+    );
+    assert.strictEqual(
+      migrationCommands(tagged, config)[2],
+      'HASH=0123456789ab',
+    );
+  });
+});
+
+describe('the migration window over the stand-ins', () => {
+  let plane: TestControlPlane;
+
+  beforeEach(async () => {
+    plane = await testControlPlane();
+  });
+  afterEach(() => plane.close());
+
+  async function handle<T>(
+    handler: EventHandler<T>,
+    data: unknown,
+    context = plane.context,
+  ): Promise<RunRecord> {
+    const event = pubSubEvent(data);
+    await handleEvent(event, handler, context);
+    const run = await readRun(
+      await plane.context.clients.firestore(),
+      event.id,
+    );
+    assert.ok(run);
+    return run;
+  }
+  const texts = (run: RunRecord) => run.steps.map(step => step.text).join('\n');
+  const deletes = () => plane.artifactRegistry.calls.count('DeleteRepository');
+  const repositoryIds = () =>
+    plane.artifactRegistry.store
+      .listRepositories(LOCATION)
+      .map(r => r.repositoryId)
+      .sort();
+
+  /** The old world: the base's only copy in the repository teardown deletes. */
+  function seedOldWorld(ephemeralLabels: Record<string, string>) {
+    plane.artifactRegistry.seedRepository(name(PERSISTENT), {
+      labels: {'arr-lifecycle': 'persistent'},
+    });
+    plane.artifactRegistry.seedRepository(name(EPHEMERAL), {
+      labels: ephemeralLabels,
+    });
+    plane.artifactRegistry.seedImage(
+      name(EPHEMERAL),
+      'arr-pytorch-base',
+      ['latest'],
+      {sizeBytes: 15 * GB, digest: BASE_DIGEST},
+    );
+  }
+  /** What `docker push` of the pulled image leaves in the persistent repository. */
+  function copyBaseToPersistent(hash: string) {
+    plane.artifactRegistry.seedImage(
+      name(PERSISTENT),
+      'arr-pytorch-base',
+      [hash, 'latest'],
+      {sizeBytes: 15 * GB, digest: BASE_DIGEST},
+    );
+  }
+
+  it('a confirmed teardown is refused while the ephemeral repository holds the only copy; it names the image, digest, size and the commands', async () => {
+    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    const run = await handle(teardownRequestedHandler, {confirm: EPHEMERAL});
+    assert.strictEqual(run.status, 'refused', texts(run));
+    assert.strictEqual(deletes(), 0);
+    assert.deepStrictEqual(repositoryIds(), [EPHEMERAL, PERSISTENT]);
+    const text = texts(run);
+    assert.match(
+      text,
+      new RegExp(
+        `arr-coc-registry holds the only copy of arr-pytorch-base@${BASE_DIGEST} \\(15\\.0 GB, tags: latest\\)`,
+      ),
+    );
+    assert.match(
+      text,
+      /SRC=us-central1-docker\.pkg\.dev\/arr-test-project\/arr-coc-registry\/arr-pytorch-base@sha256:b{64}\n/,
+    );
+    assert.match(
+      text,
+      /DST=us-central1-docker\.pkg\.dev\/arr-test-project\/arr-coc-registry-persistent\/arr-pytorch-base\n/,
+    );
+    assert.match(text, /docker push \$DST:\$HASH/);
+    assert.match(
+      run.error ?? '',
+      /Teardown refused: .*only copy.*nothing deleted/,
+    );
+  });
+
+  it('the dry run says it would refuse, with the same commands, and deletes nothing', async () => {
+    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    const run = await handle(teardownRequestedHandler, {});
+    assert.strictEqual(run.status, 'succeeded-with-warnings', texts(run));
+    assert.doesNotMatch(texts(run), /Would delete:/);
+    assert.match(texts(run), /Would refuse to delete arr-coc-registry/);
+    assert.match(texts(run), /docker tag \$SRC \$DST:latest/);
+    assert.match(run.outcome ?? '', /would refuse to delete arr-coc-registry/);
+    assert.strictEqual(deletes(), 0);
+  });
+
+  it('an absent persistent repository counts as no copy at all', async () => {
+    plane.artifactRegistry.seedRepository(name(EPHEMERAL), {
+      labels: {'arr-lifecycle': 'ephemeral'},
+    });
+    plane.artifactRegistry.seedImage(name(EPHEMERAL), 'arr-pytorch-base', [
+      'latest',
+    ]);
+    const run = await handle(teardownRequestedHandler, {confirm: EPHEMERAL});
+    assert.strictEqual(run.status, 'refused', texts(run));
+    assert.strictEqual(deletes(), 0);
+  });
+
+  it('after the copy (same digest in the persistent repository) the same teardown goes through, the base intact', async () => {
+    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    copyBaseToPersistent('0123456789ab');
+    const run = await handle(teardownRequestedHandler, {confirm: EPHEMERAL});
+    assert.strictEqual(run.status, 'succeeded', texts(run));
+    assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
+    const base = plane.artifactRegistry.store
+      .listImages({...LOCATION, repositoryId: PERSISTENT})
+      .filter(i => i.image === 'arr-pytorch-base');
+    assert.deepStrictEqual(
+      base.map(i => i.digest),
+      [BASE_DIGEST],
+    );
+  });
+
+  it('an unlabelled old repository: teardown refuses on the label and still names what it holds', async () => {
+    seedOldWorld({});
+    const run = await handle(teardownRequestedHandler, {confirm: EPHEMERAL});
+    assert.strictEqual(run.status, 'refused', texts(run));
+    assert.match(texts(run), /holds the only copy of arr-pytorch-base@/);
+    assert.match(run.error ?? '', /no arr-lifecycle label/);
+    assert.strictEqual(deletes(), 0);
+  });
+
+  it('setup does not label a repository holding the only copy: it records needs-migration, and labels it once the copy is there', async () => {
+    seedOldWorld({});
+    const first = await handle(setupRequestedHandler, {});
+    assert.match(texts(first), /holds the only copy of arr-pytorch-base@/);
+    assert.match(texts(first), /Label arr-lifecycle is missing; not added/);
+    assert.doesNotMatch(texts(first), /added arr-lifecycle=ephemeral/);
+    const unlabelled = plane.artifactRegistry.store
+      .listRepositories(LOCATION)
+      .find(r => r.repositoryId === EPHEMERAL);
+    assert.deepStrictEqual(unlabelled?.labels, {});
+    const firestore = await plane.context.clients.firestore();
+    const record = await readRepositoryRecord(firestore, EPHEMERAL);
+    assert.strictEqual(record?.state, 'needs-migration');
+    assert.ok(
+      record?.warnings.some(w => w.startsWith('Needs migration:')),
+      JSON.stringify(record?.warnings),
+    );
+
+    copyBaseToPersistent('0123456789ab');
+    const second = await handle(setupRequestedHandler, {});
+    assert.match(
+      texts(second),
+      /Label arr-lifecycle was missing on arr-coc-registry; added arr-lifecycle=ephemeral/,
+    );
+    const again = await readRepositoryRecord(firestore, EPHEMERAL);
+    assert.strictEqual(again?.state, 'present');
+    assert.deepStrictEqual(again?.warnings, []);
+  });
+
+  it('with the repository names swapped in config, the base is not built into the ephemeral-labelled repository', async () => {
+    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    const swapped = createContext(
+      {
+        ...plane.config,
+        persistentRepository: EPHEMERAL,
+        ephemeralRepository: PERSISTENT,
+      },
+      {log: plane.context.log},
+    );
+    const run = await handle(
+      dockerfileChangedHandler,
+      {
+        image: 'arr-pytorch-base',
+        dockerfileHash: 'ba5e00000001',
+        source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000001.tar.gz`,
+      },
+      swapped,
+    );
+    assert.strictEqual(run.status, 'refused', texts(run));
+    assert.match(
+      run.error ?? '',
+      /arr-pytorch-base is a persistent-tier image, but arr-coc-registry \(PERSISTENT_REPOSITORY\) is labelled arr-lifecycle=ephemeral/,
+    );
+    assert.strictEqual(plane.cloudBuild.calls.count('CreateBuild'), 0);
+  });
+
+  it('nor adopted from it: a tag found in a repository of another tier is not recorded', async () => {
+    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    plane.artifactRegistry.seedImage(name(EPHEMERAL), 'arr-pytorch-base', [
+      'ba5e00000002',
+    ]);
+    const swapped = createContext(
+      {
+        ...plane.config,
+        persistentRepository: EPHEMERAL,
+        ephemeralRepository: PERSISTENT,
+      },
+      {log: plane.context.log},
+    );
+    const run = await handle(
+      dockerfileChangedHandler,
+      {
+        image: 'arr-pytorch-base',
+        dockerfileHash: 'ba5e00000002',
+        source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000002.tar.gz`,
+      },
+      swapped,
+    );
+    assert.strictEqual(run.status, 'refused', texts(run));
+    assert.doesNotMatch(texts(run), /Adopted/);
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * A local stack of its own, driven through `arr` as spawned processes the way an
+ * operator types it. `arr` finds the stack through a state file, as it does after
+ * `npm start`, with nothing exported.
+ */
+import * as assert from 'assert';
+import {execFile} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join, resolve} from 'node:path';
+import type {StatusView} from '../../cli/views';
+import {LocalStack, startLocalStack} from '../../deploy/local/stack';
+import {writeStackState} from '../../deploy/local/stack-state';
+
+const ARR = resolve(__dirname, '../../cli/arr.js');
+
+export interface ArrResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ArrOnStack {
+  stack: LocalStack;
+  /** Runs `arr` with these arguments and whatever exit code it gives. */
+  arr(...args: string[]): Promise<ArrResult>;
+  /** Runs `arr` and fails the test unless it exits 0; its stdout. */
+  arrOk(...args: string[]): Promise<string>;
+  status(): Promise<StatusView>;
+  /** Images of the builds Cloud Build was asked for, in order. */
+  createdBuilds(): string[];
+  /** Prints the functions' log tails, for a failed test. */
+  dumpFunctionLogs(): void;
+  stop(): Promise<void>;
+}
+
+export async function startArrOnStack(projectId: string): Promise<ArrOnStack> {
+  const stack = await startLocalStack({
+    projectId,
+    buildSeconds: 0.3,
+    logLevel: 'warn',
+    emulatorTimeoutMs: 90_000,
+  });
+  const dir = mkdtempSync(join(tmpdir(), `${projectId}-`));
+  const statePath = join(dir, 'state.json');
+  writeStackState(
+    {
+      version: 1,
+      phase: 'running',
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      projectId: stack.projectId,
+      region: stack.region,
+      env: {...stack.env},
+    },
+    statePath,
+  );
+  // As a user's shell: nothing exported, only the state file to go by.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ARR_LOCAL_STACK_STATE: statePath,
+    NO_COLOR: '1',
+  };
+  for (const name of [
+    'GOOGLE_CLOUD_PROJECT',
+    'FIRESTORE_EMULATOR_HOST',
+    'PUBSUB_EMULATOR_HOST',
+    'ARTIFACT_REGISTRY_EMULATOR_HOST',
+    'CLOUD_BUILD_EMULATOR_HOST',
+  ]) {
+    delete env[name];
+  }
+
+  const arr = (...args: string[]) =>
+    new Promise<ArrResult>(done => {
+      execFile(
+        process.execPath,
+        [ARR, ...args],
+        {env, timeout: 90_000},
+        (error, stdout, stderr) => {
+          const code =
+            error === null
+              ? 0
+              : typeof error.code === 'number'
+                ? error.code
+                : -1;
+          done({code, stdout, stderr});
+        },
+      );
+    });
+  const arrOk = async (...args: string[]) => {
+    const result = await arr(...args);
+    assert.strictEqual(
+      result.code,
+      0,
+      `arr ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
+    );
+    return result.stdout;
+  };
+  return {
+    stack,
+    arr,
+    arrOk,
+    status: async () =>
+      JSON.parse(await arrOk('status', '--json')) as StatusView,
+    createdBuilds: () =>
+      stack.standIns.cloudBuild.calls.requests('CreateBuild').map(request => {
+        const build = request.build as
+          {substitutions?: Record<string, string>} | undefined;
+        return build?.substitutions?._IMAGE ?? '?';
+      }),
+    dumpFunctionLogs: () => {
+      for (const f of stack.functions) {
+        process.stderr.write(
+          `--- ${f.target} log tail ---\n${stack.functionOutput(f.target).slice(-3000)}\n`,
+        );
+      }
+    },
+    stop: async () => {
+      await stack.stop();
+      rmSync(dir, {recursive: true, force: true});
+    },
+  };
+}
+
+export function repositoryIn(view: StatusView, id: string) {
+  const found = view.repositories.find(r => r.id === id);
+  assert.ok(found, `no ${id} in arr status`);
+  return found;
+}

@@ -15,6 +15,30 @@ import type {
   StatusView,
 } from './views';
 import {formatBytes} from '../shared/format-bytes';
+import {escapeControlCharacters} from '../shared/quote';
+
+/**
+ * Every string of a view with its control characters escaped. Records and registries hold
+ * what publishers sent (or wrote by hand): a newline or an ANSI escape in them must not
+ * reach the terminal as one.
+ */
+function escaped<T>(value: T): T {
+  if (typeof value === 'string') return escapeControlCharacters(value) as T;
+  if (Array.isArray(value)) return value.map(escaped) as T;
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        escapeControlCharacters(k),
+        escaped(v),
+      ]),
+    ) as T;
+  }
+  return value;
+}
 
 export type Colour = (text: string) => string;
 
@@ -30,8 +54,9 @@ export function stepLine(
   step: Pick<RunStep, 'level' | 'text'>,
   label?: string,
 ): string {
-  const prefix = label === undefined ? '   ' : `   ${pc.cyan(`[${label}]`)} `;
-  return `${prefix}${LEVEL_COLOUR[step.level](step.text)}`;
+  const prefix =
+    label === undefined ? '   ' : `   ${pc.cyan(`[${escaped(label)}]`)} `;
+  return `${prefix}${LEVEL_COLOUR[step.level](escaped(step.text))}`;
 }
 
 const STATUS_WORD: Record<RunStatus, string> = {
@@ -47,7 +72,9 @@ export function outcomeLine(
   status: RunStatus,
   outcome: string | undefined,
 ): string {
-  const text = `${STATUS_WORD[status]}: ${outcome ?? ''}`.trim();
+  // A refusal's outcome is its reason, which says so itself: "✗ Refused: Teardown refused: …".
+  const reason = escaped(outcome ?? '').replace(/^✗\s*/, '');
+  const text = `${STATUS_WORD[status]}: ${reason}`.trim();
   switch (status) {
     case 'succeeded':
       return pc.green(`✓ ${text}`);
@@ -70,7 +97,8 @@ export function buildsSummaryLine(builds: TrackedBuild[]): string | undefined {
   );
 }
 
-export function problemLine(problem: Problem): string {
+export function problemLine(unsafe: Problem): string {
+  const problem = escaped(unsafe);
   const what =
     problem.kind === 'build-failed'
       ? `build ${problem.label} did not succeed`
@@ -89,7 +117,8 @@ function elapsedSeconds(from: string | undefined, now: number): string {
 }
 
 /** A build status change, as a line (no TTY) or the final line of a build. */
-export function buildLine(build: TrackedBuild): string {
+export function buildLine(tracked: TrackedBuild): string {
+  const build = escaped(tracked);
   const r = build.record;
   const label = buildLabel(build);
   if (!r) return `   … Build ${label}`;
@@ -247,7 +276,8 @@ function repositoryState(r: RepositoryView): string {
     : pc.green('present');
 }
 
-export function renderStatus(status: StatusView): string {
+export function renderStatus(unsafe: StatusView): string {
+  const status = escaped(unsafe);
   const lines: string[] = [
     pc.bold(`Project ${status.project}, region ${status.region}`),
     '',
@@ -345,7 +375,8 @@ function runRow(r: RunSummaryView): string[] {
   ];
 }
 
-export function renderRunList(runs: RunSummaryView[]): string {
+export function renderRunList(unsafe: RunSummaryView[]): string {
+  const runs = escaped(unsafe);
   if (runs.length === 0) return 'No runs yet.';
   return [
     ...table(
@@ -357,7 +388,8 @@ export function renderRunList(runs: RunSummaryView[]): string {
   ].join('\n');
 }
 
-export function renderRun(run: RunView): string {
+export function renderRun(unsafe: RunView): string {
+  const run = escaped(unsafe);
   const lines = [
     pc.bold(`Run ${run.id}: ${run.kind}${run.image ? ` ${run.image}` : ''}`),
     `  requested by ${run.requestedBy ?? '-'}${run.dryRun ? ', dry run' : ''}; started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`,

@@ -29,7 +29,8 @@ export const GIT_SOURCE_PATTERN =
 export const DockerfileChanged = z.strictObject({
   image: z
     .string({error: 'must be a catalog image name'})
-    .min(1, {error: 'must not be empty'}),
+    .min(1, {error: 'must not be empty'})
+    .max(128, {error: 'must be at most 128 characters (a catalog image name)'}),
   dockerfileHash: z
     .string({error: 'must be a string'})
     .regex(DOCKERFILE_HASH_PATTERN, {
@@ -38,6 +39,7 @@ export const DockerfileChanged = z.strictObject({
     }),
   source: z
     .string({error: 'must be a string'})
+    .max(2048, {error: 'must be at most 2048 characters'})
     .refine(s => STORAGE_SOURCE_PATTERN.test(s) || GIT_SOURCE_PATTERN.test(s), {
       error:
         'must be gs://BUCKET/OBJECT (a build-context tarball) or git+https://HOST/REPO#REVISION',
@@ -48,8 +50,12 @@ export const DockerfileChanged = z.strictObject({
 export type DockerfileChanged = z.infer<typeof DockerfileChanged>;
 
 export const TeardownRequest = z.strictObject({
+  // A repository id has at most 63 characters; anything longer cannot confirm.
   confirm: z
     .string({error: 'must be the ephemeral repository id, as a string'})
+    .max(63, {
+      error: 'must be the ephemeral repository id (at most 63 characters)',
+    })
     .optional(),
   dryRun: flag.optional(),
   skipImages: flag.optional(),

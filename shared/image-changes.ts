@@ -5,6 +5,7 @@
 import type {CatalogImage, Tier} from './catalog';
 import {cacheKey} from './cache-key';
 import {LIFECYCLE_LABEL} from './artifact-registry';
+import {quote} from './quote';
 import {repositoryForTier} from './config';
 import type {Context} from './context';
 import {PermanentError} from './errors';
@@ -42,7 +43,7 @@ export function catalogImage(context: Context, name: string): CatalogImage {
   const image = context.catalog.get(name);
   if (!image) {
     throw new PermanentError(
-      `unknown image "${name}" (the catalog has: ${context.catalog.names().join(', ')})`,
+      `unknown image ${quote(name)} (the catalog has: ${context.catalog.names().join(', ')})`,
     );
   }
   return image;

@@ -3,8 +3,10 @@
  * base64 → UTF-8 → JSON → schema. Each way a message can be malformed has its own error,
  * because "bad message" helps nobody who has to fix the publisher.
  */
+import {visit} from 'jsonc-parser';
 import type {z} from 'zod';
 import {PermanentError} from './errors';
+import {escapeControlCharacters, quote} from './quote';
 
 export interface PubSubMessage {
   data?: string;
@@ -28,8 +30,12 @@ export class MalformedMessageError extends PermanentError {
   }
 }
 
-const BASE64_PATTERN =
-  /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * The largest message data accepted, decoded. Every contract here is a few hundred bytes;
+ * Cloud Build's notification (a Build resource) is the largest, well under this. Pub/Sub
+ * itself allows 10 MB: a larger message is refused before anything else is done with it.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
 
 export function pubSubMessageOf(event: PubSubCloudEvent): PubSubMessage {
   const data = event.data;
@@ -64,12 +70,26 @@ export function decodeJson(event: PubSubCloudEvent): unknown {
       'the Pub/Sub message has no data (expected a JSON object)',
     );
   }
-  if (typeof encoded !== 'string' || !BASE64_PATTERN.test(encoded)) {
+  if (typeof encoded !== 'string') {
     throw new MalformedMessageError(
       'the Pub/Sub message data is not valid base64',
     );
   }
+  // Checked on the encoded length first: nothing is decoded or scanned beyond the limit.
+  const size = Math.floor((encoded.length * 3) / 4);
+  if (size > MAX_MESSAGE_BYTES + 2) {
+    throw new MalformedMessageError(
+      `the Pub/Sub message data is about ${size} bytes; at most ${MAX_MESSAGE_BYTES} are accepted`,
+    );
+  }
   const bytes = Buffer.from(encoded, 'base64');
+  // Node decodes leniently (it skips what is not base64); only a canonical encoding
+  // round-trips. Linear in the length, unlike a pattern over the whole text.
+  if (bytes.toString('base64') !== encoded) {
+    throw new MalformedMessageError(
+      'the Pub/Sub message data is not valid base64',
+    );
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', {fatal: true}).decode(bytes);
@@ -78,14 +98,46 @@ export function decodeJson(event: PubSubCloudEvent): unknown {
       'the Pub/Sub message data is not valid UTF-8',
     );
   }
+  let json: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    json = JSON.parse(text) as unknown;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new MalformedMessageError(
-      `unable to parse the Pub/Sub message data as JSON: ${reason}`,
+      `unable to parse the Pub/Sub message data as JSON: ${reason.slice(0, 200)}`,
     );
   }
+  const duplicate = firstDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw new MalformedMessageError(
+      `the key ${quote(duplicate)} appears twice in one object; an ambiguous message is not acted on`,
+    );
+  }
+  return json;
+}
+
+/**
+ * JSON.parse keeps the last of two equal keys, so `{"confirm":"x","confirm":"<id>"}`
+ * would read as a confirmed teardown. The text is valid JSON here; the visitor only
+ * tracks the keys of each object (as decoded, so `"\u0063onfirm"` is `confirm`).
+ */
+function firstDuplicateKey(text: string): string | undefined {
+  const open: Set<string>[] = [];
+  let duplicate: string | undefined;
+  visit(text, {
+    onObjectBegin: () => {
+      open.push(new Set());
+    },
+    onObjectEnd: () => {
+      open.pop();
+    },
+    onObjectProperty: property => {
+      const keys = open[open.length - 1];
+      if (keys.has(property)) duplicate ??= property;
+      keys.add(property);
+    },
+  });
+  return duplicate;
 }
 
 export function decodeMessage<Schema extends z.ZodType>(
@@ -114,12 +166,20 @@ interface Issue {
 
 function describeIssues(issues: readonly Issue[]): string {
   return issues
+    .slice(0, 5)
     .map(issue => {
       if (issue.code === 'unrecognized_keys' && issue.keys) {
-        const names = issue.keys.map(key => `\`${key}\``).join(', ');
-        return `unknown field${issue.keys.length > 1 ? 's' : ''} ${names} (not part of the contract)`;
+        const names = issue.keys
+          .slice(0, 5)
+          .map(key => quote(key, '`'))
+          .join(', ');
+        const more =
+          issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : '';
+        return `unknown field${issue.keys.length > 1 ? 's' : ''} ${names}${more} (not part of the contract)`;
       }
-      const field = issue.path.map(String).join('.');
+      const field = escapeControlCharacters(
+        issue.path.map(String).join('.').slice(0, 200),
+      );
       return field === ''
         ? issue.message
         : `field \`${field}\` ${issue.message}`;

@@ -10,6 +10,7 @@ import type {
 } from '@google-cloud/firestore';
 import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 import type {Logger} from './log';
+import {escapeControlCharacters} from './quote';
 
 export const RunKind = [
   'setup',
@@ -147,6 +148,20 @@ export async function beginRun(
  * milliseconds, and a cache hit does not wait for one write per line. Finishing (and
  * `flush`) waits for every write, and surfaces a failed one.
  */
+/**
+ * A step line or outcome as it is recorded: one line (control characters escaped, so no
+ * value from a message can forge a line of its own) and bounded, so a run record stays
+ * far below Firestore's 1 MiB per document. Values from messages are quoted and bounded
+ * where they are written (`quote`); this is the backstop.
+ */
+const MAX_STEP_LENGTH = 2000;
+function recordable(text: string): string {
+  const line = escapeControlCharacters(text);
+  return line.length > MAX_STEP_LENGTH
+    ? `${line.slice(0, MAX_STEP_LENGTH)}… (${line.length} characters)`
+    : line;
+}
+
 export class Run {
   private seq = 0;
   private warnings = 0;
@@ -205,9 +220,9 @@ export class Run {
       seq: this.seq++,
       at: this.now().toISOString(),
       level,
-      text,
+      text: recordable(text),
     };
-    this.logStep(level, text);
+    this.logStep(level, step.text);
     this.pendingSteps.push(step);
     this.scheduleWrite();
   }
@@ -252,9 +267,11 @@ export class Run {
 
   private async finish(
     status: RunStatus,
-    outcome: string,
-    error?: string,
+    rawOutcome: string,
+    rawError?: string,
   ): Promise<void> {
+    const outcome = recordable(rawOutcome);
+    const error = rawError === undefined ? undefined : recordable(rawError);
     const log =
       status === 'failed' || status === 'refused'
         ? this.log.error

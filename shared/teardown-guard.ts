@@ -23,6 +23,7 @@ import type {Catalog} from './catalog';
 import type {Config} from './config';
 import {classifyError, describeError, GrpcStatus, grpcCode} from './errors';
 import {describeStranded, StrandedImage, strandedImages} from './last-copy';
+import {quote} from './quote';
 import {isValidRepositoryId, repositoryResourceName} from './repository-id';
 import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 
@@ -136,11 +137,11 @@ export function confirmationMode(
   if (request.confirm !== undefined && request.confirm !== target.ephemeralId) {
     if (request.confirm === target.persistentId) {
       throw new GuardRefusal(
-        `confirm names the persistent repository "${request.confirm}", which teardown never deletes`,
+        `confirm names the persistent repository ${quote(request.confirm)}, which teardown never deletes`,
       );
     }
     throw new GuardRefusal(
-      `confirm is "${request.confirm}", which is not the ephemeral repository id "${target.ephemeralId}" (it must match exactly)`,
+      `confirm is ${quote(request.confirm)}, which is not the ephemeral repository id "${target.ephemeralId}" (it must match exactly)`,
     );
   }
   if (request.dryRun) return {mode: 'dry-run', reason: 'dryRun was requested'};

@@ -93,7 +93,7 @@ describe('arr output', () => {
     );
     assert.strictEqual(
       plain(outcomeLine('refused', '✗ confirm does not match')),
-      '✗ Refused: ✗ confirm does not match',
+      '✗ Refused: confirm does not match',
     );
     assert.strictEqual(plain(outcomeLine('failed', 'boom')), '✗ Failed: boom');
   });

@@ -81,6 +81,18 @@ export class TransientError extends Error {
   }
 }
 
+/**
+ * A call that is not safe to repeat (CreateBuild) failed transiently: the service may have
+ * acted on it, its answer lost on the way back, or not. Never answered by sending it again:
+ * look first. Transient, so if it propagates, Pub/Sub redelivers.
+ */
+export class OutcomeUnknownError extends TransientError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, options);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 /** A short, operator-readable reason: the gRPC status name and the service's own message. */
 export function describeError(error: unknown): string {
   const code = grpcCode(error);

@@ -19,7 +19,12 @@ import {
 import type {Config} from './config';
 import {classifyError, describeError, GrpcStatus, grpcCode} from './errors';
 import {isValidRepositoryId, repositoryResourceName} from './repository-id';
-import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
+import {
+  CLIENT_RETRY_OFF,
+  DEFAULT_RETRY_POLICY,
+  RetryPolicy,
+  withRetry,
+} from './retry';
 
 export class GuardRefusal extends Error {
   constructor(reason: string) {
@@ -150,7 +155,11 @@ export async function checkLiveTarget(
   let repository: RepositoryInfo;
   try {
     const [found] = await withRetry(
-      () => client.getRepository({name: target.ephemeralName}),
+      () =>
+        client.getRepository(
+          {name: target.ephemeralName},
+          {...CLIENT_RETRY_OFF},
+        ),
       retry,
     );
     repository = toRepositoryInfo(found);
@@ -203,15 +212,24 @@ export function approveDeletion(
 }
 
 /**
+ * What the delete found: it deleted the repository; it was already gone (a parallel run
+ * got there first); or `gone-on-repeat`: an attempt failed transiently and the repeat
+ * found it gone, so most likely that attempt deleted it and its answer was lost (or a
+ * parallel run deleted it in between).
+ */
+export type DeleteOutcome = 'deleted' | 'already-gone' | 'gone-on-repeat';
+
+/**
  * Delete the approved repository and wait for the operation, so the run record is the
- * truth. NOT_FOUND is success: another worker got there first.
+ * truth. Safe to repeat after a transient failure: if the first call acted, the repeat
+ * answers NOT_FOUND, which is success.
  */
 export async function deleteApprovedRepository(
   client: ArtifactRegistryClient,
   approval: DeletionApproval,
   target: GuardTarget,
   retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-): Promise<'deleted' | 'already-gone'> {
+): Promise<DeleteOutcome> {
   // Re-check at the last moment: a forged or stale approval never reaches the API.
   if (!issued.has(approval))
     throw new GuardRefusal('the deletion approval was not issued by the guard');
@@ -225,16 +243,17 @@ export async function deleteApprovedRepository(
       `the approval names ${approval.repositoryName}, not the ephemeral repository`,
     );
   }
-  try {
-    await withRetry(async () => {
-      const [operation] = await client.deleteRepository({
-        name: approval.repositoryName,
-      });
+  return withRetry(async (attempt): Promise<DeleteOutcome> => {
+    try {
+      const [operation] = await client.deleteRepository(
+        {name: approval.repositoryName},
+        {...CLIENT_RETRY_OFF},
+      );
       await operation.promise();
-    }, retry);
-    return 'deleted';
-  } catch (error) {
-    if (classifyError(error) === 'not-found') return 'already-gone';
-    throw error;
-  }
+      return 'deleted';
+    } catch (error) {
+      if (classifyError(error) !== 'not-found') throw error;
+      return attempt > 1 ? 'gone-on-repeat' : 'already-gone';
+    }
+  }, retry);
 }

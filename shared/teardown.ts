@@ -14,6 +14,7 @@ import {
   checkLiveTarget,
   confirmationMode,
   deleteApprovedRepository,
+  DeleteOutcome,
   GuardRefusal,
   guardTarget,
   GuardTarget,
@@ -83,11 +84,7 @@ export async function tearDown(
       target,
       context.retry,
     );
-    await run.ok(
-      outcome === 'deleted'
-        ? `✓ Deleted: ${target.ephemeralId} (${describeContents(ephemeralImages)})`
-        : `✓ Deleted: ${target.ephemeralId} (already gone: deleted by a parallel run)`,
-    );
+    await run.ok(deletedLine(outcome, target.ephemeralId, ephemeralImages));
   }
 
   await reportPreserved(run, context, target, persistentImages, dry);
@@ -117,6 +114,21 @@ export async function tearDown(
         : `Dry run: would delete ${target.ephemeralId}; ${target.persistentId} preserved`
       : `${target.ephemeralId} deleted; ${target.persistentId} preserved`,
   );
+}
+
+function deletedLine(
+  outcome: DeleteOutcome,
+  id: string,
+  images: DockerImageInfo[],
+): string {
+  switch (outcome) {
+    case 'deleted':
+      return `✓ Deleted: ${id} (${describeContents(images)})`;
+    case 'gone-on-repeat':
+      return `✓ Deleted: ${id} (${describeContents(images)}); the delete's answer was lost and its repeat found it gone (deleted by that call, or by a parallel run)`;
+    case 'already-gone':
+      return `✓ Deleted: ${id} (already gone: deleted by a parallel run)`;
+  }
 }
 
 async function refuse(

@@ -1,5 +1,5 @@
 /**
- * The error policy of DESIGN.md as code: what is worth retrying, what ends a run,
+ * The error policy as code: what is worth retrying, what ends a run,
  * and what counts as success because another worker got there first.
  */
 import {grpc} from 'google-gax';

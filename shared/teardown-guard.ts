@@ -1,7 +1,7 @@
 /**
  * The teardown guard: the only code path in this project that can delete a repository.
  *
- * Layers (DESIGN.md, "Teardown guard"):
+ * Layers (a fourth, IAM, is deploy's):
  *  1. The target comes from config alone, and a real deletion needs `confirm` to equal it.
  *  2. The target must be the configured ephemeral id and never the persistent one; names
  *     are compared exactly (`arr-coc-registry` is a prefix of `arr-coc-registry-persistent`).

@@ -1,8 +1,9 @@
 /**
  * Convergence under faults: the checklist cycle over the local stack while the
- * stand-ins fail a share of calls with a transient status, Cloud Build notifications
- * are duplicated and delivered out of order, one build fails, and malformed messages
- * of every kind are mixed in. Then the invariants that must hold once it is at rest.
+ * stand-ins fail a share of calls with a transient status, calls that change something
+ * lose their answer after acting, Cloud Build notifications are duplicated and
+ * delivered out of order, one build fails, and malformed messages of every kind are
+ * mixed in. Then the invariants that must hold once it is at rest.
  *
  * Used by test/e2e/convergence.test.ts (one cycle) and `npm run bench -- --long`.
  */
@@ -30,31 +31,102 @@ import {
 } from './stack-driver';
 
 export interface FaultOptions {
-  /** Share of every stand-in call answered UNAVAILABLE; default 0.2. */
+  /** Share of every stand-in call answered UNAVAILABLE before it acts; default 0.2. */
   failureRate?: number;
+  /**
+   * Share of the calls that change something (LOST_ANSWER_METHODS) that act, then
+   * answer DEADLINE_EXCEEDED: the answer lost; default 0.1. Besides, the first call of
+   * each of them always loses its answer.
+   */
+  lostAnswerRate?: number;
   seed?: number;
 }
 
-/** Every method of both stand-ins fails with `failureRate`; notifications duplicated and reordered. */
+/**
+ * The calls that change something. Where an answer is lost, a repeat must not act twice:
+ * the Artifact Registry ones answer ALREADY_EXISTS / NOT_FOUND when repeated; CreateBuild
+ * is never repeated, its build looked up by its tags instead.
+ */
+export const LOST_ANSWER_METHODS: {
+  artifactRegistry: readonly ArtifactRegistryMethod[];
+  cloudBuild: readonly CloudBuildMethod[];
+} = {
+  artifactRegistry: [
+    'CreateRepository',
+    'DeleteRepository',
+    'UpdateRepository',
+    'DeleteVersion',
+    'DeleteTag',
+  ],
+  cloudBuild: ['CreateBuild'],
+};
+
+/**
+ * Every method of both stand-ins fails before acting with `failureRate`; the methods
+ * that change something lose their first answer and then a share `lostAnswerRate`;
+ * notifications duplicated and reordered.
+ */
 export function injectFaults(
   driver: StackDriver,
   options: FaultOptions = {},
 ): void {
   const rate = options.failureRate ?? 0.2;
+  const lostRate = options.lostAnswerRate ?? 0.1;
   const error = {code: grpc.status.UNAVAILABLE};
+  const lost = {code: grpc.status.DEADLINE_EXCEEDED, answerLost: true};
   const {artifactRegistry, cloudBuild} = driver.stack.standIns;
   artifactRegistry.faults.seed(options.seed ?? 1);
   cloudBuild.faults.seed((options.seed ?? 1) + 1);
+  for (const method of LOST_ANSWER_METHODS.artifactRegistry) {
+    artifactRegistry.faults.failOnce(method, lost);
+  }
+  for (const method of LOST_ANSWER_METHODS.cloudBuild) {
+    cloudBuild.faults.failOnce(method, lost);
+  }
   for (const method of ArtifactRegistryMethod) {
     artifactRegistry.faults.failWithProbability(method, rate, error);
   }
   for (const method of CloudBuildMethod) {
     cloudBuild.faults.failWithProbability(method, rate, error);
   }
+  for (const method of LOST_ANSWER_METHODS.artifactRegistry) {
+    artifactRegistry.faults.failWithProbability(method, lostRate, lost);
+  }
+  for (const method of LOST_ANSWER_METHODS.cloudBuild) {
+    cloudBuild.faults.failWithProbability(method, lostRate, lost);
+  }
   cloudBuild.notificationFaults
     .duplicate('ALL', 1)
     .deliverAfterTerminal('WORKING')
     .deliverAfterTerminal('QUEUED');
+}
+
+/** What the injected faults did: calls failed before acting, and lost answers per method. */
+export interface InjectedFaults {
+  failedBeforeActing: number;
+  answersLost: Record<string, number>;
+}
+
+/** Stops injecting faults into both stand-ins, and says what they did. */
+export function stopFaults(driver: StackDriver): InjectedFaults {
+  const {artifactRegistry, cloudBuild} = driver.stack.standIns;
+  const injected: InjectedFaults = {failedBeforeActing: 0, answersLost: {}};
+  const tally = (
+    method: string,
+    fired: {beforeActing: number; answerLost: number},
+  ) => {
+    injected.failedBeforeActing += fired.beforeActing;
+    if (fired.answerLost > 0) injected.answersLost[method] = fired.answerLost;
+  };
+  for (const method of ArtifactRegistryMethod) {
+    tally(method, artifactRegistry.faults.fired(method));
+  }
+  for (const method of CloudBuildMethod) {
+    tally(method, cloudBuild.faults.fired(method));
+  }
+  artifactRegistry.faults.reset();
+  cloudBuild.faults.reset();
+  return injected;
 }
 
 /** A malformed message: what it is, where it goes, and its bytes. */

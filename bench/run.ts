@@ -17,6 +17,7 @@ import {
   convergenceViolations,
   faultCounts,
   runUnderFaults,
+  stopFaults,
 } from './convergence';
 import {type DuplicateStorm, measureDuplicateStorm} from './duplicate-storm';
 import {StackDriver} from './stack-driver';
@@ -35,6 +36,9 @@ export interface BenchResults {
   convergence?: {
     cycles: number;
     failureRate: number;
+    /** Calls answered UNAVAILABLE before acting, and answers lost after acting, per method. */
+    failedBeforeActing: number;
+    answersLost: Record<string, number>;
     seconds: number;
     violations: string[];
     standInCalls: number;
@@ -115,17 +119,17 @@ async function main(): Promise<void> {
       const cycles = 5;
       const failureRate = 0.2;
       progress(
-        `convergence under faults (${cycles} cycles, ${failureRate * 100}% of stand-in calls UNAVAILABLE)…`,
+        `convergence under faults (${cycles} cycles, ${failureRate * 100}% of stand-in calls UNAVAILABLE, answers lost)…`,
       );
       await driver.reset();
       const started = Date.now();
       const record = await runUnderFaults(driver, {cycles, failureRate});
       const seconds = (Date.now() - started) / 1000;
-      driver.stack.standIns.artifactRegistry.faults.reset();
-      driver.stack.standIns.cloudBuild.faults.reset();
+      const injected = stopFaults(driver);
       return {
         cycles,
         failureRate,
+        ...injected,
         seconds,
         violations: await convergenceViolations(driver, record),
         ...faultCounts(driver),

@@ -98,12 +98,18 @@ export function rows(r: BenchResults): Row[] {
     const v = r.convergence;
     out.push({
       figure: `Convergence, ${v.cycles} cycles, ${v.failureRate * 100}% faults`,
-      measured: `${v.violations.length} violations in ${s(v.seconds)}; ${v.standInCalls} stand-in calls, ${v.builds} builds (${v.failedBuilds} failed), ${v.notifications} notifications, ${v.malformed} malformed messages`,
+      measured: `${v.violations.length} violations in ${s(v.seconds)}; ${v.standInCalls} stand-in calls (${v.failedBeforeActing} failed before acting, ${lostAnswers(v.answersLost)}), ${v.builds} builds (${v.failedBuilds} failed), ${v.notifications} notifications, ${v.malformed} malformed messages`,
       goal: '0 violations',
       met: v.violations.length === 0,
     });
   }
   return out;
+}
+
+function lostAnswers(byMethod: Record<string, number> | undefined): string {
+  const entries = Object.entries(byMethod ?? {});
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  return `${total} answers lost${entries.length > 0 ? `: ${entries.map(([m, n]) => `${m} ${n}`).join(', ')}` : ''}`;
 }
 
 export function renderTable(r: BenchResults): string {

@@ -1,6 +1,8 @@
 /**
- * Artifact Registry, in the domain's words. Every call retries transient faults in
- * process; NOT_FOUND and ALREADY_EXISTS are answers, not errors.
+ * Artifact Registry, in the domain's words. Every call here is safe to repeat, and retries
+ * transient faults in process (`callGoogleApi`; google-gax retries none of these methods):
+ * reads change nothing, and a create or delete repeated after its answer was lost answers
+ * ALREADY_EXISTS or NOT_FOUND, which are answers here, not errors.
  *
  * Deliberately absent: deleting a repository. That lives in `teardown-guard.ts` alone.
  */
@@ -8,7 +10,13 @@ import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import type {Config} from './config';
 import {classifyError} from './errors';
 import {parseRepositoryName, repositoryResourceName} from './repository-id';
-import {callGoogleApi, DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
+import {
+  Attempt,
+  callGoogleApi,
+  DEFAULT_RETRY_POLICY,
+  GoogleCall,
+  RetryPolicy,
+} from './retry';
 import type {Tier} from './catalog';
 
 export const LIFECYCLE_LABEL = 'arr-lifecycle';
@@ -62,7 +70,12 @@ export interface DockerImageInfo {
   uploadTime: Date;
 }
 
-export type CreateOutcome = 'created' | 'already-exists';
+/**
+ * `found-on-repeat`: the first attempt failed transiently and a repeat answered
+ * ALREADY_EXISTS, so most likely that first attempt created it and its answer was lost
+ * (or a parallel run created it in between).
+ */
+export type CreateOutcome = 'created' | 'already-exists' | 'found-on-repeat';
 
 type Timestamp =
   | {seconds?: number | string | Long | null; nanos?: number | null}
@@ -104,17 +117,21 @@ export class ArtifactRegistry {
 
   /** The repository, or null when it does not exist. */
   async getRepository(id: string): Promise<RepositoryInfo | null> {
-    return this.call('artifactregistry.repositories.get', async client => {
-      try {
-        const [repository] = await client.getRepository({
-          name: this.repositoryName(id),
-        });
-        return toRepositoryInfo(repository);
-      } catch (error) {
-        if (classifyError(error) === 'not-found') return null;
-        throw error;
-      }
-    });
+    return this.call(
+      {permission: 'artifactregistry.repositories.get', repeat: 'read'},
+      async (client, {options}) => {
+        try {
+          const [repository] = await client.getRepository(
+            {name: this.repositoryName(id)},
+            options,
+          );
+          return toRepositoryInfo(repository);
+        } catch (error) {
+          if (classifyError(error) === 'not-found') return null;
+          throw error;
+        }
+      },
+    );
   }
 
   async createRepository(
@@ -122,24 +139,33 @@ export class ArtifactRegistry {
     tier: Tier,
     description: string,
   ): Promise<CreateOutcome> {
-    return this.call('artifactregistry.repositories.create', async client => {
-      try {
-        const [operation] = await client.createRepository({
-          parent: `projects/${this.config.projectId}/locations/${this.config.region}`,
-          repositoryId: id,
-          repository: {
-            format: 'DOCKER',
-            description,
-            labels: {[LIFECYCLE_LABEL]: tier, [MANAGED_BY_LABEL]: MANAGED_BY},
-          },
-        });
-        await operation.promise();
-        return 'created';
-      } catch (error) {
-        if (classifyError(error) === 'already-exists') return 'already-exists';
-        throw error;
-      }
-    });
+    return this.call(
+      {permission: 'artifactregistry.repositories.create', repeat: 'converges'},
+      async (client, attempt) => {
+        try {
+          const [operation] = await client.createRepository(
+            {
+              parent: `projects/${this.config.projectId}/locations/${this.config.region}`,
+              repositoryId: id,
+              repository: {
+                format: 'DOCKER',
+                description,
+                labels: {
+                  [LIFECYCLE_LABEL]: tier,
+                  [MANAGED_BY_LABEL]: MANAGED_BY,
+                },
+              },
+            },
+            attempt.options,
+          );
+          await operation.promise();
+          return 'created';
+        } catch (error) {
+          if (classifyError(error) !== 'already-exists') throw error;
+          return attempt.number > 1 ? 'found-on-repeat' : 'already-exists';
+        }
+      },
+    );
   }
 
   /** Replace the repository's labels (an update mask limits the change to labels). */
@@ -147,12 +173,18 @@ export class ArtifactRegistry {
     id: string,
     labels: Record<string, string>,
   ): Promise<void> {
-    await this.call('artifactregistry.repositories.update', async client => {
-      await client.updateRepository({
-        repository: {name: this.repositoryName(id), labels},
-        updateMask: {paths: ['labels']},
-      });
-    });
+    await this.call(
+      {permission: 'artifactregistry.repositories.update', repeat: 'converges'},
+      async (client, {options}) => {
+        await client.updateRepository(
+          {
+            repository: {name: this.repositoryName(id), labels},
+            updateMask: {paths: ['labels']},
+          },
+          options,
+        );
+      },
+    );
   }
 
   /** The version a tag points at, or null when the tag (or its repository) is absent. */
@@ -161,18 +193,24 @@ export class ArtifactRegistry {
     image: string,
     tag: string,
   ): Promise<TagInfo | null> {
-    return this.call('artifactregistry.tags.get', async client => {
-      try {
-        const [found] = await client.getTag({
-          name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
-        });
-        const version = found.version ?? '';
-        return {tag, digest: version.slice(version.lastIndexOf('/') + 1)};
-      } catch (error) {
-        if (classifyError(error) === 'not-found') return null;
-        throw error;
-      }
-    });
+    return this.call(
+      {permission: 'artifactregistry.tags.get', repeat: 'read'},
+      async (client, {options}) => {
+        try {
+          const [found] = await client.getTag(
+            {
+              name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
+            },
+            options,
+          );
+          const version = found.version ?? '';
+          return {tag, digest: version.slice(version.lastIndexOf('/') + 1)};
+        } catch (error) {
+          if (classifyError(error) === 'not-found') return null;
+          throw error;
+        }
+      },
+    );
   }
 
   /** Every version of an image with its tags, all pages. Empty when the image is absent. */
@@ -180,63 +218,70 @@ export class ArtifactRegistry {
     repositoryId: string,
     image: string,
   ): Promise<ImageVersion[]> {
-    return this.call('artifactregistry.versions.list', async client => {
-      try {
-        const versions = await client.listVersions({
-          parent: this.packageName(repositoryId, image),
-          view: 'FULL',
-        });
-        return versions[0].map(version => {
-          const name = version.name ?? '';
-          const tags = (version.relatedTags ?? []).map(t => {
-            const tagName = t.name ?? '';
-            return decodeURIComponent(
-              tagName.slice(tagName.lastIndexOf('/') + 1),
-            );
+    return this.call(
+      {permission: 'artifactregistry.versions.list', repeat: 'read'},
+      async (client, {options}) => {
+        try {
+          const versions = await client.listVersions(
+            {parent: this.packageName(repositoryId, image), view: 'FULL'},
+            options,
+          );
+          return versions[0].map(version => {
+            const name = version.name ?? '';
+            const tags = (version.relatedTags ?? []).map(t => {
+              const tagName = t.name ?? '';
+              return decodeURIComponent(
+                tagName.slice(tagName.lastIndexOf('/') + 1),
+              );
+            });
+            return {
+              name,
+              digest: name.slice(name.lastIndexOf('/') + 1),
+              tags,
+              uploadTime: toDate(
+                (version.updateTime ?? version.createTime) as Timestamp,
+              ),
+              sizeBytes: sizeFromMetadata(version.metadata),
+            };
           });
-          return {
-            name,
-            digest: name.slice(name.lastIndexOf('/') + 1),
-            tags,
-            uploadTime: toDate(
-              (version.updateTime ?? version.createTime) as Timestamp,
-            ),
-            sizeBytes: sizeFromMetadata(version.metadata),
-          };
-        });
-      } catch (error) {
-        if (classifyError(error) === 'not-found') return [];
-        throw error;
-      }
-    });
+        } catch (error) {
+          if (classifyError(error) === 'not-found') return [];
+          throw error;
+        }
+      },
+    );
   }
 
   /** Docker images in a repository, all pages. Empty when the repository is absent. */
   async listDockerImages(repositoryId: string): Promise<DockerImageInfo[]> {
-    return this.call('artifactregistry.dockerimages.list', async client => {
-      try {
-        const [images] = await client.listDockerImages({
-          parent: this.repositoryName(repositoryId),
-        });
-        return images.map(image => {
-          const name = image.name ?? '';
-          const [, path = '', digest = ''] =
-            /dockerImages\/(.+)@(sha256:.+)$/.exec(name) ?? [];
-          return {
-            image: decodeURIComponent(path),
-            digest,
-            tags: image.tags ?? [],
-            sizeBytes: toNumber(
-              image.imageSizeBytes as number | string | Long | null,
-            ),
-            uploadTime: toDate(image.uploadTime as Timestamp),
-          };
-        });
-      } catch (error) {
-        if (classifyError(error) === 'not-found') return [];
-        throw error;
-      }
-    });
+    return this.call(
+      {permission: 'artifactregistry.dockerimages.list', repeat: 'read'},
+      async (client, {options}) => {
+        try {
+          const [images] = await client.listDockerImages(
+            {parent: this.repositoryName(repositoryId)},
+            options,
+          );
+          return images.map(image => {
+            const name = image.name ?? '';
+            const [, path = '', digest = ''] =
+              /dockerImages\/(.+)@(sha256:.+)$/.exec(name) ?? [];
+            return {
+              image: decodeURIComponent(path),
+              digest,
+              tags: image.tags ?? [],
+              sizeBytes: toNumber(
+                image.imageSizeBytes as number | string | Long | null,
+              ),
+              uploadTime: toDate(image.uploadTime as Timestamp),
+            };
+          });
+        } catch (error) {
+          if (classifyError(error) === 'not-found') return [];
+          throw error;
+        }
+      },
+    );
   }
 
   async deleteTag(
@@ -244,15 +289,21 @@ export class ArtifactRegistry {
     image: string,
     tag: string,
   ): Promise<void> {
-    await this.call('artifactregistry.tags.delete', async client => {
-      try {
-        await client.deleteTag({
-          name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
-        });
-      } catch (error) {
-        if (classifyError(error) !== 'not-found') throw error;
-      }
-    });
+    await this.call(
+      {permission: 'artifactregistry.tags.delete', repeat: 'converges'},
+      async (client, {options}) => {
+        try {
+          await client.deleteTag(
+            {
+              name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
+            },
+            options,
+          );
+        } catch (error) {
+          if (classifyError(error) !== 'not-found') throw error;
+        }
+      },
+    );
   }
 
   async deleteVersion(
@@ -260,23 +311,34 @@ export class ArtifactRegistry {
     image: string,
     digest: string,
   ): Promise<void> {
-    await this.call('artifactregistry.versions.delete', async client => {
-      try {
-        const [operation] = await client.deleteVersion({
-          name: `${this.packageName(repositoryId, image)}/versions/${digest}`,
-        });
-        await operation.promise();
-      } catch (error) {
-        if (classifyError(error) !== 'not-found') throw error;
-      }
-    });
+    await this.call(
+      {permission: 'artifactregistry.versions.delete', repeat: 'converges'},
+      async (client, {options}) => {
+        try {
+          const [operation] = await client.deleteVersion(
+            {
+              name: `${this.packageName(repositoryId, image)}/versions/${digest}`,
+            },
+            options,
+          );
+          await operation.promise();
+        } catch (error) {
+          if (classifyError(error) !== 'not-found') throw error;
+        }
+      },
+    );
   }
+
   private async call<T>(
-    permission: string,
-    operation: (client: ArtifactRegistryClient) => Promise<T>,
+    call: GoogleCall,
+    operation: (client: ArtifactRegistryClient, attempt: Attempt) => Promise<T>,
   ): Promise<T> {
     const client = await this.client();
-    return callGoogleApi(permission, () => operation(client), this.retry);
+    return callGoogleApi(
+      call,
+      attempt => operation(client, attempt),
+      this.retry,
+    );
   }
 }
 

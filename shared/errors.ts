@@ -1,5 +1,5 @@
 /**
- * The error policy of DESIGN.md as code: what is worth retrying, what ends a run,
+ * The error policy as code: what is worth retrying, what ends a run,
  * and what counts as success because another worker got there first.
  */
 import {grpc} from 'google-gax';
@@ -78,6 +78,18 @@ export class TransientError extends Error {
   constructor(message: string, options?: {cause?: unknown}) {
     super(message, options);
     this.name = 'TransientError';
+  }
+}
+
+/**
+ * A call that is not safe to repeat (CreateBuild) failed transiently: the service may have
+ * acted on it, its answer lost on the way back, or not. Never answered by sending it again:
+ * look first. Transient, so if it propagates, Pub/Sub redelivers.
+ */
+export class OutcomeUnknownError extends TransientError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super(message, options);
+    this.name = 'OutcomeUnknownError';
   }
 }
 

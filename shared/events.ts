@@ -1,5 +1,5 @@
 /**
- * The event contracts of DESIGN.md as schemas. Message data is UTF-8 JSON; unknown keys
+ * The event contracts as schemas. Message data is UTF-8 JSON; unknown keys
  * are rejected, so a field no code reads (a `repository` on a teardown, say) is refused
  * instead of silently ignored.
  */

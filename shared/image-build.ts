@@ -11,7 +11,13 @@ import type {Config} from './config';
 import {classifyError, PermanentError} from './errors';
 import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './events';
 import {imagePath} from './repository-id';
-import {callGoogleApi, DEFAULT_RETRY_POLICY, RetryPolicy} from './retry';
+import {
+  Attempt,
+  callGoogleApi,
+  DEFAULT_RETRY_POLICY,
+  GoogleCall,
+  RetryPolicy,
+} from './retry';
 
 type Build = google.devtools.cloudbuild.v1.IBuild;
 
@@ -140,53 +146,94 @@ export class ImageBuilds {
     private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {}
 
+  /**
+   * Start the build. Sent once, never repeated: a repeat would start a second build. A
+   * transient failure throws OutcomeUnknownError (the build may exist, its answer lost):
+   * look it up by its claim's tags (`findAttempt`) before starting anything again.
+   */
   async start(request: ImageBuildRequest): Promise<StartedBuild> {
     const build = renderImageBuild(this.config, request);
-    return this.call('cloudbuild.builds.create', async client => {
-      const [operation] = await client.createBuild({
-        projectId: this.config.projectId,
-        build,
-      });
-      const metadata = operation.metadata as {build?: Build} | null | undefined;
-      const id = metadata?.build?.id;
-      if (!id)
-        throw new Error('Cloud Build returned an operation without a build id');
-      return {buildId: id, logUrl: metadata?.build?.logUrl ?? undefined};
-    });
+    return this.call(
+      {permission: 'cloudbuild.builds.create', repeat: 'once'},
+      async (client, {options}) => {
+        const [operation] = await client.createBuild(
+          {projectId: this.config.projectId, build},
+          options,
+        );
+        const metadata = operation.metadata as
+          {build?: Build} | null | undefined;
+        const id = metadata?.build?.id;
+        if (!id)
+          throw new Error(
+            'Cloud Build returned an operation without a build id',
+          );
+        return {buildId: id, logUrl: metadata?.build?.logUrl ?? undefined};
+      },
+    );
   }
 
   async get(buildId: string): Promise<BuildSnapshot | null> {
-    return this.call('cloudbuild.builds.get', async client => {
-      try {
-        const [build] = await client.getBuild({
-          projectId: this.config.projectId,
-          id: buildId,
-        });
-        return snapshot(build);
-      } catch (error) {
-        if (classifyError(error) === 'not-found') return null;
-        throw error;
-      }
-    });
+    return this.call(
+      {permission: 'cloudbuild.builds.get', repeat: 'read'},
+      async (client, {options}) => {
+        try {
+          const [build] = await client.getBuild(
+            {projectId: this.config.projectId, id: buildId},
+            options,
+          );
+          return snapshot(build);
+        } catch (error) {
+          if (classifyError(error) === 'not-found') return null;
+          throw error;
+        }
+      },
+    );
   }
 
   /** Builds this control plane started for (image, key), newest first. */
   async findFor(image: string, key: string): Promise<BuildSnapshot[]> {
-    return this.call('cloudbuild.builds.list', async client => {
-      const [builds] = await client.listBuilds({
-        projectId: this.config.projectId,
-        filter: `tags="arr-image-${image}" AND tags="arr-key-${key}"`,
-      });
-      return builds.map(snapshot);
-    });
+    return this.list(`tags="arr-image-${image}" AND tags="arr-key-${key}"`);
+  }
+
+  /**
+   * The build started for one attempt at (image, key), by the tags every build carries
+   * (`arr-image-…`, `arr-key-…`, `arr-attempt-N`): how a claim finds its build when the
+   * answer to CreateBuild never arrived. Undefined if Cloud Build lists none.
+   */
+  async findAttempt(
+    image: string,
+    key: string,
+    attempt: number,
+  ): Promise<BuildSnapshot | undefined> {
+    const builds = await this.list(
+      `tags="arr-image-${image}" AND tags="arr-key-${key}" AND tags="${attemptTag(attempt)}"`,
+    );
+    return builds.find(build => attemptOf(build.tags) === attempt);
+  }
+
+  private list(filter: string): Promise<BuildSnapshot[]> {
+    return this.call(
+      {permission: 'cloudbuild.builds.list', repeat: 'read'},
+      async (client, {options}) => {
+        const [builds] = await client.listBuilds(
+          {projectId: this.config.projectId, filter},
+          options,
+        );
+        return builds.map(snapshot);
+      },
+    );
   }
 
   private async call<T>(
-    permission: string,
-    operation: (client: CloudBuildClient) => Promise<T>,
+    call: GoogleCall,
+    operation: (client: CloudBuildClient, attempt: Attempt) => Promise<T>,
   ): Promise<T> {
     const client = await this.client();
-    return callGoogleApi(permission, () => operation(client), this.retry);
+    return callGoogleApi(
+      call,
+      attempt => operation(client, attempt),
+      this.retry,
+    );
   }
 }
 

@@ -8,7 +8,7 @@ import {LIFECYCLE_LABEL} from './artifact-registry';
 import {quote} from './quote';
 import {repositoryForTier} from './config';
 import type {Context} from './context';
-import {PermanentError} from './errors';
+import {OutcomeUnknownError, PermanentError, TransientError} from './errors';
 import type {DockerfileChanged} from './events';
 import {
   applyBuildUpdate,
@@ -22,7 +22,7 @@ import {
   recordBuildStarted,
   takeOverClaim,
 } from './build-records';
-import {attemptOf} from './image-build';
+import type {StartedBuild} from './image-build';
 import {
   ManifestEntry,
   IMAGES,
@@ -130,10 +130,13 @@ export async function handleDockerfileChange(
     }
     if (tag) {
       // Our own build may have pushed it before its notification arrived: not an adoption.
-      const own = await readBuildRecord(firestore, image.name, key);
-      if (own?.buildId && (own.status === 'SUCCESS' || isActive(own.status))) {
+      const own = await ownBuildOf(
+        await readBuildRecord(firestore, image.name, key),
+        context,
+      );
+      if (own) {
         await run.ok(
-          `✓ ${image.name}:${key} already built (build ${own.buildId}); the manifest records it when Cloud Build's notification arrives`,
+          `✓ ${image.name}:${key} already built (build ${own}); the manifest records it when Cloud Build's notification arrives`,
         );
         await run.succeed(`Already built ${image.name}:${key}`);
         return;
@@ -211,6 +214,28 @@ async function holdsTier(
   return false;
 }
 
+/**
+ * The id of this control plane's build that may have pushed the key's tag: the record's,
+ * or, for a claim whose CreateBuild went unanswered, the build its tags find.
+ */
+async function ownBuildOf(
+  record: BuildRecord | undefined,
+  context: Context,
+): Promise<string | undefined> {
+  if (!record) return undefined;
+  if (record.buildId) {
+    const live = record.status === 'SUCCESS' || isActive(record.status);
+    return live ? record.buildId : undefined;
+  }
+  if (record.status !== 'CLAIMED') return undefined;
+  const found = await context.builds.findAttempt(
+    record.image,
+    record.key,
+    record.attempts,
+  );
+  return found?.id;
+}
+
 function isPresent(
   entry: ManifestEntry | undefined,
 ): entry is ManifestEntry & {key: string; digest: string} {
@@ -234,7 +259,6 @@ interface BuildStart {
 
 async function startOneBuild(start: BuildStart): Promise<void> {
   const {image, key, run, context} = start;
-  const firestore = await context.clients.firestore();
   const label = `${image.name}:${key}`;
   await run.link({build: buildRecordId(image.name, key)});
 
@@ -276,55 +300,104 @@ async function startOneBuild(start: BuildStart): Promise<void> {
 
   const record = outcome.record;
   if (outcome.resumed) {
-    // This run claimed before and was interrupted: its build may already exist.
-    const existing = (await context.builds.findFor(image.name, key)).find(
-      build => attemptOf(build.tags) === record.attempts,
+    // This claim was ours before: its delivery was interrupted, or CreateBuild got no
+    // answer. Its build may exist; look before starting one.
+    const existing = await context.builds.findAttempt(
+      image.name,
+      key,
+      record.attempts,
     );
     if (existing) {
-      await recordBuildStarted(firestore, image.name, key, {
+      await recordStarted(start, {
         buildId: existing.id,
         logUrl: existing.logUrl,
-        timeoutSeconds: image.buildTimeoutSeconds,
-        now: new Date(),
       });
       await run.ok(
-        `✓ ${label}: build ${existing.id} was already started by this run`,
+        `✓ ${label}: build ${existing.id} (attempt ${record.attempts}) was already started for this claim; not starting another`,
       );
       await run.succeed(`Building ${label} (build ${existing.id})`);
       return;
     }
   }
 
+  const started = await createBuild(start, record.attempts);
+  await recordStarted(start, started);
+  await run.ok(
+    `⊕ Building ${label} → ${start.repository} (build ${started.buildId}, attempt ${record.attempts}${start.parent ? `, FROM ${start.parent.reference}` : ''}${started.foundAfterNoAnswer ? "; found by its tags after CreateBuild's answer was lost" : ''})`,
+  );
+  await run.succeed(`Building ${label} (build ${started.buildId})`);
+}
+
+/**
+ * Start the claim's build, exactly once. CreateBuild is never repeated blindly: when it
+ * fails transiently, Cloud Build may have started the build and lost the answer, so the
+ * build is looked up by the claim's tags. If none is listed (yet), nothing is started in
+ * this delivery: a TransientError makes Pub/Sub redeliver, and the redelivery, which
+ * holds the same claim (`resumed`), looks again before it starts one.
+ */
+async function createBuild(
+  start: BuildStart,
+  attempt: number,
+): Promise<StartedBuild & {foundAfterNoAnswer?: boolean}> {
+  const {image, key, run, context} = start;
+  const label = `${image.name}:${key}`;
   try {
-    const started = await context.builds.start({
+    return await context.builds.start({
       image,
       repository: start.repository,
       key,
       source: start.request.source,
       parentImage: start.parent?.reference,
-      attempt: record.attempts,
+      attempt,
     });
-    await recordBuildStarted(firestore, image.name, key, {
-      ...started,
-      timeoutSeconds: image.buildTimeoutSeconds,
-      now: new Date(),
-    });
-    await run.ok(
-      `⊕ Building ${label} → ${start.repository} (build ${started.buildId}, attempt ${record.attempts}${start.parent ? `, FROM ${start.parent.reference}` : ''})`,
-    );
-    await run.succeed(`Building ${label} (build ${started.buildId})`);
   } catch (error) {
+    if (error instanceof OutcomeUnknownError) {
+      await run.info(
+        `ℹ CreateBuild for ${label} got no answer (${error.message}); it may have started the build: looking for attempt ${attempt} by its tags`,
+      );
+      const found = await context.builds.findAttempt(image.name, key, attempt);
+      if (found) {
+        return {
+          buildId: found.id,
+          logUrl: found.logUrl,
+          foundAfterNoAnswer: true,
+        };
+      }
+      throw new TransientError(
+        `no build of ${label} (attempt ${attempt}) is listed after CreateBuild got no answer (${error.message}); none started in this delivery, the redelivery looks again first`,
+        {cause: error},
+      );
+    }
     if (error instanceof PermanentError) {
       // Release the claim, so a corrected setup can retry this key.
+      const firestore = await context.clients.firestore();
       await applyBuildUpdate(firestore, image.name, key, {
-        buildId: `not-created-attempt-${record.attempts}`,
+        buildId: `not-created-attempt-${attempt}`,
         status: 'FAILURE',
-        attempt: record.attempts,
+        attempt,
         failureDetail: error.message,
       });
     }
     throw error;
   }
+}
+
+/** The claim's build exists: record its id, and how long it may run. */
+async function recordStarted(
+  start: BuildStart,
+  build: StartedBuild,
+): Promise<void> {
+  await recordBuildStarted(
+    await start.context.clients.firestore(),
+    start.image.name,
+    start.key,
+    {
+      buildId: build.buildId,
+      logUrl: build.logUrl,
+      timeoutSeconds: start.image.buildTimeoutSeconds,
+      now: new Date(),
+    },
+  );
 }
 
 function claim(start: BuildStart): Promise<ClaimOutcome> {

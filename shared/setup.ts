@@ -92,13 +92,22 @@ async function ensureRepository(
         `${title} repository ${id} was created but cannot be read back`,
       );
     }
-    if (outcome === 'created') {
-      createdHere = true;
-      await run.ok(`✓ ${title} repository created: ${id}`);
-    } else {
-      await run.ok(
-        `✓ ${title} repository exists: ${id} (created by a parallel run)`,
-      );
+    switch (outcome) {
+      case 'created':
+        createdHere = true;
+        await run.ok(`✓ ${title} repository created: ${id}`);
+        break;
+      case 'found-on-repeat':
+        createdHere = true;
+        await run.ok(
+          `✓ ${title} repository created: ${id} (the create's answer was lost and its repeat found it: created by that call, or by a parallel run)`,
+        );
+        break;
+      case 'already-exists':
+        await run.ok(
+          `✓ ${title} repository exists: ${id} (created by a parallel run)`,
+        );
+        break;
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The teardown guard: the only code path in this project that can delete a repository.
  *
- * Layers (DESIGN.md, "Teardown guard"):
+ * Layers (a fourth, IAM, is deploy's):
  *  1. The target comes from config alone, and a real deletion needs `confirm` to equal it.
  *  2. The target must be the configured ephemeral id and never the persistent one; names
  *     are compared exactly (`arr-coc-registry` is a prefix of `arr-coc-registry-persistent`).
@@ -25,7 +25,12 @@ import {classifyError, describeError, GrpcStatus, grpcCode} from './errors';
 import {describeStranded, StrandedImage, strandedImages} from './last-copy';
 import {quote} from './quote';
 import {isValidRepositoryId, repositoryResourceName} from './repository-id';
-import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
+import {
+  CLIENT_RETRY_OFF,
+  DEFAULT_RETRY_POLICY,
+  RetryPolicy,
+  withRetry,
+} from './retry';
 
 export class GuardRefusal extends Error {
   constructor(reason: string) {
@@ -169,7 +174,11 @@ export async function checkLiveTarget(
   let repository: RepositoryInfo;
   try {
     const [found] = await withRetry(
-      () => client.getRepository({name: target.ephemeralName}),
+      () =>
+        client.getRepository(
+          {name: target.ephemeralName},
+          {...CLIENT_RETRY_OFF},
+        ),
       retry,
     );
     repository = toRepositoryInfo(found);
@@ -243,15 +252,24 @@ export function approveDeletion(
 }
 
 /**
+ * What the delete found: it deleted the repository; it was already gone (a parallel run
+ * got there first); or `gone-on-repeat`: an attempt failed transiently and the repeat
+ * found it gone, so most likely that attempt deleted it and its answer was lost (or a
+ * parallel run deleted it in between).
+ */
+export type DeleteOutcome = 'deleted' | 'already-gone' | 'gone-on-repeat';
+
+/**
  * Delete the approved repository and wait for the operation, so the run record is the
- * truth. NOT_FOUND is success: another worker got there first.
+ * truth. Safe to repeat after a transient failure: if the first call acted, the repeat
+ * answers NOT_FOUND, which is success.
  */
 export async function deleteApprovedRepository(
   client: ArtifactRegistryClient,
   approval: DeletionApproval,
   target: GuardTarget,
   retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-): Promise<'deleted' | 'already-gone'> {
+): Promise<DeleteOutcome> {
   // Re-check at the last moment: a forged or stale approval never reaches the API.
   if (!issued.has(approval))
     throw new GuardRefusal('the deletion approval was not issued by the guard');
@@ -265,16 +283,17 @@ export async function deleteApprovedRepository(
       `the approval names ${approval.repositoryName}, not the ephemeral repository`,
     );
   }
-  try {
-    await withRetry(async () => {
-      const [operation] = await client.deleteRepository({
-        name: approval.repositoryName,
-      });
+  return withRetry(async (attempt): Promise<DeleteOutcome> => {
+    try {
+      const [operation] = await client.deleteRepository(
+        {name: approval.repositoryName},
+        {...CLIENT_RETRY_OFF},
+      );
       await operation.promise();
-    }, retry);
-    return 'deleted';
-  } catch (error) {
-    if (classifyError(error) === 'not-found') return 'already-gone';
-    throw error;
-  }
+      return 'deleted';
+    } catch (error) {
+      if (classifyError(error) !== 'not-found') throw error;
+      return attempt > 1 ? 'gone-on-repeat' : 'already-gone';
+    }
+  }, retry);
 }

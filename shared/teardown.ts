@@ -15,6 +15,7 @@ import {
   checkLiveTarget,
   confirmationMode,
   deleteApprovedRepository,
+  DeleteOutcome,
   GuardRefusal,
   guardTarget,
   GuardTarget,
@@ -110,12 +111,8 @@ export async function tearDown(
       target,
       context.retry,
     );
-    deleted = outcome === 'deleted';
-    await run.ok(
-      deleted
-        ? `✓ Deleted: ${target.ephemeralId} (${describeContents(ephemeralImages)})`
-        : `✓ Nothing deleted: ${target.ephemeralId} was already absent (deleted by a parallel run)`,
-    );
+    deleted = outcome !== 'already-gone';
+    await run.ok(deletedLine(outcome, target.ephemeralId, ephemeralImages));
   }
 
   await reportPreserved(run, context, target, persistentImages, dry);
@@ -170,6 +167,21 @@ async function reportStrandedIfReadable(
     return; // The refusal stands on its own; this was only advice.
   }
   await reportStranded(run, stranded, context.config);
+}
+
+function deletedLine(
+  outcome: DeleteOutcome,
+  id: string,
+  images: DockerImageInfo[],
+): string {
+  switch (outcome) {
+    case 'deleted':
+      return `✓ Deleted: ${id} (${describeContents(images)})`;
+    case 'gone-on-repeat':
+      return `✓ Deleted: ${id} (${describeContents(images)}); the delete's answer was lost and its repeat found it gone (deleted by that call, or by a parallel run)`;
+    case 'already-gone':
+      return `✓ Nothing deleted: ${id} was already absent (deleted by a parallel run)`;
+  }
 }
 
 async function refuse(

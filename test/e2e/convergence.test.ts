@@ -1,7 +1,9 @@
 /**
  * Convergence under faults, end to end: the local stack with real HTTP delivery (Pub/Sub
  * emulator push → functions-framework), 20% of stand-in calls answered UNAVAILABLE,
- * Cloud Build notifications duplicated and delivered out of order, one build failing,
+ * answers lost after the call acted (the first CreateBuild, CreateRepository and
+ * DeleteRepository, and 10% of every call that changes something), Cloud Build
+ * notifications duplicated and delivered out of order, one build failing,
  * malformed messages of every kind mixed into every step. The seed's checklist cycle
  * runs once; at rest, every invariant of bench/convergence.ts must hold.
  *
@@ -13,9 +15,11 @@ import {
   type ConvergenceRecord,
   convergenceViolations,
   faultCounts,
+  type InjectedFaults,
   malformedMessages,
   publishMalformed,
   runUnderFaults,
+  stopFaults,
 } from '../../bench/convergence';
 import {StackDriver} from '../../bench/stack-driver';
 
@@ -23,6 +27,7 @@ describe('convergence under faults (local stack, real HTTP delivery)', () => {
   let stack: LocalStack | undefined;
   let driver: StackDriver | undefined;
   let record: ConvergenceRecord;
+  let injected: InjectedFaults;
 
   before(async function () {
     this.timeout(180_000);
@@ -33,8 +38,7 @@ describe('convergence under faults (local stack, real HTTP delivery)', () => {
       failureRate: 0.2,
       seed: 8,
     });
-    stack.standIns.artifactRegistry.faults.reset();
-    stack.standIns.cloudBuild.faults.reset();
+    injected = stopFaults(driver);
   });
 
   after(async function () {
@@ -43,10 +47,21 @@ describe('convergence under faults (local stack, real HTTP delivery)', () => {
     await stack?.stop();
   });
 
-  it('the faults really happened: failed calls, a failed build, duplicated notifications', () => {
+  it('the faults really happened: failed calls, lost answers, a failed build, duplicated notifications', () => {
     const counts = faultCounts(driver!);
     const {artifactRegistry, cloudBuild} = stack!.standIns;
     assert.ok(counts.failedBuilds >= 1, JSON.stringify(counts));
+    assert.ok(injected.failedBeforeActing > 0, JSON.stringify(injected));
+    for (const method of [
+      'CreateBuild',
+      'CreateRepository',
+      'DeleteRepository',
+    ]) {
+      assert.ok(
+        (injected.answersLost[method] ?? 0) >= 1,
+        `${method} lost no answer: ${JSON.stringify(injected)}`,
+      );
+    }
     assert.ok(
       cloudBuild.notifications.length >= 2 * counts.builds,
       `${cloudBuild.notifications.length} notifications for ${counts.builds} builds`,

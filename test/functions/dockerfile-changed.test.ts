@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import {grpc} from 'google-gax';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
 import {BuildRecord, readBuildRecord} from '../../shared/build-records';
@@ -476,5 +477,169 @@ describe('dockerfileChanged and buildFinished', () => {
       texts(run).join('\n'),
     );
     assert.strictEqual(createBuilds(), 2);
+  });
+  describe('CreateBuild without an answer: never a second build', () => {
+    const lostAnswer = {code: grpc.status.UNAVAILABLE, answerLost: true};
+    const record = async () =>
+      (await readBuildRecord(
+        await firestore(),
+        'arr-pytorch-base',
+        BASE_HASH,
+      )) as BuildRecord;
+    const deliver = (event: ReturnType<typeof pubSubEvent>) =>
+      handleEvent(event, dockerfileChangedHandler, plane.context);
+    const baseChanged = () =>
+      pubSubEvent({
+        image: 'arr-pytorch-base',
+        dockerfileHash: BASE_HASH,
+        source: source('arr-pytorch-base', BASE_HASH),
+      });
+    async function runOf(id: string): Promise<RunRecord> {
+      const run = await readRun(await firestore(), id);
+      assert.ok(run);
+      return run;
+    }
+
+    it("answer lost: the build is found by its claim's tags and recorded; one build, one delivery", async () => {
+      plane.cloudBuild.faults.failOnce('CreateBuild', lostAnswer);
+      const run = await changed('arr-pytorch-base', BASE_HASH);
+      assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+      assert.strictEqual(run.deliveries, 1);
+      assert.strictEqual(createBuilds(), 1, 'CreateBuild was not repeated');
+      const ids = plane.cloudBuild.buildIds();
+      assert.strictEqual(ids.length, 1, 'one build in Cloud Build');
+      assert.strictEqual((await record()).buildId, ids[0]);
+      assert.ok(
+        texts(run).some(t =>
+          t.startsWith(
+            'ℹ CreateBuild for arr-pytorch-base:ba5e00000001 got no answer (UNAVAILABLE',
+          ),
+        ),
+        texts(run).join('\n'),
+      );
+      assert.ok(
+        texts(run).some(
+          t =>
+            t.startsWith('⊕ Building arr-pytorch-base:ba5e00000001') &&
+            t.includes(`build ${ids[0]}, attempt 1`) &&
+            t.includes("found by its tags after CreateBuild's answer was lost"),
+        ),
+        texts(run).join('\n'),
+      );
+      assert.strictEqual(
+        run.outcome,
+        `Building arr-pytorch-base:${BASE_HASH} (build ${ids[0]})`,
+      );
+
+      await runToQuiet();
+      const done = await record();
+      assert.strictEqual(done.status, 'SUCCESS');
+      assert.strictEqual(done.buildId, ids[0]);
+      const entry = await readManifestEntry(
+        await firestore(),
+        'arr-pytorch-base',
+      );
+      assert.strictEqual(entry?.present, true);
+      assert.strictEqual(entry?.buildId, ids[0]);
+      assert.strictEqual(plane.cloudBuild.buildIds().length, 1);
+    });
+
+    it('failed before acting: nothing is found, nothing started in that delivery; the redelivery looks again, then starts the one build', async () => {
+      plane.cloudBuild.faults.failOnce('CreateBuild', {
+        code: grpc.status.UNAVAILABLE,
+      });
+      const event = baseChanged();
+      await assert.rejects(deliver(event), /none started in this delivery/);
+      assert.strictEqual(plane.cloudBuild.buildIds().length, 0);
+      assert.strictEqual((await record()).status, 'CLAIMED');
+      assert.strictEqual(
+        (await record()).runId,
+        event.id,
+        'the run keeps its claim',
+      );
+
+      await deliver(event);
+      const run = await runOf(event.id);
+      assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+      assert.strictEqual(run.deliveries, 2);
+      assert.ok(
+        texts(run).some(t =>
+          t.startsWith('⟳ Transient failure, Pub/Sub will redeliver'),
+        ),
+      );
+      assert.ok(texts(run).includes('Redelivered (delivery 2); resuming'));
+      assert.strictEqual(
+        plane.cloudBuild.calls.count('ListBuilds'),
+        2,
+        'looked after the failure, and again on redelivery',
+      );
+      assert.strictEqual(createBuilds(), 2);
+      const ids = plane.cloudBuild.buildIds();
+      assert.strictEqual(ids.length, 1);
+      assert.strictEqual((await record()).buildId, ids[0]);
+      assert.strictEqual((await record()).attempts, 1);
+    });
+
+    it('answer lost and not listed yet: no second build in that delivery; the redelivery finds it and records it', async () => {
+      plane.cloudBuild.setBuildDurations({queuedMs: 2_000, workingMs: 10});
+      plane.cloudBuild.setListingDelay(300);
+      plane.cloudBuild.faults.failOnce('CreateBuild', lostAnswer);
+      const event = baseChanged();
+      await assert.rejects(deliver(event), /none started in this delivery/);
+      const ids = plane.cloudBuild.buildIds();
+      assert.strictEqual(ids.length, 1, 'the lost answer did start it');
+      assert.strictEqual((await record()).buildId, undefined);
+
+      await new Promise(resolve => setTimeout(resolve, 350));
+      await deliver(event);
+      const run = await runOf(event.id);
+      assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+      assert.ok(
+        texts(run).includes(
+          `✓ arr-pytorch-base:${BASE_HASH}: build ${ids[0]} (attempt 1) was already started for this claim; not starting another`,
+        ),
+        texts(run).join('\n'),
+      );
+      assert.strictEqual(createBuilds(), 1);
+      assert.deepStrictEqual(plane.cloudBuild.buildIds(), ids);
+      assert.strictEqual((await record()).buildId, ids[0]);
+      assert.strictEqual((await record()).status, 'QUEUED');
+
+      await runToQuiet();
+      assert.strictEqual((await record()).status, 'SUCCESS');
+      assert.deepStrictEqual(plane.cloudBuild.buildIds(), ids);
+    });
+
+    it('answer lost, and the build pushed its tag before the redelivery: its own build, not an adoption', async () => {
+      plane.cloudBuild.setListingDelay(300);
+      plane.cloudBuild.faults.failOnce('CreateBuild', lostAnswer);
+      const event = baseChanged();
+      await assert.rejects(deliver(event), /none started in this delivery/);
+      const [id] = plane.cloudBuild.buildIds();
+      await plane.allBuildsFinished();
+      await new Promise(resolve => setTimeout(resolve, 350));
+
+      await deliver(event);
+      const run = await runOf(event.id);
+      assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+      assert.ok(
+        texts(run).some(t =>
+          t.startsWith(
+            `✓ arr-pytorch-base:${BASE_HASH} already built (build ${id})`,
+          ),
+        ),
+        texts(run).join('\n'),
+      );
+      assert.ok(!texts(run).some(t => t.includes('Adopted')));
+      await runToQuiet();
+      const entry = await readManifestEntry(
+        await firestore(),
+        'arr-pytorch-base',
+      );
+      assert.strictEqual(entry?.origin, 'built');
+      assert.strictEqual(entry?.buildId, id);
+      assert.strictEqual((await record()).status, 'SUCCESS');
+      assert.strictEqual(createBuilds(), 1);
+    });
   });
 });

@@ -293,6 +293,47 @@ describe('setupRequested', () => {
     assert.strictEqual(finished?.deliveries, 2);
   });
 
+  it('CreateRepository answer lost: the repeat answers ALREADY_EXISTS; it exists once, labelled, and the run says how it knows', async () => {
+    plane.artifactRegistry.faults.failOnce('CreateRepository', {
+      code: grpc.status.UNAVAILABLE,
+      answerLost: true,
+    });
+    const run = await setup();
+    assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+    assert.strictEqual(run.deliveries, 1);
+    assert.strictEqual(
+      plane.artifactRegistry.calls.count('CreateRepository'),
+      3,
+      'persistent: the call and one repeat; ephemeral: one call',
+    );
+    assert.ok(
+      texts(run).includes(
+        "✓ Persistent repository created: arr-coc-registry-persistent (the create's answer was lost and its repeat found it: created by that call, or by a parallel run)",
+      ),
+      texts(run).join('\n'),
+    );
+    assert.ok(
+      texts(run).includes('✓ Ephemeral repository created: arr-coc-registry'),
+    );
+    const repositories = plane.artifactRegistry.store.listRepositories({
+      projectId: 'arr-test-project',
+      location: 'us-central1',
+    });
+    assert.deepStrictEqual(
+      repositories.map(r => [r.repositoryId, r.labels['arr-lifecycle']]).sort(),
+      [
+        ['arr-coc-registry', 'ephemeral'],
+        ['arr-coc-registry-persistent', 'persistent'],
+      ],
+    );
+    const firestore = await plane.context.clients.firestore();
+    assert.strictEqual(
+      (await readRepositoryRecord(firestore, 'arr-coc-registry-persistent'))
+        ?.state,
+      'present',
+    );
+  });
+
   it('fails the run on PERMISSION_DENIED, naming the permission, and returns', async () => {
     plane.artifactRegistry.faults.failAlways('CreateRepository', {
       code: grpc.status.PERMISSION_DENIED,

@@ -398,6 +398,76 @@ describe('teardownRequested', () => {
     assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
   });
 
+  it('DeleteRepository answer lost: the repeat finds it gone; one repository deleted, and the run says how it knows', async () => {
+    seedBothRepositories();
+    plane.artifactRegistry.faults.failOnce('DeleteRepository', {
+      code: grpc.status.UNAVAILABLE,
+      answerLost: true,
+    });
+    const run = await teardown({confirm: EPHEMERAL});
+    assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
+    assert.strictEqual(run.deliveries, 1);
+    assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
+    assert.strictEqual(deletes(), 2, 'the call, and one repeat');
+    assert.ok(
+      plane.artifactRegistry.calls
+        .requests('DeleteRepository')
+        .every(r => r.name === name(EPHEMERAL)),
+    );
+    assert.ok(
+      texts(run).includes(
+        "✓ Deleted: arr-coc-registry (images: arr-ml-stack, arr-trainer, arr-vertex-launcher; 3 versions, 3.5 GB); the delete's answer was lost and its repeat found it gone (deleted by that call, or by a parallel run)",
+      ),
+      texts(run).join('\n'),
+    );
+    assert.strictEqual(
+      run.outcome,
+      'arr-coc-registry deleted; arr-coc-registry-persistent preserved',
+    );
+    const firestore = await plane.context.clients.firestore();
+    assert.strictEqual(
+      (await readRepositoryRecord(firestore, EPHEMERAL))?.state,
+      'deleted',
+    );
+  });
+
+  it('DeleteRepository answers lost on every attempt: redelivered, and the redelivery finds it already absent', async () => {
+    seedBothRepositories();
+    plane.artifactRegistry.faults.failAlways('DeleteRepository', {
+      code: grpc.status.DEADLINE_EXCEEDED,
+      answerLost: true,
+    });
+    const event = pubSubEvent({confirm: EPHEMERAL});
+    await assert.rejects(
+      handleEvent(event, teardownRequestedHandler, plane.context),
+      /DEADLINE_EXCEEDED/,
+    );
+    assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
+    plane.artifactRegistry.faults.reset();
+
+    await handleEvent(event, teardownRequestedHandler, plane.context);
+    const firestore = await plane.context.clients.firestore();
+    const run = await readRun(firestore, event.id);
+    assert.strictEqual(run?.status, 'succeeded');
+    assert.strictEqual(run?.deliveries, 2);
+    const lines = run?.steps.map(s => s.text) ?? [];
+    assert.ok(lines.some(t => t.startsWith('⟳ Transient failure')));
+    assert.ok(
+      lines.includes('✓ Nothing to delete: arr-coc-registry does not exist'),
+      lines.join('\n'),
+    );
+    assert.strictEqual(
+      deletes(),
+      4,
+      "one delivery's attempts; none on redelivery",
+    );
+    assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
+    assert.strictEqual(
+      (await readRepositoryRecord(firestore, EPHEMERAL))?.state,
+      'deleted',
+    );
+  });
+
   it('warns about builds still running into the ephemeral repository', async () => {
     seedBothRepositories();
     const firestore = await plane.context.clients.firestore();

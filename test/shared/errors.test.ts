@@ -3,10 +3,11 @@ import {
   classifyError,
   explainPermanentFailure,
   GrpcStatus,
+  OutcomeUnknownError,
   PermanentError,
   TransientError,
 } from '../../shared/errors';
-import {withRetry} from '../../shared/retry';
+import {Attempt, callGoogleApi, Repeat, withRetry} from '../../shared/retry';
 
 function grpcError(code: number, details = 'boom'): Error {
   return Object.assign(new Error(`${code} ${GrpcStatus[code]}: ${details}`), {
@@ -101,5 +102,56 @@ describe('error policy', () => {
     );
     assert.strictEqual(value, 'ok');
     assert.strictEqual(calls, 3);
+  });
+
+  describe('callGoogleApi: repeated only where a repeat is safe', () => {
+    const policy = {attempts: 3, baseDelayMs: 1, maxDelayMs: 2};
+    async function attemptsOf(repeat: Repeat, code: number) {
+      const seen: Attempt[] = [];
+      const error = await callGoogleApi(
+        {permission: 'x.y.z', repeat},
+        async attempt => {
+          seen.push(attempt);
+          throw grpcError(code);
+        },
+        policy,
+      ).then(
+        () => assert.fail('expected a failure'),
+        (e: unknown) => e,
+      );
+      return {seen, error};
+    }
+
+    for (const repeat of ['read', 'converges'] as const) {
+      it(`${repeat}: retries a transient failure, numbering the attempts, with gax's own retry off`, async () => {
+        const {seen, error} = await attemptsOf(repeat, GrpcStatus.UNAVAILABLE);
+        assert.deepStrictEqual(
+          seen.map(a => a.number),
+          [1, 2, 3],
+        );
+        assert.ok(seen.every(a => a.options.retry === null));
+        assert.ok(!(error instanceof OutcomeUnknownError));
+        assert.strictEqual(classifyError(error), 'transient');
+      });
+    }
+
+    it('once: a transient failure is not repeated, and comes back as OutcomeUnknownError', async () => {
+      const {seen, error} = await attemptsOf(
+        'once',
+        GrpcStatus.DEADLINE_EXCEEDED,
+      );
+      assert.strictEqual(seen.length, 1);
+      assert.ok(error instanceof OutcomeUnknownError);
+      assert.strictEqual(classifyError(error), 'transient');
+      assert.match((error as Error).message, /^DEADLINE_EXCEEDED: boom/);
+    });
+
+    it('once: a permanent failure is a PermanentError naming the permission; NOT_FOUND stays as it is', async () => {
+      const denied = await attemptsOf('once', GrpcStatus.PERMISSION_DENIED);
+      assert.ok(denied.error instanceof PermanentError);
+      assert.match((denied.error as Error).message, /x\.y\.z/);
+      const missing = await attemptsOf('once', GrpcStatus.NOT_FOUND);
+      assert.strictEqual(classifyError(missing.error), 'not-found');
+    });
   });
 });

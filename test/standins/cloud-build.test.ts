@@ -290,6 +290,23 @@ describe('Cloud Build stand-in', () => {
     );
   });
 
+  it('with a listing delay, lists a new build only after the delay; GetBuild finds it at once', async () => {
+    f.standIns.cloudBuild.setListingDelay(300);
+    const {id} = await startBuild([], {tags: ['arr-lagging']});
+    const listed = async () => {
+      const [builds] = await f.cloudBuild.listBuilds({
+        projectId: PROJECT,
+        filter: 'tags="arr-lagging"',
+      });
+      return builds.map(b => b.id);
+    };
+    assert.deepEqual(await listed(), []);
+    const [build] = await f.cloudBuild.getBuild({projectId: PROJECT, id});
+    assert.equal(build.id, id);
+    await new Promise(resolve => setTimeout(resolve, 350));
+    assert.deepEqual(await listed(), [id]);
+  });
+
   it('cancels a running build, and refuses to cancel a finished one', async () => {
     f.standIns.cloudBuild.setBuildDurations({queuedMs: 5_000});
     const {operation, id} = await startBuild([]);

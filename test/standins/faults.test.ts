@@ -158,6 +158,237 @@ describe('Stand-in fault injection, call accounting and reset', () => {
     });
   });
 
+  describe('answer lost: the call acts, then the client gets the error', () => {
+    const lost = (code: grpc.status) => ({code, answerLost: true});
+
+    it('CreateBuild: the build exists and runs to SUCCESS; the client got UNAVAILABLE', async () => {
+      f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
+      f.standIns.cloudBuild.faults.failOnce(
+        'CreateBuild',
+        lost(grpc.status.UNAVAILABLE),
+      );
+      const failed = await failure(
+        f.cloudBuild.createBuild({
+          projectId: PROJECT,
+          build: dockerBuild([`${TRAINER}:lost`], {tags: ['arr-lost-1']}),
+        }),
+      );
+      assert.equal(failed.code, grpc.status.UNAVAILABLE);
+      assert.match(failed.message, /answer lost/);
+      const ids = f.standIns.cloudBuild.buildIds();
+      assert.equal(ids.length, 1, 'the build was started');
+      const [found] = await f.cloudBuild.listBuilds({
+        projectId: PROJECT,
+        filter: 'tags="arr-lost-1"',
+      });
+      assert.deepEqual(
+        found.map(b => b.id),
+        ids,
+      );
+      assert.equal(await f.standIns.cloudBuild.whenFinished(ids[0]), 'SUCCESS');
+      const [images] = await f.artifactRegistry.listDockerImages({
+        parent: EPHEMERAL,
+      });
+      assert.deepEqual(
+        images.flatMap(i => i.tags),
+        ['lost'],
+        'it pushed its image',
+      );
+      assert.deepEqual(f.standIns.cloudBuild.faults.fired('CreateBuild'), {
+        beforeActing: 0,
+        answerLost: 1,
+      });
+      await startBuild();
+      assert.equal(f.standIns.cloudBuild.buildIds().length, 2, 'only once');
+    });
+
+    it('DeleteRepository: the repository is gone; the client got DEADLINE_EXCEEDED, and a repeat NOT_FOUND', async () => {
+      f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
+      f.standIns.artifactRegistry.seedRepository(PERSISTENT);
+      f.standIns.artifactRegistry.faults.failOnce(
+        'DeleteRepository',
+        lost(grpc.status.DEADLINE_EXCEEDED),
+      );
+      assert.equal(
+        await rejectionCode(
+          f.artifactRegistry.deleteRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.DEADLINE_EXCEEDED,
+      );
+      assert.equal(
+        await rejectionCode(getEphemeral()),
+        grpc.status.NOT_FOUND,
+        'deleted',
+      );
+      assert.equal(
+        await rejectionCode(
+          f.artifactRegistry.deleteRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.NOT_FOUND,
+      );
+      const [repositories] = await f.artifactRegistry.listRepositories({
+        parent: PARENT,
+      });
+      assert.deepEqual(
+        repositories.map(r => r.name),
+        [PERSISTENT],
+      );
+    });
+
+    it('CreateRepository: the repository exists; the client got INTERNAL, and a repeat ALREADY_EXISTS', async () => {
+      f.standIns.artifactRegistry.faults.failOnce(
+        'CreateRepository',
+        lost(grpc.status.INTERNAL),
+      );
+      const create = () =>
+        f.artifactRegistry.createRepository({
+          parent: PARENT,
+          repositoryId: 'arr-coc-registry',
+          repository: {
+            format: 'DOCKER',
+            labels: {'arr-lifecycle': 'ephemeral'},
+          },
+        });
+      assert.equal(await rejectionCode(create()), grpc.status.INTERNAL);
+      const [repository] = await getEphemeral();
+      assert.equal(repository.name, EPHEMERAL);
+      assert.deepEqual(repository.labels, {'arr-lifecycle': 'ephemeral'});
+      assert.equal(await rejectionCode(create()), grpc.status.ALREADY_EXISTS);
+    });
+
+    it('DeleteVersion: the version is gone; the client got UNAVAILABLE', async () => {
+      f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
+      const {digest} = f.standIns.artifactRegistry.seedImage(
+        EPHEMERAL,
+        'arr-trainer',
+        [],
+      );
+      f.standIns.artifactRegistry.faults.failOnce(
+        'DeleteVersion',
+        lost(grpc.status.UNAVAILABLE),
+      );
+      const name = `${EPHEMERAL}/packages/arr-trainer/versions/${digest}`;
+      assert.equal(
+        await rejectionCode(f.artifactRegistry.deleteVersion({name})),
+        grpc.status.UNAVAILABLE,
+      );
+      assert.equal(
+        await rejectionCode(f.artifactRegistry.getVersion({name})),
+        grpc.status.NOT_FOUND,
+      );
+    });
+
+    it('the answer of a call that failed on its own is lost too', async () => {
+      f.standIns.artifactRegistry.faults.failOnce(
+        'DeleteRepository',
+        lost(grpc.status.UNAVAILABLE),
+      );
+      assert.equal(
+        await rejectionCode(
+          f.artifactRegistry.deleteRepository({name: EPHEMERAL}),
+        ),
+        grpc.status.UNAVAILABLE,
+        'not NOT_FOUND',
+      );
+    });
+
+    it('N times, always, with a probability; mixed with failures before acting, rule by rule', async () => {
+      const faults = f.standIns.cloudBuild.faults;
+      faults
+        .failOnce('CreateBuild', {code: grpc.status.UNAVAILABLE})
+        .failTimes('CreateBuild', 2, lost(grpc.status.UNKNOWN));
+      const codes: Array<number | undefined> = [];
+      for (let i = 0; i < 4; i++) {
+        codes.push(
+          await f.cloudBuild
+            .createBuild({projectId: PROJECT, build: dockerBuild([])})
+            .then(
+              () => grpc.status.OK,
+              (error: {code?: number}) => error.code,
+            ),
+        );
+      }
+      assert.deepEqual(codes, [
+        grpc.status.UNAVAILABLE,
+        grpc.status.UNKNOWN,
+        grpc.status.UNKNOWN,
+        grpc.status.OK,
+      ]);
+      assert.equal(
+        f.standIns.cloudBuild.buildIds().length,
+        3,
+        'the two lost answers and the last call started builds; the failure before acting did not',
+      );
+      assert.deepEqual(faults.fired('CreateBuild'), {
+        beforeActing: 1,
+        answerLost: 2,
+      });
+
+      faults.clear('CreateBuild');
+      faults.failAlways('CreateBuild', lost(grpc.status.INTERNAL));
+      for (let i = 0; i < 2; i++) {
+        assert.equal(
+          await rejectionCode(
+            f.cloudBuild.createBuild({
+              projectId: PROJECT,
+              build: dockerBuild([]),
+            }),
+          ),
+          grpc.status.INTERNAL,
+        );
+      }
+      assert.equal(f.standIns.cloudBuild.buildIds().length, 5);
+
+      faults.clear('CreateBuild');
+      async function pattern(): Promise<string> {
+        faults.seed(7);
+        const before = f.standIns.cloudBuild.buildIds().length;
+        let outcomes = '';
+        for (let i = 0; i < 20; i++) {
+          outcomes += await f.cloudBuild
+            .createBuild({projectId: PROJECT, build: dockerBuild([])})
+            .then(
+              () => '.',
+              () => 'x',
+            );
+        }
+        assert.equal(
+          f.standIns.cloudBuild.buildIds().length - before,
+          20,
+          'every call started a build, lost answer or not',
+        );
+        return outcomes;
+      }
+      faults.failWithProbability(
+        'CreateBuild',
+        0.5,
+        lost(grpc.status.UNAVAILABLE),
+      );
+      const first = await pattern();
+      assert.equal(
+        await pattern(),
+        first,
+        'the same seed loses the same answers',
+      );
+      assert.ok(first.includes('x') && first.includes('.'), first);
+    });
+
+    it('reset clears the tally', async () => {
+      f.standIns.cloudBuild.faults.failOnce(
+        'CreateBuild',
+        lost(grpc.status.UNAVAILABLE),
+      );
+      await rejectionCode(
+        f.cloudBuild.createBuild({projectId: PROJECT, build: dockerBuild([])}),
+      );
+      f.standIns.reset();
+      assert.deepEqual(f.standIns.cloudBuild.faults.fired('CreateBuild'), {
+        beforeActing: 0,
+        answerLost: 0,
+      });
+    });
+  });
+
   describe('latency', () => {
     it('delays one method, or every method', async () => {
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);

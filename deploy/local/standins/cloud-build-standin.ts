@@ -159,6 +159,7 @@ export class CloudBuildStandIn {
   private durations: BuildDurations;
   private forcedStatuses: {status: ForceableBuildStatus; detail?: string}[] =
     [];
+  private listingDelayMs = 0;
   private sink: BuildNotificationSink;
   private delivery: Promise<void> = Promise.resolve();
   /** Bumped by reset(), so notifications queued before a reset are dropped. */
@@ -229,6 +230,7 @@ export class CloudBuildStandIn {
     this.calls.clear();
     this.forcedStatuses = [];
     this.durations = {...this.initialDurations};
+    this.listingDelayMs = 0;
     this.notifications.length = 0;
     this.notificationFailures.length = 0;
   }
@@ -249,6 +251,17 @@ export class CloudBuildStandIn {
   /** Changes how long builds created from now on stay QUEUED and WORKING. */
   setBuildDurations(durations: Partial<BuildDurations>): this {
     this.durations = {...this.durations, ...durations};
+    return this;
+  }
+
+  /**
+   * A build shows in ListBuilds only `millis` after it was created, as an index that lags
+   * behind (GetBuild finds it at once). 0, the default, lists it at once.
+   */
+  setListingDelay(millis: number): this {
+    if (!(millis >= 0))
+      throw new Error(`setListingDelay: millis must be >= 0, got ${millis}`);
+    this.listingDelayMs = millis;
     return this;
   }
 
@@ -304,11 +317,13 @@ export class CloudBuildStandIn {
       ListBuilds: call('ListBuilds', request => {
         const {projectId, location} = this.scope(request);
         const accepts = parseBuildFilter(stringField(request, 'filter'));
+        const listedBefore = Date.now() - this.listingDelayMs;
         const builds = [...this.builds.values()]
           .filter(
             b =>
               b.projectId === projectId &&
-              (location === undefined || b.location === location),
+              (location === undefined || b.location === location) &&
+              b.createTime.getTime() <= listedBefore,
           )
           .filter(b =>
             accepts({

@@ -1,6 +1,7 @@
 /**
  * Fault injection for a stand-in's gRPC methods: injected error statuses (once, N times, always,
- * or with a probability drawn from a seeded generator) and added latency.
+ * or with a probability drawn from a seeded generator), either before the call acts or after it
+ * (the answer lost), and added latency.
  */
 import {grpc} from 'google-gax';
 import {StandInError} from './grpc-errors';
@@ -9,6 +10,18 @@ import {StandInError} from './grpc-errors';
 export interface InjectedError {
   code: grpc.status;
   message?: string;
+  /**
+   * The answer is lost: the call acts first (the build starts, the repository is created or
+   * deleted, …), then the client gets this error instead of the answer. Without it, the call
+   * fails before it acts.
+   */
+  answerLost?: boolean;
+}
+
+/** How many calls of a method an injected error answered, before acting and after. */
+export interface FiredFaults {
+  beforeActing: number;
+  answerLost: number;
 }
 
 type ErrorRule =
@@ -40,11 +53,13 @@ export function sleep(millis: number): Promise<void> {
  * Per-method error and latency faults. Error rules of one method are tried in the order they were
  * added; the first that fires answers the call. A `times` rule is used up after N firings, an
  * `always` rule never is, a `probability` rule fires with probability p and otherwise lets the
- * next rule (or the real handler) answer.
+ * next rule (or the real handler) answer. Each rule's error says whether the call acts first
+ * (`answerLost`) or not at all.
  */
 export class MethodFaults<M extends string> {
   private readonly rules = new Map<M, ErrorRule[]>();
   private readonly latency = new Map<M | 'all', number>();
+  private readonly firings = new Map<M, FiredFaults>();
   private random: () => number;
 
   constructor(private seedValue = DEFAULT_FAULT_SEED) {
@@ -109,25 +124,48 @@ export class MethodFaults<M extends string> {
     return this;
   }
 
-  /** Removes every fault and restarts the generator from its seed. */
+  /** Removes every fault and its tally, and restarts the generator from its seed. */
   reset(): void {
     this.rules.clear();
     this.latency.clear();
+    this.firings.clear();
     this.random = seededRandom(this.seedValue);
   }
 
-  /** Waits the configured latency, then throws the injected error if a rule fires. */
-  async apply(method: M): Promise<void> {
+  /** How many calls of `method` an injected error has answered since the last reset. */
+  fired(method: M): FiredFaults {
+    return {...(this.firings.get(method) ?? {beforeActing: 0, answerLost: 0})};
+  }
+
+  /**
+   * One call of `method`: waits the configured latency, then, if an error rule fires, answers
+   * with its error: before `act` runs, or for an `answerLost` error after it (whatever `act`
+   * answered, a result or an error of its own, is lost). Otherwise answers what `act` answers.
+   */
+  async call<T>(method: M, act: () => T | Promise<T>): Promise<T> {
     await sleep(
       (this.latency.get('all') ?? 0) + (this.latency.get(method) ?? 0),
     );
     const error = this.nextError(method);
-    if (error) {
+    if (!error) return act();
+    const tally = this.firings.get(method) ?? {beforeActing: 0, answerLost: 0};
+    this.firings.set(method, tally);
+    if (error.answerLost) {
+      tally.answerLost += 1;
+      await Promise.resolve()
+        .then(act)
+        .catch(() => undefined);
       throw new StandInError(
         error.code,
-        error.message ?? `injected fault: ${grpc.status[error.code]}`,
+        error.message ??
+          `injected fault after the call acted (answer lost): ${grpc.status[error.code]}`,
       );
     }
+    tally.beforeActing += 1;
+    throw new StandInError(
+      error.code,
+      error.message ?? `injected fault: ${grpc.status[error.code]}`,
+    );
   }
 
   private addRule(method: M, rule: ErrorRule): this {

@@ -6,7 +6,7 @@ import {asProtoObject, type ProtoObject} from './request-fields';
 
 export type UnaryHandler = (request: ProtoObject) => object | Promise<object>;
 
-/** What every served method goes through: accounting, then faults, then the handler. */
+/** What every served method goes through: accounting, then faults around the handler. */
 export interface MethodHarness<M extends string> {
   calls: CallLog<M>;
   faults: MethodFaults<M>;
@@ -22,8 +22,7 @@ export function unary<M extends string>(
     const run = async () => {
       const request = asProtoObject(call.request, `${method} request`);
       harness.calls.record(method, request);
-      await harness.faults.apply(method);
-      return handler(request);
+      return harness.faults.call(method, () => handler(request));
     };
     run().then(
       response => callback(null, response),

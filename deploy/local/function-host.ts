@@ -116,7 +116,11 @@ export interface PushSubscriptionOptions {
   readonly topic: string;
   readonly subscription: string;
   readonly pushEndpoint: string;
-  /** Default 10 s, the minimum Pub/Sub allows. */
+  /**
+   * Default 60 s. At 10 s (Pub/Sub's minimum) a setup on a loaded machine outlived its
+   * deadline and was delivered a second time while the first still ran; Cloud Run's own
+   * advice for push subscriptions is the 600 s maximum.
+   */
   readonly ackDeadlineSeconds?: number;
 }
 
@@ -139,7 +143,7 @@ export async function wirePushSubscription(
   }
   const [subscription] = await topic.createSubscription(options.subscription, {
     pushConfig: {pushEndpoint: options.pushEndpoint},
-    ackDeadlineSeconds: options.ackDeadlineSeconds ?? 10,
+    ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
   });
   return subscription;
 }

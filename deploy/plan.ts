@@ -808,7 +808,9 @@ function schedulerStep(o: DeployOptions): EnsureStep {
     `--location=${o.region}`,
     `--schedule=${o.schedule}`,
     `--time-zone=${o.timeZone}`,
-    `--topic=${o.teardownRequestedTopic}`,
+    // The full topic name: gcloud resolves --topic before --project applies, so a bare
+    // topic id fails with "value for field [projectsId] ... is required".
+    `--topic=projects/${o.project}/topics/${o.teardownRequestedTopic}`,
     `--message-body=${nightlyMessage(o)}`,
     ...common(o),
   ];
@@ -896,6 +898,8 @@ function triggerStep(
   if (source.kind === 'none') {
     return undefined;
   }
+  // Both are `gcloud builds triggers create github`: a 1st-gen GitHub App repository is
+  // named by owner and name, a 2nd-gen connected repository by its resource name.
   const where =
     source.kind === 'github'
       ? [`--repo-owner=${source.owner}`, `--repo-name=${source.name}`]
@@ -920,7 +924,7 @@ function triggerStep(
     'builds',
     'triggers',
     'create',
-    source.kind,
+    'github',
     ...flags,
     `--description=Publish dockerfile-changed for changed catalog Dockerfiles (${FINGERPRINT_KEY}=${fp})`,
     '--quiet',

@@ -991,6 +991,14 @@ export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
   return steps;
 }
 
+/** Every command a step may run, in the order it may run them. */
+export function stepCommands(step: Step): Command[] {
+  if (step.kind === 'lookup') {
+    return [step.command];
+  }
+  return [step.probe, ...step.create, ...step.update];
+}
+
 /** The plan as text: what --dry-run prints and the checked-in expected plan holds. */
 export function renderPlan(steps: readonly Step[]): string {
   const lines: string[] = [];

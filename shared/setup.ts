@@ -14,6 +14,7 @@ import type {Tier} from './catalog';
 import type {Context} from './context';
 import type {SetupRequest} from './events';
 import {recordRepository, RepositoryState} from './repository-records';
+import {tagRepositoryEphemeral} from './repository-tags';
 import type {Run} from './runs';
 
 const TIER_TITLE: Record<Tier, string> = {
@@ -96,6 +97,8 @@ async function ensureRepository(
     }
   }
 
+  if (tier === 'ephemeral' && !dryRun)
+    await tagRepositoryEphemeral(id, context, run);
   const mismatches = configurationMismatches(repository, config.region);
   const warnings = [
     ...mismatches,

@@ -107,6 +107,15 @@ const KNOWN_BAD: Record<string, string[]> = {
     '--inline-config=cloudbuild/dockerfile-changed.yaml',
     '--project=demo-proj',
   ],
+  'a tag condition split on its own comma': [
+    'projects',
+    'add-iam-policy-binding',
+    'demo-proj',
+    '--member=serviceAccount:arr-teardown-requested@demo-proj.iam.gserviceaccount.com',
+    '--role=projects/demo-proj/roles/arrEphemeralRepositoryDeleter',
+    "--condition=expression=resource.matchTag('demo-proj/arr-lifecycle', 'ephemeral'),title=t,description=d",
+    '--quiet',
+  ],
   'an unknown flag': [
     'pubsub',
     'topics',

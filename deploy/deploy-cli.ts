@@ -129,9 +129,13 @@ async function main(argv: readonly string[]): Promise<number> {
       retryDelayMs: Number.isFinite(retryDelay) ? retryDelay : 5000,
     });
     log(`✓ Deployed: ${summarise(reports)}.`);
-    log(
-      `Next: publish a first setup-requested to create the repositories:\n  gcloud pubsub topics publish ${options.setupRequestedTopic} --project=${options.project} --message='{"requestedBy":"first-deploy"}'`,
-    );
+    if (reports.some(r => r.outcome === 'skipped')) {
+      // The persistent repository does not exist yet: it inherits arr-lifecycle=persistent
+      // from the project until deploy binds the value on it directly.
+      log(
+        `Next: publish a first setup-requested to create the repositories, then run this deploy again (it binds arr-lifecycle=persistent on ${options.persistentRepository} itself):\n  gcloud pubsub topics publish ${options.setupRequestedTopic} --project=${options.project} --message='{"requestedBy":"first-deploy"}'`,
+      );
+    }
     return 0;
   } catch (err) {
     if (err instanceof StepFailedError) {

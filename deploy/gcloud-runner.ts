@@ -5,11 +5,12 @@
  */
 import {spawn} from 'node:child_process';
 import {renderCommand, substitute, substituteText} from './command';
-import {EnsureStep, ProbeError, ProbeResult, Step} from './plan';
+import {EnsureStep, NOT_FOUND, ProbeError, ProbeResult, Step} from './steps';
 
 export type Exec = (argv: readonly string[]) => Promise<ProbeResult>;
 
-export type Outcome = 'created' | 'updated' | 'already present' | 'looked up';
+export type Outcome =
+  'created' | 'updated' | 'already present' | 'looked up' | 'skipped';
 
 export interface StepReport {
   title: string;
@@ -65,6 +66,7 @@ const MARK: Record<Outcome, string> = {
   updated: '~',
   'already present': '✓',
   'looked up': '=',
+  skipped: '-',
 };
 
 function lastLine(text: string): string {
@@ -113,7 +115,24 @@ export async function runPlan(
     }
   };
 
+  /** False when the step's `onlyIf` resource does not exist (yet). */
+  const applies = async (step: EnsureStep, n: number): Promise<boolean> => {
+    if (step.onlyIf === undefined) return true;
+    const argv = substitute(step.onlyIf.probe, values);
+    const found = await exec(argv);
+    if (found.exitCode === 0) return true;
+    if (NOT_FOUND.test(found.stderr)) return false;
+    throw new StepFailedError(
+      n,
+      step.title,
+      `${renderCommand(argv)}\n      exited ${found.exitCode}: ${lastLine(found.stderr)}`,
+    );
+  };
+
   const ensure = async (step: EnsureStep, n: number): Promise<Outcome> => {
+    if (!(await applies(step, n))) {
+      return 'skipped';
+    }
     const probe = await exec(substitute(step.probe, values));
     let state;
     try {
@@ -161,7 +180,11 @@ export async function runPlan(
         reports.push({title: step.title, outcome: 'looked up'});
       } else {
         const outcome = await ensure(step, n);
-        log(`${prefix} ${MARK[outcome]} ${title}: ${outcome}`);
+        const why =
+          outcome === 'skipped' && step.onlyIf !== undefined
+            ? ` (no ${substituteText(step.onlyIf.what, values)})`
+            : '';
+        log(`${prefix} ${MARK[outcome]} ${title}: ${outcome}${why}`);
         reports.push({title: step.title, outcome});
       }
     } catch (err) {
@@ -177,5 +200,9 @@ export async function runPlan(
 
 export function summarise(reports: readonly StepReport[]): string {
   const count = (o: Outcome) => reports.filter(r => r.outcome === o).length;
-  return `${count('created')} created, ${count('updated')} updated, ${count('already present')} already present`;
+  const skipped = count('skipped');
+  return (
+    `${count('created')} created, ${count('updated')} updated, ${count('already present')} already present` +
+    (skipped > 0 ? ` (${skipped} skipped: see above)` : '')
+  );
 }

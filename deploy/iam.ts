@@ -2,8 +2,9 @@
  * Who may do what: identities, custom roles and every IAM grant deploy makes,
  * as data. The plan turns grants into commands; tests read the same data to
  * prove the teardown guard's fourth layer (no grant lets anything delete the
- * persistent repository).
+ * persistent repository). The reasoning, with its sources: deploy/README-deploy.md.
  */
+import {lifecycleTagKey, lifecycleTagValue} from '../shared/repository-tags';
 import {FUNCTION_SPECS, FunctionName, functionSpec} from './function-specs';
 import {DeployOptions} from './options';
 
@@ -96,9 +97,12 @@ export const CUSTOM_ROLES: readonly CustomRole[] = [
     id: SETUP_ROLE_ID,
     title: 'arr repository setup',
     description:
-      'Create and read Artifact Registry repositories and set their labels; no delete',
+      'Create and read Artifact Registry repositories, set their labels and bind tags on them; no delete',
     permissions: [
       'artifactregistry.repositories.create',
+      // The repository side of a tag binding; the value side is Tag User on the
+      // ephemeral value alone (the tagUser grant below), so setup can bind nothing else.
+      'artifactregistry.repositories.createTagBinding',
       'artifactregistry.repositories.get',
       'artifactregistry.repositories.list',
       'artifactregistry.repositories.update',
@@ -118,7 +122,7 @@ export const CUSTOM_ROLES: readonly CustomRole[] = [
     id: TEARDOWN_ROLE_ID,
     title: 'arr ephemeral repository deleter',
     description:
-      'Read and delete one repository; bound only with a condition naming the ephemeral repository',
+      'Read and delete repositories; bound only with a condition on the arr-lifecycle=ephemeral tag',
     permissions: [
       'artifactregistry.repositories.delete',
       'artifactregistry.repositories.get',
@@ -130,13 +134,6 @@ export function customRoleName(project: string, id: string): string {
   return `projects/${project}/roles/${id}`;
 }
 
-export function repositoryResourceName(
-  o: DeployOptions,
-  repository: string,
-): string {
-  return `projects/${o.project}/locations/${o.region}/repositories/${repository}`;
-}
-
 export interface IamCondition {
   title: string;
   expression: string;
@@ -144,41 +141,24 @@ export interface IamCondition {
 }
 
 /**
- * Layer 4 of the teardown guard: exact equality with the ephemeral repository's
- * full resource name. Never startsWith: the ephemeral id is a prefix of the
- * persistent one.
+ * Layer 4 of the teardown guard. Artifact Registry does not give IAM conditions a
+ * resource name, so the delete right is scoped by the Resource Manager tag the
+ * repository carries: only a repository holding `arr-lifecycle=ephemeral` (bound by setup
+ * on the ephemeral repository) matches. The persistent repository holds `persistent`,
+ * directly and by inheritance from the project.
  */
 export function teardownCondition(o: DeployOptions): IamCondition {
   return {
-    title: 'only-ephemeral-repository',
-    expression: `resource.name == "${repositoryResourceName(o, o.ephemeralRepository)}"`,
-    description: `Delete only ${o.ephemeralRepository}; never ${o.persistentRepository}`,
-  };
-}
-
-/**
- * The image builder may push to the two repositories and nothing else. Pushes are
- * checked on the repository and on resources inside it (packages, tags), so each
- * repository is matched exactly or by its name followed by "/" — a prefix that
- * cannot match another repository. The writer role holds no delete permission.
- */
-export function builderCondition(o: DeployOptions): IamCondition {
-  const terms = [o.persistentRepository, o.ephemeralRepository].flatMap(r => {
-    const name = repositoryResourceName(o, r);
-    return [
-      `resource.name == "${name}"`,
-      `resource.name.startsWith("${name}/")`,
-    ];
-  });
-  return {
-    title: 'only-arr-repositories',
-    expression: terms.join(' || '),
-    description: `Push to ${o.persistentRepository} and ${o.ephemeralRepository} only`,
+    title: 'only-arr-lifecycle-ephemeral',
+    expression: `resource.matchTag('${lifecycleTagKey(o.project)}', 'ephemeral')`,
+    description: `Delete only repositories tagged arr-lifecycle=ephemeral (${o.ephemeralRepository}) and never ${o.persistentRepository}`,
   };
 }
 
 export type IamResource =
   | {kind: 'project'}
+  /** A Resource Manager tag value, by namespaced name (`P/arr-lifecycle/ephemeral`). */
+  | {kind: 'tagValue'; value: string}
   | {kind: 'topic'; topic: string}
   | {kind: 'subscription'; subscription: string}
   | {kind: 'bucket'; bucket: string}
@@ -216,6 +196,15 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       member: sa(fn['setup-requested']),
       role: customRoleName(o.project, SETUP_ROLE_ID),
       why: 'setup-requested: create/get repositories and set labels',
+    },
+    {
+      resource: {
+        kind: 'tagValue',
+        value: lifecycleTagValue(o.project, 'ephemeral'),
+      },
+      member: sa(fn['setup-requested']),
+      role: 'roles/resourcemanager.tagUser',
+      why: 'setup-requested: bind arr-lifecycle=ephemeral on the ephemeral repository (this value only)',
     },
     {
       resource: project,
@@ -258,7 +247,7 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       member: sa(fn['teardown-requested']),
       role: customRoleName(o.project, TEARDOWN_ROLE_ID),
       condition: teardownCondition(o),
-      why: 'teardown-requested: get and delete the ephemeral repository only',
+      why: 'teardown-requested: get and delete repositories tagged arr-lifecycle=ephemeral only',
     },
     {
       resource: project,
@@ -267,10 +256,12 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       why: "teardown-requested: list both repositories' images for its report (read-only)",
     },
     {
+      // Unconditioned: no condition can single out two repositories (resource.name is not
+      // an Artifact Registry attribute, and every repository inherits the arr-lifecycle
+      // key), and the writer role cannot delete a repository.
       resource: project,
       member: sa(id.builder),
       role: 'roles/artifactregistry.writer',
-      condition: builderCondition(o),
       why: 'image builds: push to both repositories (project level: survives the ephemeral repository being re-created)',
     },
     {
@@ -286,10 +277,12 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       why: 'Dockerfile trigger: write build logs',
     },
     {
+      // On the image builder only, never on the project: the function can start builds
+      // as this account and as no other.
       resource: {kind: 'serviceAccount', email: id.builder},
       member: sa(fn['dockerfile-changed']),
       role: 'roles/iam.serviceAccountUser',
-      why: 'dockerfile-changed: start builds that run as the image builder',
+      why: 'dockerfile-changed: start builds that run as the image builder (and as no other account)',
     },
   );
   for (const spec of FUNCTION_SPECS) {

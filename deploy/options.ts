@@ -107,7 +107,7 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
   --operators-group EMAIL        group allowed to publish teardown-requested and setup-requested
   --trigger-github OWNER/NAME    GitHub repository (connected to Cloud Build) holding the Dockerfiles
-  --trigger-repository RESOURCE  or a 2nd-gen connected repository, projects/../repositories/..
+  --trigger-repository RESOURCE  or a GitHub repository on a 2nd-gen connection, projects/../repositories/..
   --trigger-branch BRANCH        branch the trigger watches (default ${DEFAULTS.triggerBranch})
   --build-service-account EMAIL  existing service account for image builds (default: deploy creates arr-image-builder)
   --firestore-location LOC       location of a new Firestore database (default: the region)
@@ -190,6 +190,13 @@ function resolveOptions(
       CONNECTED_REPOSITORY_PATTERN,
       'projects/P/locations/L/connections/C/repositories/R',
     );
+    // A trigger on a 2nd-gen repository lives in its connection's region.
+    const location = repository.split('/')[3];
+    if (location !== region) {
+      throw new DeployOptionsError(
+        `--trigger-repository is in ${location}, but the trigger is created in --region ${region}: a 2nd-gen repository's trigger must be in its connection's region.`,
+      );
+    }
     trigger = {kind: 'repository', resource: repository};
   }
   const attempts = get('max-delivery-attempts');

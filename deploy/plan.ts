@@ -20,7 +20,27 @@ import {
   identities,
   serviceAccountsToCreate,
 } from './iam';
+import {lifecycleTagSteps} from './lifecycle-tag-steps';
 import {DeployOptions} from './options';
+import {
+  EnsureStep,
+  LookupStep,
+  ProbeError,
+  Step,
+  describeJudge,
+  failed,
+  field,
+  parseJson,
+} from './steps';
+
+export {ProbeError, stepCommands} from './steps';
+export type {
+  EnsureStep,
+  LookupStep,
+  ProbeResult,
+  Step,
+  StepState,
+} from './steps';
 
 export const REQUIRED_APIS = [
   'artifactregistry.googleapis.com',
@@ -42,41 +62,6 @@ export const TRIGGER_CONFIG_PATH = 'cloudbuild/dockerfile-changed.yaml';
 /** Label (functions) or description marker (job, trigger) carrying the config fingerprint. */
 export const FINGERPRINT_KEY = 'arr-deploy';
 
-export type StepState = 'present' | 'absent' | 'drifted';
-
-export interface ProbeResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** A probe answered something deploy cannot act on safely. */
-export class ProbeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProbeError';
-  }
-}
-
-export interface EnsureStep {
-  kind: 'ensure';
-  title: string;
-  probe: Command;
-  /** `resolve` fills in run-time variables (`${PROJECT_NUMBER}`) in expected values. */
-  judge: (probe: ProbeResult, resolve: (text: string) => string) => StepState;
-  create: readonly Command[];
-  update: readonly Command[];
-}
-
-export interface LookupStep {
-  kind: 'lookup';
-  title: string;
-  variable: string;
-  command: Command;
-}
-
-export type Step = EnsureStep | LookupStep;
-
 /** What the plan needs besides options: facts about the local build. */
 export interface PlanInputs {
   /** Staged function source, as the CLI passes it to --source (relative to the repo root). */
@@ -95,58 +80,11 @@ export interface CatalogImage {
   context: string;
 }
 
-const NOT_FOUND = /NOT_FOUND|not found|does not exist|404/i;
-
 function fingerprint(parts: unknown): string {
   return createHash('sha256')
     .update(JSON.stringify(parts))
     .digest('hex')
     .slice(0, 12);
-}
-
-function parseJson(stdout: string, what: string): unknown {
-  try {
-    return JSON.parse(stdout) as unknown;
-  } catch {
-    throw new ProbeError(
-      `Could not read ${what} as JSON: ${stdout.slice(0, 200)}`,
-    );
-  }
-}
-
-function field(value: unknown, path: string): unknown {
-  let current: unknown = value;
-  for (const key of path.split('.')) {
-    if (current === null || typeof current !== 'object') {
-      return undefined;
-    }
-    current = (current as Record<string, unknown>)[key];
-  }
-  return current;
-}
-
-function failed(probe: ProbeResult, what: string): never {
-  const detail = probe.stderr.trim().split('\n').pop() ?? '';
-  throw new ProbeError(`Could not describe ${what}: ${detail}`);
-}
-
-/** describe → exit 0: present (or drifted per `isCurrent`), NOT_FOUND: absent, anything else: stop. */
-function describeJudge(
-  what: string,
-  isCurrent?: (resource: unknown) => boolean,
-): (probe: ProbeResult) => StepState {
-  return probe => {
-    if (probe.exitCode === 0) {
-      if (isCurrent === undefined) {
-        return 'present';
-      }
-      return isCurrent(parseJson(probe.stdout, what)) ? 'present' : 'drifted';
-    }
-    if (NOT_FOUND.test(probe.stderr)) {
-      return 'absent';
-    }
-    return failed(probe, what);
-  };
 }
 
 function common(o: DeployOptions): string[] {
@@ -416,17 +354,25 @@ function bucketStep(o: DeployOptions): EnsureStep {
   };
 }
 
-function conditionFlag(grant: IamGrant): string {
+/**
+ * `--condition=expression=…,title=…,description=…`. A tag condition has a comma
+ * (`resource.matchTag('P/key', 'value')`), so then the pairs are split on `;` instead,
+ * with gcloud's `^;^` prefix (`gcloud topic escaping`).
+ */
+export function conditionFlag(grant: IamGrant): string {
   if (grant.condition === undefined) {
     return '--condition=None';
   }
   const c = grant.condition;
-  for (const part of [c.expression, c.title, c.description]) {
-    if (part.includes(',')) {
-      throw new Error(`IAM condition part contains a comma: ${part}`);
+  const parts = [c.expression, c.title, c.description];
+  const delimiter = parts.some(p => p.includes(',')) ? ';' : ',';
+  for (const part of parts) {
+    if (delimiter === ';' && part.includes(';')) {
+      throw new Error(`IAM condition part contains both , and ;: ${part}`);
     }
   }
-  return `--condition=expression=${c.expression},title=${c.title},description=${c.description}`;
+  const pairs = `expression=${c.expression}${delimiter}title=${c.title}${delimiter}description=${c.description}`;
+  return delimiter === ',' ? `--condition=${pairs}` : `--condition=^;^${pairs}`;
 }
 
 function policyCommands(
@@ -455,6 +401,30 @@ function policyCommands(
           member,
           role,
           conditionFlag(grant),
+          '--quiet',
+        ],
+      };
+    case 'tagValue':
+      return {
+        what: `tag value ${r.value}`,
+        probe: [
+          'gcloud',
+          'resource-manager',
+          'tags',
+          'values',
+          'get-iam-policy',
+          r.value,
+          '--format=json',
+        ],
+        add: [
+          'gcloud',
+          'resource-manager',
+          'tags',
+          'values',
+          'add-iam-policy-binding',
+          r.value,
+          member,
+          role,
           '--quiet',
         ],
       };
@@ -808,7 +778,9 @@ function schedulerStep(o: DeployOptions): EnsureStep {
     `--location=${o.region}`,
     `--schedule=${o.schedule}`,
     `--time-zone=${o.timeZone}`,
-    `--topic=${o.teardownRequestedTopic}`,
+    // The full topic name: gcloud resolves --topic before --project applies, so a bare
+    // topic id fails with "value for field [projectsId] ... is required".
+    `--topic=projects/${o.project}/topics/${o.teardownRequestedTopic}`,
     `--message-body=${nightlyMessage(o)}`,
     ...common(o),
   ];
@@ -896,6 +868,8 @@ function triggerStep(
   if (source.kind === 'none') {
     return undefined;
   }
+  // Both are `gcloud builds triggers create github`: a 1st-gen GitHub App repository is
+  // named by owner and name, a 2nd-gen connected repository by its resource name.
   const where =
     source.kind === 'github'
       ? [`--repo-owner=${source.owner}`, `--repo-name=${source.name}`]
@@ -920,7 +894,7 @@ function triggerStep(
     'builds',
     'triggers',
     'create',
-    source.kind,
+    'github',
     ...flags,
     `--description=Publish dockerfile-changed for changed catalog Dockerfiles (${FINGERPRINT_KEY}=${fp})`,
     '--quiet',
@@ -959,6 +933,9 @@ function triggerStep(
 /** Every step, in the order it runs. */
 export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
   const steps: Step[] = [projectNumberStep(o), apisStep(o), firestoreStep(o)];
+  // Before any grant: the project's default (persistent) exists before teardown's
+  // tag-conditioned delete right does.
+  steps.push(...lifecycleTagSteps(o));
   steps.push(...CUSTOM_ROLES.map(r => customRoleStep(o, r)));
   steps.push(...serviceAccountSteps(o));
   steps.push(
@@ -997,6 +974,9 @@ export function renderPlan(steps: readonly Step[]): string {
         `  lookup    ${step.variable}="$(${renderCommand(step.command)})"`,
       );
     } else {
+      if (step.onlyIf !== undefined) {
+        lines.push(`  only if   ${renderCommand(step.onlyIf.probe)}`);
+      }
       lines.push(`  describe  ${renderCommand(step.probe)}`);
       for (const c of step.create) {
         lines.push(`  create    ${renderCommand(c)}`);

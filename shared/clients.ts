@@ -2,8 +2,9 @@
  * The one place the official Google clients are built. In production they reach Google's
  * endpoints with Application Default Credentials; locally `FIRESTORE_EMULATOR_HOST` and
  * `PUBSUB_EMULATOR_HOST` (read by those clients themselves) and
- * `ARTIFACT_REGISTRY_EMULATOR_HOST` / `CLOUD_BUILD_EMULATOR_HOST` (read by our config)
- * point them at the emulators and stand-ins.
+ * `ARTIFACT_REGISTRY_EMULATOR_HOST` / `CLOUD_BUILD_EMULATOR_HOST` /
+ * `RESOURCE_MANAGER_EMULATOR_HOST` (read by our config) point them at the emulators and
+ * stand-ins.
  *
  * Each client module is loaded on first use, so a function only pays at cold start for
  * the clients it actually calls.
@@ -12,6 +13,7 @@ import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import type {CloudBuildClient} from '@google-cloud/cloudbuild';
 import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub} from '@google-cloud/pubsub';
+import type {TagBindingsClient} from '@google-cloud/resource-manager';
 import type {ClientOptions} from 'google-gax';
 import type {Config, HostPort} from './config';
 
@@ -24,6 +26,7 @@ export interface Clients {
   cloudBuild(): Promise<CloudBuildClient>;
   firestore(): Promise<Firestore>;
   pubsub(): Promise<PubSub>;
+  tagBindings(): Promise<TagBindingsClient>;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,25 @@ async function endpointOptions(
     port: emulator.port,
     sslCreds: grpc.credentials.createInsecure(),
     universeDomain: UNIVERSE_DOMAIN,
+  };
+}
+
+/**
+ * Tag bindings on a regional resource (an Artifact Registry repository) are made through the
+ * Resource Manager endpoint of its region, `<region>-cloudresourcemanager.googleapis.com`;
+ * the global endpoint serves global resources only (projects, folders). gcloud does the same
+ * for `resource-manager tags bindings --location` (command_lib/resource_manager/endpoint_utils.py).
+ */
+export async function tagBindingsClientOptions(
+  config: Pick<Config, 'projectId' | 'region' | 'resourceManagerEmulator'>,
+): Promise<ClientOptions> {
+  if (config.resourceManagerEmulator) {
+    return endpointOptions(config.projectId, config.resourceManagerEmulator);
+  }
+  return {
+    projectId: config.projectId,
+    universeDomain: UNIVERSE_DOMAIN,
+    apiEndpoint: `${config.region}-cloudresourcemanager.${UNIVERSE_DOMAIN}`,
   };
 }
 
@@ -84,17 +106,24 @@ export function createClients(config: Config): Clients {
     });
   });
 
+  const tagBindings = memoize(async () => {
+    const {TagBindingsClient} = await import('@google-cloud/resource-manager');
+    return new TagBindingsClient(await tagBindingsClientOptions(config));
+  });
+
   return {
     artifactRegistry: artifactRegistry.get,
     cloudBuild: cloudBuild.get,
     firestore: firestore.get,
     pubsub: pubsub.get,
+    tagBindings: tagBindings.get,
     async close() {
       await Promise.all([
         artifactRegistry.peek()?.then(c => c.close()),
         cloudBuild.peek()?.then(c => c.close()),
         firestore.peek()?.then(c => c.terminate()),
         pubsub.peek()?.then(c => c.close()),
+        tagBindings.peek()?.then(c => c.close()),
       ]);
     },
   };

@@ -23,6 +23,8 @@ export interface Config {
   /** Local stand-ins; production endpoints when absent. */
   artifactRegistryEmulator?: HostPort;
   cloudBuildEmulator?: HostPort;
+  /** Resource Manager (tag bindings) stand-in. */
+  resourceManagerEmulator?: HostPort;
   maxBuildAttempts: number;
 }
 
@@ -144,6 +146,10 @@ export function loadConfig(env: Environment = process.env): Config {
       'ARTIFACT_REGISTRY_EMULATOR_HOST',
     ),
     cloudBuildEmulator: readHostPort(env, 'CLOUD_BUILD_EMULATOR_HOST'),
+    resourceManagerEmulator: readHostPort(
+      env,
+      'RESOURCE_MANAGER_EMULATOR_HOST',
+    ),
     maxBuildAttempts,
   };
 }

@@ -20,6 +20,7 @@ import {
   reportStranded,
 } from './last-copy';
 import {recordRepository, RepositoryState} from './repository-records';
+import {tagRepositoryEphemeral} from './repository-tags';
 import type {Run} from './runs';
 
 const TIER_TITLE: Record<Tier, string> = {
@@ -112,12 +113,15 @@ async function ensureRepository(
   }
 
   const mismatches = configurationMismatches(repository, config.region);
-  // A repository from before this control plane may hold the only copy of the base image.
+  // A repository from before this control plane may hold the only copy of the base image:
+  // then neither the tag that lets teardown's identity delete it nor the label goes on.
   const stranded =
     tier === 'ephemeral' && !createdHere
       ? await findStrandedImages(registry, context.catalog, config)
       : [];
   if (stranded.length > 0) await reportStranded(run, stranded, config);
+  else if (tier === 'ephemeral' && !dryRun)
+    await tagRepositoryEphemeral(id, context, run);
   const warnings = [
     ...mismatches,
     ...stranded.map(

@@ -136,6 +136,7 @@ export function describeStack(stack: LocalStack, statePath: string): string {
     `  ${pad('Pub/Sub emulator', 28)} ${stack.endpoints.pubsub}`,
     `  ${pad('Artifact Registry stand-in', 28)} ${stack.endpoints.artifactRegistry}`,
     `  ${pad('Cloud Build stand-in', 28)} ${stack.endpoints.cloudBuild} (builds take ${stack.buildSeconds} s)`,
+    `  ${pad('TagBindings stand-in', 28)} ${stack.endpoints.tagBindings} (Resource Manager tags)`,
     '  Functions (functions-framework, push subscriptions from the emulator):',
     ...stack.functions.map(
       f => `    ${pad(f.topic, 20)} → ${pad(f.target, 19)} ${f.url}`,

@@ -16,6 +16,7 @@ import {
   startEmulators,
 } from './emulators';
 import {type ServedFunctions, serveFunctions} from './function-host';
+import {applyDeployedLifecycleTags, lifecycleTagValues} from './lifecycle-tags';
 import {checkEmulatorPrerequisites} from './prerequisites';
 import {
   type BuildDurations,
@@ -81,6 +82,7 @@ export interface LocalStackEndpoints {
   readonly pubsub: string;
   readonly artifactRegistry: string;
   readonly cloudBuild: string;
+  readonly tagBindings: string;
 }
 
 export interface LocalStack {
@@ -89,8 +91,8 @@ export interface LocalStack {
   /**
    * What a client (the `arr` CLI, a test) needs to reach the stack:
    * GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST,
-   * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST, REGION and the
-   * repository names.
+   * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST,
+   * RESOURCE_MANAGER_EMULATOR_HOST, REGION and the repository names.
    */
   readonly env: Readonly<Record<string, string>>;
   readonly endpoints: LocalStackEndpoints;
@@ -190,12 +192,17 @@ export async function startLocalStack(
       notificationSink: new EmulatorTopicSink(notificationTopic),
       projectId,
       buildDurations: durations,
+      tagValues: lifecycleTagValues(projectId),
     });
     cleanups.push(() => standIns.stop());
+    applyDeployedLifecycleTags(standIns.tagBindings, projectId);
     progress(
       `Artifact Registry stand-in on ${standIns.endpoints.artifactRegistry}`,
     );
     progress(`Cloud Build stand-in on ${standIns.endpoints.cloudBuild}`);
+    progress(
+      `Resource Manager TagBindings stand-in on ${standIns.endpoints.tagBindings}`,
+    );
 
     const env: Record<string, string> = {
       ...emulatorEnvironment(emulators, projectId),
@@ -272,6 +279,7 @@ export async function startLocalStack(
         pubsub: emulators.pubsub.host,
         artifactRegistry: standIns.endpoints.artifactRegistry,
         cloudBuild: standIns.endpoints.cloudBuild,
+        tagBindings: standIns.endpoints.tagBindings,
       },
       standIns,
       functions,

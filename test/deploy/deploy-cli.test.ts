@@ -1,7 +1,15 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import {repositoryResourceName} from '../../deploy/iam';
-import {conditionAllows, roleCanDeleteRepositories} from './iam-check';
+import {
+  lifecycleTagKey,
+  lifecycleTagValue,
+  repositoryFullResourceName,
+} from '../../shared/repository-tags';
+import {
+  ROLES_BINDING_TAG_VALUES,
+  conditionAllows,
+  roleCanDeleteRepositories,
+} from './iam-check';
 import {
   FakeProject,
   SAMPLE_ARGS,
@@ -24,12 +32,33 @@ interface FakeState {
     }
   >;
   services: string[];
+  /** Tag bindings: full resource name → namespaced values bound on it. */
+  bindings?: Record<string, string[]>;
   counter?: number;
 }
 
 function readState(fake: FakeProject): FakeState {
   return JSON.parse(fs.readFileSync(fake.statePath, 'utf8')) as FakeState;
 }
+
+/** The persistent repository exists before deploy runs (setup made it, or a person did). */
+function seedPersistentRepository(fake: FakeProject): void {
+  const o = sampleOptions();
+  fs.writeFileSync(
+    fake.statePath,
+    JSON.stringify({
+      resources: {
+        [`repository/${o.region}/${o.persistentRepository}`]: {
+          name: `projects/${o.project}/locations/${o.region}/repositories/${o.persistentRepository}`,
+          format: 'DOCKER',
+        },
+      },
+    }),
+  );
+}
+
+const PROJECT_PARENT =
+  '//cloudresourcemanager.googleapis.com/projects/123456789012';
 
 function outcomes(stdout: string): string[] {
   return stdout.split('\n').filter(l => /^\[\d+\/\d+\] /.test(l));
@@ -68,8 +97,13 @@ describe('deploy CLI against a fake gcloud', function () {
     }
     assert.match(
       first.stdout,
-      /✓ Deployed: \d+ created, 0 updated, 0 already present\./,
+      /✓ Deployed: \d+ created, 0 updated, 0 already present \(1 skipped: see above\)\./,
     );
+    assert.match(
+      first.stdout,
+      /Tag arr-lifecycle=persistent on repository arr-coc-registry-persistent itself .*: skipped \(no repository arr-coc-registry-persistent/,
+    );
+    assert.match(first.stdout, /then run this deploy again/);
     const state = readState(fake);
     for (const key of [
       'firestore/(default)',
@@ -99,11 +133,16 @@ describe('deploy CLI against a fake gcloud', function () {
       'the second run changes nothing',
     );
     for (const line of outcomes(second.stdout)) {
-      assert.ok(/: already present$/.test(line) || / = /.test(line), line);
+      assert.ok(
+        /: already present$/.test(line) ||
+          / = /.test(line) ||
+          /: skipped \(no repository /.test(line),
+        line,
+      );
     }
     assert.match(
       second.stdout,
-      /✓ Deployed: 0 created, 0 updated, \d+ already present\./,
+      /✓ Deployed: 0 created, 0 updated, \d+ already present/,
     );
   });
 
@@ -135,6 +174,7 @@ describe('deploy CLI against a fake gcloud', function () {
     const reference = readState(clean);
     assert.deepEqual(converged.resources, reference.resources);
     assert.deepEqual(converged.policies, reference.policies);
+    assert.deepEqual(converged.bindings, reference.bindings);
     assert.deepEqual(converged.services.sort(), reference.services.sort());
     assert.deepEqual(changingCalls(runCli(fake, SAMPLE_ARGS).calls), []);
   });
@@ -154,28 +194,87 @@ describe('deploy CLI against a fake gcloud', function () {
     );
   });
 
-  it('leaves no IAM binding in the deployed project that can delete the persistent repository', () => {
+  it('stops, touching nothing, when the persistent repository carries arr-lifecycle=ephemeral', () => {
+    const fake = newFakeProject();
+    seedPersistentRepository(fake);
+    const o = sampleOptions();
+    const state = readState(fake);
+    state.bindings = {
+      [repositoryFullResourceName(o.project, o.region, o.persistentRepository)]:
+        [lifecycleTagValue(o.project, 'ephemeral')],
+    };
+    fs.writeFileSync(fake.statePath, JSON.stringify(state));
+    const run = runCli(fake, SAMPLE_ARGS);
+    assert.equal(run.status, 1);
+    assert.match(
+      run.stdout,
+      /repository arr-coc-registry-persistent carries arr-lifecycle=ephemeral directly, where deploy binds arr-lifecycle=persistent/,
+    );
+    assert.ok(
+      !changingCalls(run.calls).some(c => c.includes('add-iam-policy-binding')),
+      'no grant was made',
+    );
+  });
+
+  it('leaves a project where no IAM binding can delete the persistent repository, whose tag nobody can change', () => {
+    // First deploy: the persistent repository does not exist yet, and inherits persistent.
     const fake = newFakeProject();
     assert.equal(runCli(fake, SAMPLE_ARGS).status, 0);
+    // Setup creates it; the next deploy binds persistent on it, and changes nothing else.
     const o = sampleOptions();
-    const persistent = repositoryResourceName(o, o.persistentRepository);
-    let checked = 0;
-    for (const [key, policy] of Object.entries(readState(fake).policies)) {
+    const persistent = repositoryFullResourceName(
+      o.project,
+      o.region,
+      o.persistentRepository,
+    );
+    const persistentValue = lifecycleTagValue(o.project, 'persistent');
+    const created = readState(fake);
+    created.resources[`repository/${o.region}/${o.persistentRepository}`] = {
+      name: persistent,
+    };
+    fs.writeFileSync(fake.statePath, JSON.stringify(created));
+    const again = runCli(fake, SAMPLE_ARGS);
+    assert.equal(again.status, 0, again.stdout);
+    assert.deepEqual(changingCalls(again.calls), [
+      [
+        'resource-manager',
+        'tags',
+        'bindings',
+        'create',
+        `--tag-value=${persistentValue}`,
+        `--parent=${persistent}`,
+        `--location=${o.region}`,
+        '--quiet',
+      ],
+    ]);
+    assert.doesNotMatch(again.stdout, /run this deploy again/);
+
+    const {bindings = {}, policies} = readState(fake);
+    assert.deepEqual(bindings[persistent], [persistentValue]);
+    assert.deepEqual(bindings[PROJECT_PARENT], [persistentValue]);
+    const effective = new Map([[lifecycleTagKey(o.project), 'persistent']]);
+    let deleters = 0;
+    for (const [key, policy] of Object.entries(policies)) {
       for (const b of policy.bindings ?? []) {
+        if (ROLES_BINDING_TAG_VALUES.has(b.role)) {
+          assert.equal(
+            key,
+            `tagValue/${lifecycleTagValue(o.project, 'ephemeral')}`,
+          );
+          assert.deepEqual(b.members, [
+            `serviceAccount:arr-setup-requested@${o.project}.iam.gserviceaccount.com`,
+          ]);
+        }
         if (!roleCanDeleteRepositories(o.project, b.role)) {
           continue;
         }
-        checked++;
+        deleters++;
         assert.equal(key, `project/${o.project}`);
         assert.ok(b.condition !== undefined, `${b.role} is conditioned`);
-        assert.ok(!b.condition.expression.includes('startsWith'));
-        assert.equal(
-          conditionAllows(b.condition.expression, persistent),
-          false,
-        );
+        assert.equal(conditionAllows(b.condition.expression, effective), false);
       }
     }
-    assert.equal(checked, 1);
+    assert.equal(deleters, 1);
   });
 
   it('refuses invalid options before running anything, naming the flag', () => {

@@ -5,17 +5,28 @@ import {
   customRoleName,
   grantsBeforeFunctions,
   grantsForFunction,
-  repositoryResourceName,
+  identities,
   teardownCondition,
 } from '../../deploy/iam';
 import {DeployOptions} from '../../deploy/options';
 import {buildPlan, renderPlan} from '../../deploy/plan';
+import {
+  lifecycleTagKey,
+  lifecycleTagValue,
+  repositoryFullResourceName,
+} from '../../shared/repository-tags';
 import {sampleInputs, sampleOptions} from './helpers';
 import {
+  CREATE_TAG_BINDING,
   DELETE,
+  DELETE_TAG_BINDING,
+  EffectiveTags,
   PREDEFINED_WITH_REPOSITORY_DELETE,
+  ROLES_BINDING_TAG_VALUES,
+  ROLES_WITH_ACT_AS,
   conditionAllows,
   roleCanDeleteRepositories,
+  roleHoldsRepositoryTagBinding,
 } from './iam-check';
 
 function allGrants(o: DeployOptions): IamGrant[] {
@@ -32,22 +43,33 @@ function allGrants(o: DeployOptions): IamGrant[] {
   ];
 }
 
+const tagged = (o: DeployOptions, tier: string): EffectiveTags =>
+  new Map([[lifecycleTagKey(o.project), tier]]);
+
 describe('deploy IAM (teardown guard, layer 4)', () => {
-  it('binds the teardown role with resource.name == the full ephemeral repository name', () => {
+  it("binds the teardown role on the arr-lifecycle tag: resource.matchTag('<project>/arr-lifecycle', 'ephemeral')", () => {
     const o = sampleOptions();
     const condition = teardownCondition(o);
     assert.equal(
       condition.expression,
-      'resource.name == "projects/arr-sample-project/locations/europe-west4/repositories/arr-coc-registry"',
+      "resource.matchTag('arr-sample-project/arr-lifecycle', 'ephemeral')",
     );
-    assert.ok(!condition.expression.includes('startsWith'));
     const text = renderPlan(buildPlan(o, sampleInputs()));
     assert.ok(
       text.includes(
-        '\'--condition=expression=resource.name == "projects/arr-sample-project/locations/europe-west4/repositories/arr-coc-registry",title=only-ephemeral-repository,',
+        "'--condition=^;^expression=resource.matchTag('\\''arr-sample-project/arr-lifecycle'\\'', '\\''ephemeral'\\'');title=only-arr-lifecycle-ephemeral;",
       ),
-      'the plan binds the teardown role with that condition',
+      'the plan binds the teardown role with that condition, split on ; (the expression has a comma)',
     );
+  });
+
+  it('makes no grant that depends on resource.name, which Artifact Registry does not give conditions', () => {
+    for (const g of allGrants(sampleOptions())) {
+      assert.ok(
+        !(g.condition?.expression ?? '').includes('resource.name'),
+        `${g.role} for ${g.member}`,
+      );
+    }
   });
 
   it('gives the teardown role exactly repositories.get and repositories.delete', () => {
@@ -63,15 +85,18 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
   it('grants the teardown function Firestore, read access for its report and its conditioned role, nothing else on the project', () => {
     const o = sampleOptions();
     const member = `serviceAccount:arr-teardown-requested@${o.project}.iam.gserviceaccount.com`;
-    const projectRoles = grantsBeforeFunctions(o)
-      .filter(g => g.member === member && g.resource.kind === 'project')
-      .map(g => g.role)
-      .sort();
-    assert.deepEqual(projectRoles, [
-      customRoleName(o.project, 'arrEphemeralRepositoryDeleter'),
-      'roles/artifactregistry.reader',
-      'roles/datastore.user',
-    ]);
+    const grants = allGrants(o).filter(g => g.member === member);
+    assert.deepEqual(
+      grants
+        .filter(g => g.resource.kind === 'project')
+        .map(g => g.role)
+        .sort(),
+      [
+        customRoleName(o.project, 'arrEphemeralRepositoryDeleter'),
+        'roles/artifactregistry.reader',
+        'roles/datastore.user',
+      ],
+    );
   });
 
   const repositoryPairs: Array<[string, string]> = [
@@ -80,15 +105,20 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
     ['images-keep', 'images'],
   ];
   for (const [persistent, ephemeral] of repositoryPairs) {
-    it(`lets no grant delete the persistent repository ${persistent} (ephemeral ${ephemeral})`, () => {
+    it(`lets no identity deploy creates delete the persistent repository ${persistent} (ephemeral ${ephemeral})`, () => {
       const o = sampleOptions([
         '--persistent-repository',
         persistent,
         '--ephemeral-repository',
         ephemeral,
       ]);
-      const persistentName = repositoryResourceName(o, persistent);
-      const ephemeralName = repositoryResourceName(o, ephemeral);
+      // The persistent repository holds `persistent` (directly once deploy bound it, and by
+      // inheritance from the project before); untagged is what a missing project binding
+      // would leave. Only the ephemeral repository holds `ephemeral`.
+      const persistentStates: EffectiveTags[] = [
+        tagged(o, 'persistent'),
+        new Map(),
+      ];
       let deleters = 0;
       for (const g of allGrants(o)) {
         assert.ok(
@@ -99,60 +129,140 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
           continue;
         }
         deleters++;
+        assert.equal(g.resource.kind, 'project', 'survives re-creation');
+        for (const tags of persistentStates) {
+          assert.equal(conditionAllows(g.condition?.expression, tags), false);
+        }
         assert.equal(
-          g.resource.kind,
-          'project',
-          'bound at project level (survives re-creation)',
-        );
-        assert.equal(
-          g.condition?.expression,
-          `resource.name == "${ephemeralName}"`,
-        );
-        assert.equal(
-          conditionAllows(g.condition?.expression, persistentName),
-          false,
-        );
-        assert.equal(
-          conditionAllows(
-            g.condition?.expression,
-            `${persistentName}/packages/arr-pytorch-base`,
-          ),
-          false,
-        );
-        assert.equal(
-          conditionAllows(g.condition?.expression, ephemeralName),
+          conditionAllows(g.condition?.expression, tagged(o, 'ephemeral')),
           true,
         );
       }
-      assert.equal(
-        deleters,
-        1,
-        'exactly one grant can delete a repository: the teardown one',
-      );
+      assert.equal(deleters, 1, 'one grant can delete a repository: teardown');
     });
   }
 
-  it('lets image builds push to both repositories and to no other repository', () => {
+  it('lets nobody deploy creates change the persistent value: Tag User on the ephemeral value alone, to setup alone', () => {
     const o = sampleOptions();
-    const writer = grantsBeforeFunctions(o).find(
+    const tagGrants = allGrants(o).filter(g =>
+      ROLES_BINDING_TAG_VALUES.has(g.role),
+    );
+    assert.deepEqual(
+      tagGrants.map(g => ({resource: g.resource, member: g.member})),
+      [
+        {
+          resource: {
+            kind: 'tagValue',
+            value: lifecycleTagValue(o.project, 'ephemeral'),
+          },
+          member: `serviceAccount:${identities(o).functions['setup-requested']}`,
+        },
+      ],
+      'not on the project, the key or the persistent value',
+    );
+    for (const g of allGrants(o)) {
+      assert.equal(
+        roleHoldsRepositoryTagBinding(o.project, g.role, DELETE_TAG_BINDING),
+        false,
+        `${g.role} cannot remove a tag from a repository`,
+      );
+      if (
+        roleHoldsRepositoryTagBinding(o.project, g.role, CREATE_TAG_BINDING)
+      ) {
+        assert.equal(
+          g.member,
+          `serviceAccount:${identities(o).functions['setup-requested']}`,
+        );
+      }
+    }
+  });
+
+  it('binds persistent on the project and directly on the persistent repository, at its region', () => {
+    const o = sampleOptions();
+    const steps = buildPlan(o, sampleInputs());
+    const creates = steps.flatMap(s =>
+      s.kind === 'ensure'
+        ? s.create.filter(
+            c =>
+              c.slice(1, 5).join(' ') ===
+              'resource-manager tags bindings create',
+          )
+        : [],
+    );
+    const value = `--tag-value=${lifecycleTagValue(o.project, 'persistent')}`;
+    assert.deepEqual(creates, [
+      [
+        'gcloud',
+        'resource-manager',
+        'tags',
+        'bindings',
+        'create',
+        value,
+        '--parent=//cloudresourcemanager.googleapis.com/projects/${PROJECT_NUMBER}',
+        '--quiet',
+      ],
+      [
+        'gcloud',
+        'resource-manager',
+        'tags',
+        'bindings',
+        'create',
+        value,
+        `--parent=${repositoryFullResourceName(o.project, o.region, o.persistentRepository)}`,
+        `--location=${o.region}`,
+        '--quiet',
+      ],
+    ]);
+    const firstGrant = steps.findIndex(s => s.title.startsWith('IAM '));
+    const projectBinding = steps.findIndex(s =>
+      s.title.startsWith('Tag arr-lifecycle=persistent on project'),
+    );
+    assert.ok(
+      projectBinding < firstGrant,
+      'the default exists before any grant',
+    );
+  });
+
+  it('lets only the dockerfile-changed function act as an account, and only as the image builder', () => {
+    const o = sampleOptions([
+      '--build-service-account',
+      'builder@other-project.iam.gserviceaccount.com',
+    ]);
+    const actAs = allGrants(o).filter(g => ROLES_WITH_ACT_AS.has(g.role));
+    assert.deepEqual(
+      actAs.map(g => ({resource: g.resource, member: g.member})),
+      [
+        {
+          resource: {
+            kind: 'serviceAccount',
+            email: 'builder@other-project.iam.gserviceaccount.com',
+          },
+          member: `serviceAccount:${identities(o).functions['dockerfile-changed']}`,
+        },
+      ],
+      'on the account, never on the project',
+    );
+    for (const g of allGrants(o).filter(
+      g => g.role === 'roles/iam.serviceAccountTokenCreator',
+    )) {
+      assert.equal(g.resource.kind, 'serviceAccount');
+      assert.equal(g.member, `serviceAccount:${identities(o).pubsubAgent}`);
+    }
+  });
+
+  it('lets image builds push to the repositories with a role that cannot delete them', () => {
+    const o = sampleOptions();
+    const writer = allGrants(o).filter(
       g => g.role === 'roles/artifactregistry.writer',
     );
-    const allows = (repo: string) =>
-      conditionAllows(
-        writer?.condition?.expression,
-        repositoryResourceName(o, repo),
+    assert.equal(writer.length, 1);
+    assert.equal(writer[0].member, `serviceAccount:${identities(o).builder}`);
+    assert.equal(roleCanDeleteRepositories(o.project, writer[0].role), false);
+    for (const tier of ['persistent', 'ephemeral']) {
+      assert.ok(
+        conditionAllows(writer[0].condition?.expression, tagged(o, tier)),
       );
-    assert.ok(
-      allows('arr-coc-registry') && allows('arr-coc-registry-persistent'),
-    );
-    assert.ok(
-      conditionAllows(
-        writer?.condition?.expression,
-        `${repositoryResourceName(o, 'arr-coc-registry')}/packages/arr-trainer`,
-      ),
-    );
-    assert.ok(!allows('arr-coc-registry-other') && !allows('arr-coc'));
-    assert.equal(writer?.resource.kind, 'project');
+    }
   });
 
   it('never grants a role outside the reviewed list', () => {

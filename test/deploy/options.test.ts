@@ -111,6 +111,29 @@ describe('deploy options', () => {
         ),
       /not both/,
     );
+    assert.throws(
+      () =>
+        parse(
+          '--region',
+          'us-central1',
+          '--trigger-repository',
+          'projects/p/locations/europe-west4/connections/c/repositories/r',
+        ),
+      /--trigger-repository is in europe-west4, but the trigger is created in --region us-central1/,
+    );
+    assert.deepEqual(
+      parse(
+        '--region',
+        'europe-west4',
+        '--trigger-repository',
+        'projects/p/locations/europe-west4/connections/c/repositories/r',
+      ).trigger,
+      {
+        kind: 'repository',
+        resource:
+          'projects/p/locations/europe-west4/connections/c/repositories/r',
+      },
+    );
     assert.equal(
       parse('--operators-group', 'group:ops@example.com').operatorsGroup,
       'group:ops@example.com',

@@ -156,6 +156,63 @@ describe('deploy plan', () => {
     }
   });
 
+  it("names the nightly job's topic in full (gcloud resolves --topic before --project applies)", () => {
+    const job = buildPlan(sampleOptions(), sampleInputs()).find(s =>
+      s.title.startsWith('Cloud Scheduler job'),
+    );
+    assert.ok(job?.kind === 'ensure');
+    for (const command of [...job.create, ...job.update]) {
+      assert.ok(
+        command.includes(
+          '--topic=projects/arr-sample-project/topics/teardown-requested',
+        ),
+        command.join(' '),
+      );
+    }
+  });
+
+  it('creates the trigger with `builds triggers create github` for a 1st-gen and a 2nd-gen repository', () => {
+    const creates = (extra: string[]) => {
+      const step = buildPlan(sampleOptions(extra), sampleInputs()).find(s =>
+        s.title.startsWith('Cloud Build trigger'),
+      );
+      assert.ok(step?.kind === 'ensure');
+      return step.create[0];
+    };
+    const firstGen = creates([]);
+    assert.deepEqual(firstGen.slice(0, 5), [
+      'gcloud',
+      'builds',
+      'triggers',
+      'create',
+      'github',
+    ]);
+    assert.ok(firstGen.includes('--repo-owner=arr-team'));
+    assert.ok(firstGen.includes('--repo-name=training'));
+
+    const resource =
+      'projects/arr-sample-project/locations/europe-west4/connections/gh/repositories/training';
+    const o = sampleOptions().project;
+    const secondGen = buildPlan(
+      {
+        ...sampleOptions(),
+        trigger: {kind: 'repository', resource},
+      },
+      sampleInputs(),
+    ).find(s => s.title.startsWith('Cloud Build trigger'));
+    assert.ok(secondGen?.kind === 'ensure');
+    const command = secondGen.create[0];
+    assert.deepEqual(command.slice(0, 5), firstGen.slice(0, 5));
+    assert.ok(command.includes(`--repository=${resource}`));
+    assert.ok(!command.some(a => a.startsWith('--repo-owner')));
+    assert.ok(command.includes('--region=europe-west4'));
+    assert.ok(
+      command.includes(
+        `--service-account=projects/${o}/serviceAccounts/arr-dockerfile-trigger@${o}.iam.gserviceaccount.com`,
+      ),
+    );
+  });
+
   it('leaves the Dockerfile trigger out, and says so, when no repository is given', () => {
     const o = sampleOptions();
     const without = {...o, trigger: {kind: 'none' as const}};

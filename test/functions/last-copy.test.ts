@@ -252,6 +252,14 @@ describe('the migration window over the stand-ins', () => {
       .listRepositories(LOCATION)
       .find(r => r.repositoryId === EPHEMERAL);
     assert.deepStrictEqual(unlabelled?.labels, {});
+    // Nor the tag that would let teardown's identity delete it (IAM): it stays persistent.
+    const lifecycleTag = () =>
+      plane.tagBindings
+        .effectiveTags(`//artifactregistry.googleapis.com/${name(EPHEMERAL)}`)
+        .map(t => t.namespacedTagValue);
+    assert.deepStrictEqual(lifecycleTag(), [
+      `${PROJECT}/arr-lifecycle/persistent`,
+    ]);
     const firestore = await plane.context.clients.firestore();
     const record = await readRepositoryRecord(firestore, EPHEMERAL);
     assert.strictEqual(record?.state, 'needs-migration');
@@ -266,6 +274,9 @@ describe('the migration window over the stand-ins', () => {
       texts(second),
       /Label arr-lifecycle was missing on arr-coc-registry; added arr-lifecycle=ephemeral/,
     );
+    assert.deepStrictEqual(lifecycleTag(), [
+      `${PROJECT}/arr-lifecycle/ephemeral`,
+    ]);
     const again = await readRepositoryRecord(firestore, EPHEMERAL);
     assert.strictEqual(again?.state, 'present');
     assert.deepStrictEqual(again?.warnings, []);

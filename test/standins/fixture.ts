@@ -1,11 +1,12 @@
 /**
- * Shared setup of the stand-in tests: both stand-ins started once per suite, reset before every
+ * Shared setup of the stand-in tests: the stand-ins started once per suite, reset before every
  * test, reached only through the official clients; and a fresh Pub/Sub topic + subscription on
  * the harness's emulator for tests that read the build notifications.
  */
 import {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import {CloudBuildClient} from '@google-cloud/cloudbuild';
 import {type Message, PubSub} from '@google-cloud/pubsub';
+import {TagBindingsClient} from '@google-cloud/resource-manager';
 import {
   MemoryNotificationSink,
   PubSubNotificationSink,
@@ -28,6 +29,7 @@ export interface StandInFixture {
   standIns: RunningStandIns;
   artifactRegistry: ArtifactRegistryClient;
   cloudBuild: CloudBuildClient;
+  tagBindings: TagBindingsClient;
   /** Where notifications go unless a test subscribes to Pub/Sub. */
   memorySink: MemoryNotificationSink;
 }
@@ -52,6 +54,9 @@ export function useStandIns(): StandInFixture {
     fixture.cloudBuild = new CloudBuildClient(
       standInClientOptions(fixture.standIns.endpoints.cloudBuild, PROJECT),
     );
+    fixture.tagBindings = new TagBindingsClient(
+      standInClientOptions(fixture.standIns.endpoints.tagBindings, PROJECT),
+    );
   });
   beforeEach(() => {
     fixture.standIns.reset();
@@ -61,6 +66,7 @@ export function useStandIns(): StandInFixture {
   after(async () => {
     await fixture.artifactRegistry?.close();
     await fixture.cloudBuild?.close();
+    await fixture.tagBindings?.close();
     await fixture.standIns?.stop();
   });
   return fixture;

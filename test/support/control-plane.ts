@@ -1,12 +1,16 @@
 /**
- * The control plane under test: the Artifact Registry stand-in (started once per suite,
- * reset before every test by the harness) and a Context whose clients reach it and the
- * emulators, with logs captured so tests can assert what was logged at ERROR.
+ * The control plane under test: the Artifact Registry, Cloud Build and TagBindings stand-ins
+ * (started once per suite, reset before every test by the harness) and a Context whose
+ * clients reach them and the emulators, with logs captured so tests can assert what was
+ * logged at ERROR. The project's `arr-lifecycle` tag is as deploy leaves it.
  */
 import {Writable} from 'node:stream';
 import {ArtifactRegistryStandIn} from '../../deploy/local/standins/artifact-registry-standin';
 import {MemoryNotificationSink} from '../../deploy/local/standins/build-notifications';
 import {CloudBuildStandIn} from '../../deploy/local/standins/cloud-build-standin';
+import {artifactRepositoryIncarnation} from '../../deploy/local/standins/start-standins';
+import {TagBindingsStandIn} from '../../deploy/local/standins/tag-bindings-standin';
+import {applyDeployedLifecycleTags} from '../../deploy/local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {handleEvent} from '../../shared/handle-event';
 import {Config, loadConfig} from '../../shared/config';
@@ -17,6 +21,7 @@ import {harness, onEachTest, onSuiteEnd} from '../harness/harness';
 
 let artifactRegistry: ArtifactRegistryStandIn | undefined;
 let cloudBuild: CloudBuildStandIn | undefined;
+let tagBindings: TagBindingsStandIn | undefined;
 // In-process tests relay Cloud Build's notifications themselves, in the order (and with
 // the duplicates) the stand-in produced them; end-to-end tests go through Pub/Sub.
 const notifications = new MemoryNotificationSink();
@@ -24,10 +29,16 @@ const notifications = new MemoryNotificationSink();
 onEachTest(() => {
   artifactRegistry?.reset();
   cloudBuild?.reset();
+  if (tagBindings) {
+    tagBindings.reset();
+    applyDeployedLifecycleTags(tagBindings, harness.projectId);
+  }
   cloudBuild?.setNotificationSink(notifications);
   notifications.received.length = 0;
 });
 onSuiteEnd(async () => {
+  await tagBindings?.stop();
+  tagBindings = undefined;
   await cloudBuild?.stop();
   await artifactRegistry?.stop();
   cloudBuild = undefined;
@@ -37,6 +48,17 @@ onSuiteEnd(async () => {
 export async function artifactRegistryStandIn(): Promise<ArtifactRegistryStandIn> {
   artifactRegistry ??= await ArtifactRegistryStandIn.start();
   return artifactRegistry;
+}
+
+async function tagBindingsStandIn(): Promise<TagBindingsStandIn> {
+  const registry = await artifactRegistryStandIn();
+  if (!tagBindings) {
+    tagBindings = await TagBindingsStandIn.start({
+      resourceIncarnation: artifactRepositoryIncarnation(registry),
+    });
+    applyDeployedLifecycleTags(tagBindings, harness.projectId);
+  }
+  return tagBindings;
 }
 
 async function cloudBuildStandIn(): Promise<CloudBuildStandIn> {
@@ -59,6 +81,7 @@ export interface TestControlPlane {
   context: Context;
   artifactRegistry: ArtifactRegistryStandIn;
   cloudBuild: CloudBuildStandIn;
+  tagBindings: TagBindingsStandIn;
   /**
    * Waits for every build to settle, then hands the notifications produced since the last
    * call to buildFinished, in order. Returns how many were delivered.
@@ -78,10 +101,12 @@ export async function testControlPlane(
 ): Promise<TestControlPlane> {
   const registry = await artifactRegistryStandIn();
   const builds = await cloudBuildStandIn();
+  const tags = await tagBindingsStandIn();
   const env: Record<string, string> = {
     ...harness.env,
     ARTIFACT_REGISTRY_EMULATOR_HOST: registry.endpoint,
     CLOUD_BUILD_EMULATOR_HOST: builds.endpoint,
+    RESOURCE_MANAGER_EMULATOR_HOST: tags.endpoint,
     ...overrides,
   };
   const config = loadConfig(env);
@@ -127,6 +152,7 @@ export async function testControlPlane(
     context,
     artifactRegistry: registry,
     cloudBuild: builds,
+    tagBindings: tags,
     relayBuildNotifications,
     allBuildsFinished,
     logs,

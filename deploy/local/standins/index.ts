@@ -1,4 +1,4 @@
-/** Local stand-ins for Artifact Registry and Cloud Build (no Google emulator exists for either). */
+/** Local stand-ins for Artifact Registry, Cloud Build and Resource Manager tag bindings (no Google emulator exists for any). */
 export * from './artifact-registry-standin';
 export * from './artifact-store';
 export * from './build-notifications';
@@ -10,3 +10,5 @@ export * from './faults';
 export {StandInError} from './grpc-errors';
 export * from './resource-names';
 export * from './start-standins';
+export * from './tag-binding-store';
+export * from './tag-bindings-standin';

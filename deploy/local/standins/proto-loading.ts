@@ -77,6 +77,20 @@ export function cloudBuildProtoFiles(): {
   };
 }
 
+export function resourceManagerProtoFiles(): {
+  files: string[];
+  includeDirs: string[];
+} {
+  const own = packageProtosDir('@google-cloud/resource-manager');
+  return {
+    files: [
+      path.join(own, 'google/cloud/resourcemanager/v3/tag_bindings.proto'),
+      'google/longrunning/operations.proto',
+    ],
+    includeDirs: [own, packageProtosDir('google-gax')],
+  };
+}
+
 function isMessageType(
   definition: protoLoader.AnyDefinition | undefined,
 ): definition is protoLoader.MessageTypeDefinition<object, object> {
@@ -155,6 +169,7 @@ export function loadProtos(source: {
 
 let artifactRegistryProtos: LoadedProtos | undefined;
 let cloudBuildProtos: LoadedProtos | undefined;
+let resourceManagerProtos: LoadedProtos | undefined;
 
 /** Artifact Registry v1 + google.longrunning, loaded once per process. */
 export function loadArtifactRegistryProtos(): LoadedProtos {
@@ -166,4 +181,10 @@ export function loadArtifactRegistryProtos(): LoadedProtos {
 export function loadCloudBuildProtos(): LoadedProtos {
   cloudBuildProtos ??= loadProtos(cloudBuildProtoFiles());
   return cloudBuildProtos;
+}
+
+/** Resource Manager v3 TagBindings + google.longrunning, loaded once per process. */
+export function loadResourceManagerProtos(): LoadedProtos {
+  resourceManagerProtos ??= loadProtos(resourceManagerProtoFiles());
+  return resourceManagerProtos;
 }

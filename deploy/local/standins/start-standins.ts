@@ -1,7 +1,9 @@
 /**
- * One entry that starts both stand-ins in this process, the Cloud Build one pushing into the
- * Artifact Registry one. The control plane finds them through ARTIFACT_REGISTRY_EMULATOR_HOST and
- * CLOUD_BUILD_EMULATOR_HOST (`standInEnvironment`).
+ * One entry that starts the stand-ins in this process: Artifact Registry, Cloud Build (pushing
+ * into the Artifact Registry one) and Resource Manager TagBindings (binding tags on the Artifact
+ * Registry one's repositories). The control plane finds them through
+ * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST and RESOURCE_MANAGER_EMULATOR_HOST
+ * (`standInEnvironment`).
  */
 import {grpc} from 'google-gax';
 import {ArtifactRegistryStandIn} from './artifact-registry-standin';
@@ -11,6 +13,9 @@ import {
   PubSubNotificationSink,
 } from './build-notifications';
 import {type BuildDurations, CloudBuildStandIn} from './cloud-build-standin';
+import {parseRepositoryName} from './resource-names';
+import type {ResourceIncarnation} from './tag-binding-store';
+import {TagBindingsStandIn} from './tag-bindings-standin';
 
 export interface StandInsOptions {
   /** 0 (default) picks a free port. */
@@ -25,14 +30,21 @@ export interface StandInsOptions {
   projectId?: string;
   buildDurations?: Partial<BuildDurations>;
   faultSeed?: number;
+  /** Tag values (`P/key/value`) the TagBindings stand-in knows; deploy creates them in a project. */
+  tagValues?: readonly string[];
 }
 
 export interface RunningStandIns {
   artifactRegistry: ArtifactRegistryStandIn;
   cloudBuild: CloudBuildStandIn;
+  tagBindings: TagBindingsStandIn;
   /** `127.0.0.1:PORT` of each. */
-  endpoints: {artifactRegistry: string; cloudBuild: string};
-  /** Clears state, faults and call counts of both (between tests). */
+  endpoints: {
+    artifactRegistry: string;
+    cloudBuild: string;
+    tagBindings: string;
+  };
+  /** Clears state, faults and call counts of each (between tests). */
   reset(): void;
   stop(): Promise<void>;
 }
@@ -51,6 +63,7 @@ export async function startStandIns(
     faultSeed: options.faultSeed,
   });
   let cloudBuild: CloudBuildStandIn;
+  let tagBindings: TagBindingsStandIn;
   try {
     cloudBuild = await CloudBuildStandIn.start({
       artifactStore: artifactRegistry.store,
@@ -64,22 +77,58 @@ export async function startStandIns(
     await sink.close?.();
     throw error;
   }
+  try {
+    tagBindings = await TagBindingsStandIn.start({
+      faultSeed: options.faultSeed,
+      tagValues: options.tagValues,
+      resourceIncarnation: artifactRepositoryIncarnation(artifactRegistry),
+    });
+  } catch (error) {
+    await cloudBuild.stop();
+    await artifactRegistry.stop();
+    await sink.close?.();
+    throw error;
+  }
   return {
     artifactRegistry,
     cloudBuild,
+    tagBindings,
     endpoints: {
       artifactRegistry: artifactRegistry.endpoint,
       cloudBuild: cloudBuild.endpoint,
+      tagBindings: tagBindings.endpoint,
     },
     reset() {
       artifactRegistry.reset();
       cloudBuild.reset();
+      tagBindings.reset();
     },
     async stop() {
+      await tagBindings.stop();
       await cloudBuild.stop();
       await artifactRegistry.stop();
       await sink.close?.();
     },
+  };
+}
+
+/**
+ * For the TagBindings stand-in: the repository a full resource name names, as the Artifact
+ * Registry stand-in holds it (null when absent, undefined for anything not a repository).
+ */
+export function artifactRepositoryIncarnation(
+  artifactRegistry: ArtifactRegistryStandIn,
+): ResourceIncarnation {
+  const prefix = '//artifactregistry.googleapis.com/';
+  return fullResourceName => {
+    if (!fullResourceName.startsWith(prefix)) return undefined;
+    let key;
+    try {
+      key = parseRepositoryName(fullResourceName.slice(prefix.length));
+    } catch {
+      return undefined;
+    }
+    return artifactRegistry.store.findRepository(key) ?? null;
   };
 }
 
@@ -89,10 +138,12 @@ export function standInEnvironment(
 ): {
   ARTIFACT_REGISTRY_EMULATOR_HOST: string;
   CLOUD_BUILD_EMULATOR_HOST: string;
+  RESOURCE_MANAGER_EMULATOR_HOST: string;
 } {
   return {
     ARTIFACT_REGISTRY_EMULATOR_HOST: standIns.endpoints.artifactRegistry,
     CLOUD_BUILD_EMULATOR_HOST: standIns.endpoints.cloudBuild,
+    RESOURCE_MANAGER_EMULATOR_HOST: standIns.endpoints.tagBindings,
   };
 }
 

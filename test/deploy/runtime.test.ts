@@ -176,9 +176,25 @@ describe('functions runtime', () => {
     assert.match(run.stdout, /--runtime=nodejs24/);
   });
 
-  it('the docs say the same: README (The runtime, What it creates) and deploy/README-deploy.md', () => {
+  it('package.json runs the tooling on the same Node.js major, with types of that major', () => {
+    const pkg = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'),
+    ) as {devDependencies: Record<string, string>};
+    const major = (range: string | undefined) =>
+      Number(/\d+/.exec(range ?? '')?.[0]);
+    assert.equal(major(pkg.devDependencies.node), FUNCTIONS_RUNTIME.nodeMajor);
+    assert.equal(
+      major(pkg.devDependencies['@types/node']),
+      FUNCTIONS_RUNTIME.nodeMajor,
+    );
+  });
+
+  it('the docs say the same: README (Prerequisites, The runtime, What it creates) and deploy/README-deploy.md', () => {
     const text = readme();
     const {id, nodeMajor} = FUNCTIONS_RUNTIME;
+    const prerequisites = section(text, '## Prerequisites');
+    assert.ok(prerequisites.includes(`Node.js ${nodeMajor}`), prerequisites);
+    assert.ok(prerequisites.includes(`\`${id}\``), prerequisites);
 
     const runtime = section(text, '### The runtime');
     assert.ok(

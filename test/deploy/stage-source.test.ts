@@ -65,7 +65,10 @@ describe('deploy staged source', () => {
     // must all come from the staged copy.
     const loaded = spawnSync(
       process.execPath,
-      ['-e', `require(${JSON.stringify(entry)})`],
+      [
+        '-e',
+        `require(${JSON.stringify(entry)}); process.stdout.write(process.versions.node)`,
+      ],
       {
         env: {
           ...process.env,
@@ -76,5 +79,10 @@ describe('deploy staged source', () => {
       },
     );
     assert.equal(loaded.status, 0, loaded.stderr);
+    assert.equal(
+      Number(loaded.stdout.split('.')[0]),
+      FUNCTIONS_RUNTIME.nodeMajor,
+      `loaded on Node.js ${loaded.stdout}, not the runtime's ${FUNCTIONS_RUNTIME.nodeMajor} (run it with npm test)`,
+    );
   });
 });

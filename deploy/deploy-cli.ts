@@ -17,6 +17,11 @@ import {
   USAGE,
 } from './options';
 import {buildPlan, CatalogImage, renderPlan, TRIGGER_CONFIG_PATH} from './plan';
+import {
+  checkDeployableRuntime,
+  FUNCTIONS_RUNTIME,
+  RuntimeError,
+} from './runtime';
 import {StageError, stageSource, STAGED_SOURCE_DIR} from './stage-source';
 
 /** build/deploy/deploy-cli.js → the repository root. */
@@ -52,8 +57,21 @@ function fileHash(file: string): string {
     .slice(0, 12);
 }
 
-function warnings(o: DeployOptions): string[] {
-  const out: string[] = [];
+/** Today, or the date in ARR_DEPLOY_NOW (ISO 8601; tests set it to check the runtime schedule). */
+function now(): Date {
+  const override = process.env.ARR_DEPLOY_NOW;
+  if (override === undefined || override === '') return new Date();
+  const date = new Date(override);
+  if (Number.isNaN(date.getTime())) {
+    throw new RuntimeError(
+      `ARR_DEPLOY_NOW is not a date: ${JSON.stringify(override)}`,
+    );
+  }
+  return date;
+}
+
+function warnings(o: DeployOptions, runtimeWarning?: string): string[] {
+  const out: string[] = runtimeWarning === undefined ? [] : [runtimeWarning];
   if (o.cloudBuildsTopic !== 'cloud-builds') {
     out.push(
       `! Cloud Build publishes build notifications only to a topic named "cloud-builds"; build-finished listens on "${o.cloudBuildsTopic}", so something must forward them there.`,
@@ -79,6 +97,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const options = parseDeployArgs(argv);
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  const today = now();
+  // Before anything else: Google refuses functions on a decommissioned runtime.
+  const runtimeWarning = checkDeployableRuntime(FUNCTIONS_RUNTIME.id, today);
 
   let sourceHash: string;
   try {
@@ -97,13 +118,18 @@ async function main(argv: readonly string[]): Promise<number> {
       throw err;
     }
   }
+  log(
+    `✓ Functions runtime: ${FUNCTIONS_RUNTIME.id} (Node.js ${FUNCTIONS_RUNTIME.nodeMajor}; deprecated from ${FUNCTIONS_RUNTIME.deprecation}, decommissioned ${FUNCTIONS_RUNTIME.decommission})`,
+  );
   const steps = buildPlan(options, {
     sourceDir: STAGED_SOURCE_DIR,
     sourceHash,
     triggerConfigHash: fileHash(path.join(ROOT, TRIGGER_CONFIG_PATH)),
     images: readCatalog(ROOT),
+    now: today,
+    runtime: FUNCTIONS_RUNTIME.id,
   });
-  for (const w of warnings(options)) {
+  for (const w of warnings(options, runtimeWarning)) {
     log(w);
   }
 
@@ -153,7 +179,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof DeployOptionsError || err instanceof StageError) {
+    if (
+      err instanceof DeployOptionsError ||
+      err instanceof StageError ||
+      err instanceof RuntimeError
+    ) {
       process.stderr.write(`✗ ${err.message}\n`);
       process.exitCode = 2;
       return;

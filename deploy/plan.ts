@@ -41,6 +41,7 @@ export type {
   Step,
   StepState,
 } from './steps';
+import {checkDeployableRuntime, FUNCTIONS_RUNTIME} from './runtime';
 
 export const REQUIRED_APIS = [
   'artifactregistry.googleapis.com',
@@ -72,6 +73,10 @@ export interface PlanInputs {
   triggerConfigHash: string;
   /** From shared/image-catalog.json. */
   images: readonly CatalogImage[];
+  /** The current date: the runtime is checked against Google's schedule on it. */
+  now: Date;
+  /** Runtime id for the functions; default FUNCTIONS_RUNTIME (deploy/runtime.ts). */
+  runtime?: string;
 }
 
 export interface CatalogImage {
@@ -634,6 +639,7 @@ function functionDeployStep(
   o: DeployOptions,
   spec: FunctionSpec,
   inputs: PlanInputs,
+  runtime: string,
 ): EnsureStep {
   const account = identities(o).functions[spec.name];
   const env = Object.entries(functionEnvironment(o))
@@ -645,7 +651,7 @@ function functionDeployStep(
     'deploy',
     spec.name,
     '--gen2',
-    '--runtime=nodejs20',
+    `--runtime=${runtime}`,
     `--region=${o.region}`,
     `--source=${inputs.sourceDir}`,
     `--entry-point=${spec.entryPoint}`,
@@ -930,8 +936,13 @@ function triggerStep(
   };
 }
 
-/** Every step, in the order it runs. */
+/**
+ * Every step, in the order it runs. Throws RuntimeError, before any step exists,
+ * when the functions' runtime is decommissioned on `inputs.now`.
+ */
 export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
+  const runtime = inputs.runtime ?? FUNCTIONS_RUNTIME.id;
+  checkDeployableRuntime(runtime, inputs.now);
   const steps: Step[] = [projectNumberStep(o), apisStep(o), firestoreStep(o)];
   // Before any grant: the project's default (persistent) exists before teardown's
   // tag-conditioned delete right does.
@@ -953,7 +964,7 @@ export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
   );
   steps.push(...grantsBeforeFunctions(o).map(g => grantStep(o, g)));
   for (const spec of FUNCTION_SPECS) {
-    steps.push(functionDeployStep(o, spec, inputs));
+    steps.push(functionDeployStep(o, spec, inputs, runtime));
     steps.push(...deadLetterPolicySteps(o, spec));
   }
   steps.push(schedulerStep(o));

@@ -3,10 +3,13 @@
  * and `build/shared`, a package.json with production dependencies only, and a
  * lock file pruned to match. The cloud build then only runs `npm ci`: the
  * empty `gcp-build` script stops buildpacks from running a TypeScript build.
+ * Its `engines.node` is the deployed runtime's Node.js major (deploy/runtime.ts),
+ * not the repository's, which says what the development tooling needs.
  */
 import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {FUNCTIONS_NODE_ENGINES} from './runtime';
 
 export const STAGED_SOURCE_DIR = 'build/deploy/staged-source';
 // build/cloudbuild holds the image build config that shared/image-build.ts renders.
@@ -32,7 +35,6 @@ interface PackageJson {
   name?: string;
   version?: string;
   main?: string;
-  engines?: Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 }
@@ -56,13 +58,13 @@ export function productionPackageJson(
     version: pkg.version,
     private: true,
     main: pkg.main,
-    engines: pkg.engines,
+    engines: {node: FUNCTIONS_NODE_ENGINES},
     scripts: {'gcp-build': ''},
     dependencies: pkg.dependencies ?? {},
   };
 }
 
-/** Drops devDependencies and dev-only packages so `npm ci` accepts the production package.json. */
+/** Drops devDependencies and dev-only packages so `npm ci` accepts the production package.json; the root states its engines. */
 export function productionLockFile(lock: LockFile): LockFile {
   const packages: NonNullable<LockFile['packages']> = {};
   for (const [key, entry] of Object.entries(lock.packages ?? {})) {
@@ -72,6 +74,7 @@ export function productionLockFile(lock: LockFile): LockFile {
     if (key === '') {
       const root = {...entry};
       delete root.devDependencies;
+      root.engines = {node: FUNCTIONS_NODE_ENGINES};
       packages[key] = root;
     } else {
       packages[key] = entry;

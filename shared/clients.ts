@@ -108,7 +108,12 @@ export function createClients(config: Config): Clients {
 
   const tagBindings = memoize(async () => {
     const {TagBindingsClient} = await import('@google-cloud/resource-manager');
-    return new TagBindingsClient(await tagBindingsClientOptions(config));
+    // resource-manager is still on google-gax 5 (the others on 6): the same options, typed
+    // by its copy of gax. They carry no auth object, the one field whose types differ.
+    const options = (await tagBindingsClientOptions(
+      config,
+    )) as ConstructorParameters<typeof TagBindingsClient>[0];
+    return new TagBindingsClient(options);
   });
 
   return {

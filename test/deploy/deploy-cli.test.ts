@@ -146,7 +146,10 @@ describe('deploy CLI against a fake gcloud', function () {
     );
   });
 
-  it('after a failure mid-way, a re-run converges to the same project as a clean run', () => {
+  it('after a failure mid-way, a re-run converges to the same project as a clean run', function () {
+    // Four deploy runs of ~140 fake gcloud calls, each a Node.js process: 25-40 s a run on
+    // an idle 2-CPU machine, over 180 s in all when other suites share it.
+    this.timeout(360_000);
     const clean = newFakeProject();
     assert.equal(runCli(clean, SAMPLE_ARGS).status, 0);
 

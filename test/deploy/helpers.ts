@@ -43,6 +43,9 @@ export function catalogImages(): CatalogImage[] {
   }));
 }
 
+/** The day the expected plan was made on (the runtime is checked against it). */
+export const SAMPLE_NOW = new Date('2026-12-01T12:00:00Z');
+
 /** Fixed inputs, so the expected plan does not change with every build. */
 export function sampleInputs(): PlanInputs {
   return {
@@ -50,6 +53,7 @@ export function sampleInputs(): PlanInputs {
     sourceHash: '0123456789ab',
     triggerConfigHash: 'ba9876543210',
     images: catalogImages(),
+    now: SAMPLE_NOW,
   };
 }
 
@@ -76,7 +80,11 @@ export function newFakeProject(): FakeProject {
   };
 }
 
-export function fakeEnv(fake: FakeProject, failOn?: string): NodeJS.ProcessEnv {
+export function fakeEnv(
+  fake: FakeProject,
+  failOn?: string,
+  extra: Readonly<Record<string, string>> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: `${FAKE_GCLOUD_BIN}${path.delimiter}${process.env.PATH ?? ''}`,
@@ -85,10 +93,13 @@ export function fakeEnv(fake: FakeProject, failOn?: string): NodeJS.ProcessEnv {
     ARR_DEPLOY_RETRY_DELAY_MS: '0',
   };
   delete env.FAKE_GCLOUD_FAIL_ON;
+  // The deploy runs on the sample's day, so the runtime check does not depend on the
+  // real date (test/deploy/runtime.test.ts checks the real date on its own).
+  env.ARR_DEPLOY_NOW = SAMPLE_NOW.toISOString();
   if (failOn !== undefined) {
     env.FAKE_GCLOUD_FAIL_ON = failOn;
   }
-  return env;
+  return {...env, ...extra};
 }
 
 export interface CliRun {
@@ -103,11 +114,12 @@ export function runCli(
   fake: FakeProject,
   args: readonly string[],
   failOn?: string,
+  env: Readonly<Record<string, string>> = {},
 ): CliRun {
   fs.writeFileSync(fake.callsPath, '');
   const result = spawnSync(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: fakeEnv(fake, failOn),
+    env: fakeEnv(fake, failOn, env),
     encoding: 'utf8',
     timeout: 120_000,
   });

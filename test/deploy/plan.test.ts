@@ -7,6 +7,7 @@ import {
   renderPlan,
   REQUIRED_APIS,
 } from '../../deploy/plan';
+import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {FIXTURES, sampleInputs, sampleOptions} from './helpers';
 
 /** Regenerate with: UPDATE_DEPLOY_FIXTURES=1 npx mocha ... (then review the diff). */
@@ -40,7 +41,7 @@ describe('deploy plan', () => {
     }
   });
 
-  it('deploys all four functions as 2nd gen nodejs20 with retry, their own identity, max instances and config', () => {
+  it('deploys all four functions as 2nd gen on the runtime of deploy/runtime.ts, with retry, their own identity, max instances and config', () => {
     const o = sampleOptions();
     const deploys = buildPlan(o, sampleInputs())
       .filter(s => s.kind === 'ensure')
@@ -58,7 +59,7 @@ describe('deploy plan', () => {
       assert.equal(c[3], name);
       for (const flag of [
         '--gen2',
-        '--runtime=nodejs20',
+        `--runtime=${FUNCTIONS_RUNTIME.id}`,
         '--retry',
         `--entry-point=${entry}`,
         `--trigger-topic=${topic}`,

@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {FUNCTIONS_NODE_ENGINES, FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {
   productionLockFile,
   productionPackageJson,
@@ -24,6 +26,18 @@ describe('deploy staged source', () => {
     assert.equal(pkg.main, 'build/functions/index.js');
   });
 
+  it("states the deployed runtime's Node.js major as its engines, not the repository's", () => {
+    const pkg = productionPackageJson({name: 'x'});
+    assert.deepEqual(pkg.engines, {node: `${FUNCTIONS_RUNTIME.nodeMajor}.x`});
+    assert.equal(FUNCTIONS_NODE_ENGINES, `${FUNCTIONS_RUNTIME.nodeMajor}.x`);
+    const lock = productionLockFile({
+      packages: {'': {engines: {node: '>=20'}}},
+    });
+    assert.deepEqual(lock.packages?.['']?.engines, {
+      node: FUNCTIONS_NODE_ENGINES,
+    });
+  });
+
   it('prunes dev-only packages from the lock file so npm ci accepts it', () => {
     const lock = productionLockFile({
       packages: {
@@ -39,17 +53,22 @@ describe('deploy staged source', () => {
     assert.equal('devDependencies' in (lock.packages?.[''] ?? {}), false);
   });
 
-  it('stages a source whose entry loads: every file it requires is staged', () => {
+  it('stages a source whose entry loads on the Node.js of the deployed runtime: every file it requires is staged', () => {
     stageSource(ROOT);
-    const entry = path.join(
-      ROOT,
-      'build/deploy/staged-source/build/functions/index.js',
-    );
+    const staged = path.join(ROOT, 'build/deploy/staged-source');
+    const entry = path.join(staged, 'build/functions/index.js');
+    const stagedPackage = JSON.parse(
+      fs.readFileSync(path.join(staged, 'package.json'), 'utf8'),
+    ) as {engines?: {node?: string}};
+    assert.deepEqual(stagedPackage.engines, {node: FUNCTIONS_NODE_ENGINES});
     // Dependencies come from the repository's node_modules; the project's own files
     // must all come from the staged copy.
     const loaded = spawnSync(
       process.execPath,
-      ['-e', `require(${JSON.stringify(entry)})`],
+      [
+        '-e',
+        `require(${JSON.stringify(entry)}); process.stdout.write(process.versions.node)`,
+      ],
       {
         env: {
           ...process.env,
@@ -60,5 +79,10 @@ describe('deploy staged source', () => {
       },
     );
     assert.equal(loaded.status, 0, loaded.stderr);
+    assert.equal(
+      Number(loaded.stdout.split('.')[0]),
+      FUNCTIONS_RUNTIME.nodeMajor,
+      `loaded on Node.js ${loaded.stdout}, not the runtime's ${FUNCTIONS_RUNTIME.nodeMajor} (run it with npm test)`,
+    );
   });
 });

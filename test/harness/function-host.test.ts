@@ -1,5 +1,11 @@
 import * as assert from 'node:assert/strict';
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+} from 'node:fs';
 import {createServer} from 'node:http';
 import {AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
@@ -84,6 +90,17 @@ describe('function host with Pub/Sub push', () => {
     await served?.stop();
     await pubsub?.close();
     rmSync(scratch, {recursive: true, force: true});
+  });
+
+  it("runs functions-framework on the Node.js that runs the tests (under npm test, the deployed runtime's)", () => {
+    assert.ok(served.hosts.length > 0);
+    for (const host of served.hosts) {
+      assert.equal(
+        realpathSync(`/proc/${host.pgid}/exe`),
+        realpathSync(process.execPath),
+        host.target,
+      );
+    }
   });
 
   it('delivers a published message to the function as a CloudEvent', async () => {

@@ -10,7 +10,26 @@ import {
   emulatorEnvironment,
 } from '../../deploy/local/emulators';
 import {checkEmulatorPrerequisites} from '../../deploy/local/prerequisites';
+import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {TEST_PROJECT_ID, harnessState} from './harness';
+
+// Which Node.js runs the suite, and through process.execPath every process it spawns
+// (functions-framework hosts, the CLI, the local stack, the deploy CLI).
+process.stdout.write(
+  `Node.js ${process.version} (${process.execPath}); the functions are deployed on ${FUNCTIONS_RUNTIME.id}\n`,
+);
+// `npm test` sets this: the suite must run on the deployed runtime's Node.js, which
+// `npm ci` installs (the `node` devDependency) and npm puts first on the scripts' PATH.
+if (
+  process.env.ARR_REQUIRE_RUNTIME_NODE === '1' &&
+  Number(process.versions.node.split('.')[0]) !== FUNCTIONS_RUNTIME.nodeMajor
+) {
+  throw new Error(
+    `npm test runs on Node.js ${process.version} (${process.execPath}), not on ${FUNCTIONS_RUNTIME.nodeMajor} ` +
+      `(runtime ${FUNCTIONS_RUNTIME.id}): node_modules/.bin/node is missing or another Node.js comes first on PATH. ` +
+      'Run `npm ci` (it installs the `node` devDependency; its install script must be allowed, see allowScripts in package.json).',
+  );
+}
 
 /** Emulators normally answer in 1–3 s; a cold JVM on a busy CI box can take far longer. */
 const EMULATOR_START_TIMEOUT_MS = 90_000;

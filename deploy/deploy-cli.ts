@@ -23,6 +23,7 @@ import {
   RuntimeError,
 } from './runtime';
 import {StageError, stageSource, STAGED_SOURCE_DIR} from './stage-source';
+import {defaultArrCommand, verifyProject} from './verify';
 
 /** build/deploy/deploy-cli.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -97,6 +98,22 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const options = parseDeployArgs(argv);
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  const verify = async (): Promise<number> => {
+    log(
+      `\nVerifying project ${options.project}: each IAM claim asked of the Policy Troubleshooter${options.smoke ? ', then a live smoke through arr' : ''}.`,
+    );
+    const report = await verifyProject(options, {
+      exec: spawnExec(ROOT),
+      log,
+      arrCommand: defaultArrCommand(ROOT),
+      smoke: options.smoke,
+    });
+    return report.ok ? 0 : 1;
+  };
+  if (options.verify === 'only') {
+    return verify();
+  }
+
   const today = now();
   // Before anything else: Google refuses functions on a decommissioned runtime.
   const runtimeWarning = checkDeployableRuntime(FUNCTIONS_RUNTIME.id, today);
@@ -162,7 +179,12 @@ async function main(argv: readonly string[]): Promise<number> {
         `Next: publish a first setup-requested to create the repositories, then run this deploy again (it binds arr-lifecycle=persistent on ${options.persistentRepository} itself):\n  gcloud pubsub topics publish ${options.setupRequestedTopic} --project=${options.project} --message='{"requestedBy":"first-deploy"}'`,
       );
     }
-    return 0;
+    if (options.verify === 'skip') {
+      log(
+        `Not verified (--no-verify): run npm run deploy -- --project ${options.project} --verify`,
+      );
+      return 0;
+    }
   } catch (err) {
     if (err instanceof StepFailedError) {
       log(
@@ -172,6 +194,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+  return verify();
 }
 
 main(process.argv.slice(2)).then(

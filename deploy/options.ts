@@ -25,6 +25,10 @@ export interface DeployOptions {
   project: string;
   region: string;
   dryRun: boolean;
+  /** after: deploy, then verify (default); only: verify, deploy nothing; skip: deploy only. */
+  verify: 'after' | 'only' | 'skip';
+  /** Verify without the live smoke through arr (claims only). */
+  smoke: boolean;
   persistentRepository: string;
   ephemeralRepository: string;
   cloudBuildsTopic: string;
@@ -96,6 +100,11 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --project P                    Google Cloud project id (required)
   --region R                     region for everything regional (default ${DEFAULTS.region})
   --dry-run                      print the commands in order and run none
+  --verify                       deploy nothing: check the IAM claims in the project (Policy
+                                 Troubleshooter) and run the live smoke (arr setup/teardown
+                                 --dry-run, arr status); exit 1 if any fails
+  --no-verify                    after a deploy, skip that check (it runs by default)
+  --no-smoke                     verify the claims only, without the live smoke
   --persistent-repository ID     (default ${DEFAULTS.persistentRepository})
   --ephemeral-repository ID      (default ${DEFAULTS.ephemeralRepository})
   --cloud-builds-topic T         topic Cloud Build publishes to (default ${DEFAULTS.cloudBuildsTopic})
@@ -121,6 +130,7 @@ function isValueFlag(name: string): name is ValueFlag {
 export function parseDeployArgs(argv: readonly string[]): DeployOptions {
   const values = new Map<ValueFlag, string>();
   let dryRun = false;
+  const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('--')) {
@@ -135,6 +145,13 @@ export function parseDeployArgs(argv: readonly string[]): DeployOptions {
         throw new DeployOptionsError('--dry-run takes no value.');
       }
       dryRun = true;
+      continue;
+    }
+    if (name === 'verify' || name === 'no-verify' || name === 'no-smoke') {
+      if (eq !== -1) {
+        throw new DeployOptionsError(`--${name} takes no value.`);
+      }
+      switches.add(name);
       continue;
     }
     if (!isValueFlag(name)) {
@@ -156,7 +173,24 @@ export function parseDeployArgs(argv: readonly string[]): DeployOptions {
     }
     values.set(name, value);
   }
-  return resolveOptions(values, dryRun);
+  if (switches.has('verify') && switches.has('no-verify')) {
+    throw new DeployOptionsError(
+      'Give either --verify or --no-verify, not both.',
+    );
+  }
+  if (switches.has('verify') && dryRun) {
+    throw new DeployOptionsError(
+      '--verify asks the project and --dry-run runs nothing: give one of them.',
+    );
+  }
+  const options = resolveOptions(values, dryRun);
+  options.verify = switches.has('verify')
+    ? 'only'
+    : switches.has('no-verify')
+      ? 'skip'
+      : 'after';
+  options.smoke = !switches.has('no-smoke');
+  return options;
 }
 
 function resolveOptions(
@@ -204,6 +238,8 @@ function resolveOptions(
     project,
     region,
     dryRun,
+    verify: 'after',
+    smoke: true,
     persistentRepository:
       get('persistent-repository') ?? DEFAULTS.persistentRepository,
     ephemeralRepository:

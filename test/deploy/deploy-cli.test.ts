@@ -296,3 +296,79 @@ describe('deploy CLI against a fake gcloud', function () {
     assert.deepEqual(run.calls, []);
   });
 });
+
+describe('deploy --verify against a fake gcloud', function () {
+  this.timeout(300_000);
+
+  /** A deployed fake project after the first setup: both repositories, tags bound. */
+  function deployedWithRepositories(): FakeProject {
+    const fake = newFakeProject();
+    const first = runCli(fake, [...SAMPLE_ARGS, '--no-verify']);
+    assert.equal(first.status, 0, first.stdout + first.stderr);
+    assert.match(first.stdout, /Not verified \(--no-verify\)/);
+    const o = sampleOptions();
+    const state = readState(fake);
+    for (const id of [o.persistentRepository, o.ephemeralRepository]) {
+      state.resources[`repository/${o.region}/${id}`] = {
+        name: `projects/${o.project}/locations/${o.region}/repositories/${id}`,
+      };
+    }
+    state.bindings = {
+      ...state.bindings,
+      [repositoryFullResourceName(o.project, o.region, o.ephemeralRepository)]:
+        [lifecycleTagValue(o.project, 'ephemeral')],
+    };
+    fs.writeFileSync(fake.statePath, JSON.stringify(state));
+    return fake;
+  }
+
+  it('proves every claim in the project, runs the smoke, and fails naming the fix when a claim breaks', () => {
+    const fake = deployedWithRepositories();
+    const ok = runCli(fake, [...SAMPLE_ARGS, '--verify']);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.deepEqual(changingCalls(ok.calls), [], '--verify changes nothing');
+    assert.match(
+      ok.stdout,
+      /✓ +teardown-requested \(.*\) +artifactregistry\.repositories\.delete +arr-coc-registry-persistent \(persistent\) +denied +denied +.*if only-arr-lifecycle-ephemeral \(condition false\)/,
+    );
+    assert.match(
+      ok.stdout,
+      /✓ +teardown-requested \(.*\) +artifactregistry\.repositories\.delete +arr-coc-registry \(ephemeral\) +granted +granted +.*if only-arr-lifecycle-ephemeral \(condition true\)/,
+    );
+    assert.match(ok.stdout, /✓ status read back: Project arr-sample-project/);
+    assert.match(
+      ok.stdout,
+      /✓ Verified: \d+ claims hold \(0 not checked: absent\), smoke passed\./,
+    );
+    const arrCalls = fs
+      .readFileSync(`${fake.dir}/arr-calls.jsonl`, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(l => JSON.parse(l) as string[]);
+    assert.deepEqual(arrCalls, [
+      ['setup', '--dry-run', 'GOOGLE_CLOUD_PROJECT=arr-sample-project'],
+      ['teardown', '--dry-run', 'GOOGLE_CLOUD_PROJECT=arr-sample-project'],
+      ['status', 'GOOGLE_CLOUD_PROJECT=arr-sample-project'],
+    ]);
+
+    // The ephemeral repository lost its tag (setup did not bind it): teardown cannot delete it.
+    const o = sampleOptions();
+    const state = readState(fake);
+    delete state.bindings?.[
+      repositoryFullResourceName(o.project, o.region, o.ephemeralRepository)
+    ];
+    fs.writeFileSync(fake.statePath, JSON.stringify(state));
+    const broken = runCli(fake, [...SAMPLE_ARGS, '--verify', '--no-smoke']);
+    assert.equal(broken.status, 1, broken.stdout);
+    assert.match(
+      broken.stdout,
+      /✗ +teardown-requested .* arr-coc-registry \(ephemeral\) +granted +denied/,
+    );
+    assert.match(broken.stdout, /✗ Verify failed: 1 of \d+ claims\./);
+    assert.match(
+      broken.stdout,
+      /fix: run npm run deploy -- --project arr-sample-project again.*arr setup binds it/,
+    );
+    assert.doesNotMatch(broken.stdout, /Live smoke/);
+  });
+});

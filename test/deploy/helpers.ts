@@ -91,11 +91,15 @@ export function fakeEnv(
     FAKE_GCLOUD_STATE: fake.statePath,
     FAKE_GCLOUD_CALLS: fake.callsPath,
     ARR_DEPLOY_RETRY_DELAY_MS: '0',
+    // deploy --verify's live smoke runs this instead of build/cli/arr.js.
+    ARR_VERIFY_ARR_CLI: path.join(FIXTURES, 'fake-arr.js'),
+    FAKE_ARR_CALLS: path.join(fake.dir, 'arr-calls.jsonl'),
   };
   delete env.FAKE_GCLOUD_FAIL_ON;
   // The deploy runs on the sample's day, so the runtime check does not depend on the
   // real date (test/deploy/runtime.test.ts checks the real date on its own).
   env.ARR_DEPLOY_NOW = SAMPLE_NOW.toISOString();
+  delete env.FAKE_ARR_FAIL_ON;
   if (failOn !== undefined) {
     env.FAKE_GCLOUD_FAIL_ON = failOn;
   }

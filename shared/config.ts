@@ -24,6 +24,8 @@ export interface Config {
   artifactRegistryEmulator?: HostPort;
   cloudBuildEmulator?: HostPort;
   maxBuildAttempts: number;
+  /** How long a run record (`runs/{id}`) is kept: its `expireAt`, for Firestore's TTL policy. */
+  runRetentionDays: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -45,7 +47,11 @@ const DEFAULTS = {
   CLOUD_BUILDS_TOPIC: 'cloud-builds',
   DOCKERFILE_CHANGED_TOPIC: 'dockerfile-changed',
   MAX_BUILD_ATTEMPTS: '3',
+  RUN_RETENTION_DAYS: '30',
 } as const;
+
+/** Longest retention RUN_RETENTION_DAYS accepts: ten years. */
+export const MAX_RUN_RETENTION_DAYS = 3650;
 
 const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
@@ -131,6 +137,19 @@ export function loadConfig(env: Environment = process.env): Config {
     throw new ConfigError('MAX_BUILD_ATTEMPTS', 'must be a positive integer');
   }
 
+  const rawRetention = read('RUN_RETENTION_DAYS');
+  const runRetentionDays = Number(rawRetention);
+  if (
+    !/^\d+$/.test(rawRetention) ||
+    runRetentionDays < 1 ||
+    runRetentionDays > MAX_RUN_RETENTION_DAYS
+  ) {
+    throw new ConfigError(
+      'RUN_RETENTION_DAYS',
+      `is "${rawRetention}", which is not a whole number of days from 1 to ${MAX_RUN_RETENTION_DAYS}`,
+    );
+  }
+
   return {
     projectId,
     region,
@@ -145,6 +164,7 @@ export function loadConfig(env: Environment = process.env): Config {
     ),
     cloudBuildEmulator: readHostPort(env, 'CLOUD_BUILD_EMULATOR_HOST'),
     maxBuildAttempts,
+    runRetentionDays,
   };
 }
 

@@ -154,7 +154,8 @@ describe('arr output', () => {
       text,
     );
     // The repository rows are still aligned with each other.
-    const tierColumn = (line: string) => line.search(/ (persistent|ephemeral) /);
+    const tierColumn = (line: string) =>
+      line.search(/ (persistent|ephemeral) /);
     assert.strictEqual(
       tierColumn(lines[persistentRow]),
       tierColumn(lines[ephemeralRow]),

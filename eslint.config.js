@@ -4,6 +4,19 @@ module.exports = [
   {ignores: ['build/', 'coverage/', 'node_modules/']},
   ...gts,
   {
+    // Plain-JS launchers (bin/arr.js, npm start, npm run build): they run before tsc has.
+    files: ['bin/**/*.js', 'scripts/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+      },
+    },
+  },
+  {
     files: ['**/*.ts'],
     rules: {
       // `any` must not leak across module boundaries; the few untyped wire payloads use `unknown`.

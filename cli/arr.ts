@@ -52,7 +52,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/**
+ * Runs `arr` as this process: parses `argv`, exits with the code. The
+ * committed launcher bin/arr.js (package.json's "bin") calls it.
+ */
+export function run(argv: readonly string[]): void {
   process.once('SIGINT', () => {
     const id = followingRunId;
     process.stderr.write(
@@ -62,5 +66,7 @@ if (require.main === module) {
     );
     process.exit(ExitCode.Interrupted);
   });
-  void main(process.argv.slice(2)).then(code => process.exit(code));
+  void main(argv).then(code => process.exit(code));
 }
+
+if (require.main === module) run(process.argv.slice(2));

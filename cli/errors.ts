@@ -13,6 +13,8 @@ export const ExitCode = {
   Timeout: 4,
   /** No project to talk to, invalid configuration, or an unreachable service. */
   Environment: 5,
+  /** What was asked for does not exist (e.g. `arr runs <id>` of an unknown run). */
+  NotFound: 6,
   /** Interrupted (Ctrl-C); the run goes on without us. */
   Interrupted: 130,
 } as const;

@@ -90,7 +90,7 @@ export const DESCRIPTION = [
   '',
   'Talks to the local stack that `npm start` runs (found through .local-stack/state.json); when GOOGLE_CLOUD_PROJECT, PUBSUB_EMULATOR_HOST or FIRESTORE_EMULATOR_HOST is set, to that project instead, with Application Default Credentials.',
   '',
-  'Exit codes: 0 ok, 1 a run or build failed, 2 bad input (nothing published), 3 refused by the control plane, 4 timed out, 5 no project or unreachable, 130 interrupted.',
+  'Exit codes: 0 ok, 1 a run or build failed, 2 bad input (nothing published), 3 refused by the control plane, 4 timed out, 5 no project or unreachable (or the build is missing), 6 not found (e.g. an unknown run id), 130 interrupted.',
 ].join('\n');
 
 export function createProgram(

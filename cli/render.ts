@@ -278,25 +278,28 @@ function repositoryState(r: RepositoryView): string {
 
 export function renderStatus(unsafe: StatusView): string {
   const status = escaped(unsafe);
+  // One table for the repository rows (aligned with each other); each row is
+  // followed by its own images and warnings.
+  const repositoryRows = table(
+    status.repositories.map(r => [
+      r.id,
+      r.tier,
+      repositoryState(r),
+      r.format ?? '-',
+      r.location ?? '-',
+      Object.entries(r.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',') || '-',
+      `${r.imageCount} image${r.imageCount === 1 ? '' : 's'}, ${formatBytes(r.sizeBytes)}`,
+    ]),
+  );
   const lines: string[] = [
     pc.bold(`Project ${status.project}, region ${status.region}`),
     '',
     pc.bold('Repositories'),
-    ...table(
-      status.repositories.map(r => [
-        r.id,
-        r.tier,
-        repositoryState(r),
-        r.format ?? '-',
-        r.location ?? '-',
-        Object.entries(r.labels)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(',') || '-',
-        `${r.imageCount} image${r.imageCount === 1 ? '' : 's'}, ${formatBytes(r.sizeBytes)}`,
-      ]),
-    ),
   ];
-  for (const r of status.repositories) {
+  status.repositories.forEach((r, i) => {
+    lines.push(repositoryRows[i]);
     for (const image of r.images) {
       lines.push(
         pc.dim(
@@ -306,7 +309,7 @@ export function renderStatus(unsafe: StatusView): string {
     }
     for (const warning of r.warnings)
       lines.push(pc.yellow(`    ⚠ ${r.id}: ${warning}`));
-  }
+  });
   lines.push('', pc.bold('Images'));
   lines.push(
     ...(status.images.length === 0

@@ -88,6 +88,8 @@ export interface RunSummaryView {
   finishedAt: string | null;
   outcome: string | null;
   error: string | null;
+  /** When Firestore may delete the record (RUN_RETENTION_DAYS after it began); null: kept. */
+  expiresAt: string | null;
 }
 
 export interface RunView extends RunSummaryView {
@@ -143,7 +145,21 @@ export function runSummaryView(record: RunRecord): RunSummaryView {
     finishedAt: orNull(record.finishedAt),
     outcome: orNull(record.outcome),
     error: orNull(record.error),
+    expiresAt: timestampText(record.expireAt),
   };
+}
+
+/** A Firestore Timestamp (or anything with toDate) as ISO 8601. */
+function timestampText(value: unknown): string | null {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as {toDate?: unknown}).toDate === 'function'
+  ) {
+    const date = (value as {toDate(): Date}).toDate();
+    return Number.isFinite(date.getTime()) ? date.toISOString() : null;
+  }
+  return null;
 }
 
 export function runView(record: RunRecord): RunView {

@@ -38,6 +38,8 @@ export interface DeployOptions {
   deadLetterTopic: string;
   deadLetterSubscription: string;
   maxDeliveryAttempts: number;
+  /** RUN_RETENTION_DAYS of the functions: how long run records are kept (Firestore TTL). */
+  runRetentionDays: number;
   contextsBucket: string;
   schedule: string;
   timeZone: string;
@@ -61,6 +63,7 @@ export const DEFAULTS = {
   deadLetterTopic: 'arr-dead-letter',
   deadLetterSubscription: 'arr-dead-letter-keep',
   maxDeliveryAttempts: 10,
+  runRetentionDays: 30,
   schedule: '0 2 * * *',
   timeZone: 'Etc/UTC',
   triggerBranch: 'main',
@@ -83,6 +86,7 @@ export const VALUE_FLAGS = [
   'dockerfile-changed-topic',
   'dead-letter-topic',
   'max-delivery-attempts',
+  'run-retention-days',
   'bucket',
   'schedule',
   'time-zone',
@@ -111,6 +115,7 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --dockerfile-changed-topic T   (default ${DEFAULTS.dockerfileChangedTopic})
   --dead-letter-topic T          (default ${DEFAULTS.deadLetterTopic})
   --max-delivery-attempts N      before a message is dead-lettered, 5..100 (default ${DEFAULTS.maxDeliveryAttempts})
+  --run-retention-days N         days a run record (runs/) is kept before Firestore's TTL deletes it, 1..3650 (default ${DEFAULTS.runRetentionDays})
   --bucket B                     build contexts bucket (default <project>-arr-build-contexts)
   --schedule CRON                nightly teardown schedule (default "${DEFAULTS.schedule}")
   --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
@@ -234,6 +239,7 @@ function resolveOptions(
     trigger = {kind: 'repository', resource: repository};
   }
   const attempts = get('max-delivery-attempts');
+  const retention = get('run-retention-days');
   const options: DeployOptions = {
     project,
     region,
@@ -255,6 +261,10 @@ function resolveOptions(
       attempts === undefined
         ? DEFAULTS.maxDeliveryAttempts
         : parseAttempts(attempts),
+    runRetentionDays:
+      retention === undefined
+        ? DEFAULTS.runRetentionDays
+        : parseRetention(retention),
     contextsBucket: get('bucket') ?? `${project}-arr-build-contexts`,
     schedule: get('schedule') ?? DEFAULTS.schedule,
     timeZone: get('time-zone') ?? DEFAULTS.timeZone,
@@ -273,6 +283,16 @@ function parseAttempts(value: string): number {
   if (!Number.isInteger(n) || n < 5 || n > 100) {
     throw new DeployOptionsError(
       `--max-delivery-attempts must be an integer from 5 to 100 (Pub/Sub's limits), got "${value}".`,
+    );
+  }
+  return n;
+}
+
+function parseRetention(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 3650) {
+    throw new DeployOptionsError(
+      `--run-retention-days must be a whole number of days from 1 to 3650, got "${value}".`,
     );
   }
   return n;

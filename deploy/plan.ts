@@ -195,6 +195,70 @@ function firestoreStep(o: DeployOptions): EnsureStep {
   };
 }
 
+/** The field of run records that Firestore's TTL policy deletes them by. */
+export const RUN_EXPIRY_FIELD = 'expireAt';
+export const RUNS_COLLECTION_GROUP = 'runs';
+
+/**
+ * Firestore's TTL policy on `runs.expireAt`: run records are deleted some time (typically
+ * within a day) after their expiry. Builds, images and repositories have none.
+ */
+function runsTtlStep(o: DeployOptions): EnsureStep {
+  const fieldName = `projects/${o.project}/databases/(default)/collectionGroups/${RUNS_COLLECTION_GROUP}/fields/${RUN_EXPIRY_FIELD}`;
+  const enable = [
+    'gcloud',
+    'firestore',
+    'fields',
+    'ttls',
+    'update',
+    RUN_EXPIRY_FIELD,
+    `--collection-group=${RUNS_COLLECTION_GROUP}`,
+    '--enable-ttl',
+    // The policy takes minutes to apply; the next deploy's list shows it as CREATING, then ACTIVE.
+    '--async',
+    ...common(o),
+    '--quiet',
+  ];
+  return {
+    kind: 'ensure',
+    title: `Firestore TTL policy: ${RUNS_COLLECTION_GROUP}.${RUN_EXPIRY_FIELD} (run records expire after ${o.runRetentionDays} days)`,
+    probe: [
+      'gcloud',
+      'firestore',
+      'fields',
+      'ttls',
+      'list',
+      `--collection-group=${RUNS_COLLECTION_GROUP}`,
+      ...common(o),
+      '--format=json',
+    ],
+    judge: probe => {
+      if (probe.exitCode !== 0) {
+        return failed(probe, `the TTL fields of ${RUNS_COLLECTION_GROUP}`);
+      }
+      const listed = parseJson(probe.stdout, 'the TTL fields');
+      const fields = Array.isArray(listed) ? listed : [];
+      const ours = fields.find(f => String(field(f, 'name')) === fieldName);
+      const other = fields.find(f => {
+        const name = String(field(f, 'name'));
+        return name !== fieldName && field(f, 'ttlConfig') !== undefined;
+      });
+      if (other !== undefined) {
+        const name = String(field(other, 'name')).split('/').pop();
+        throw new ProbeError(
+          `${RUNS_COLLECTION_GROUP}.${name} is the TTL field of ${RUNS_COLLECTION_GROUP}, and a collection group has only one. ` +
+            `Disable it (gcloud firestore fields ttls update ${name} --collection-group=${RUNS_COLLECTION_GROUP} --disable-ttl --project=${o.project}), then re-run deploy.`,
+        );
+      }
+      if (ours === undefined) return 'absent';
+      const state = field(ours, 'ttlConfig.state');
+      return state === 'ACTIVE' || state === 'CREATING' ? 'present' : 'drifted';
+    },
+    create: [enable],
+    update: [enable],
+  };
+}
+
 function customRoleStep(o: DeployOptions, role: CustomRole): EnsureStep {
   const permissions = [...role.permissions].sort();
   const flags = [
@@ -615,6 +679,7 @@ export function functionEnvironment(o: DeployOptions): Record<string, string> {
     CLOUD_BUILDS_TOPIC: o.cloudBuildsTopic,
     DOCKERFILE_CHANGED_TOPIC: o.dockerfileChangedTopic,
     BUILD_SERVICE_ACCOUNT: identities(o).builder,
+    RUN_RETENTION_DAYS: String(o.runRetentionDays),
   };
 }
 
@@ -943,7 +1008,12 @@ function triggerStep(
 export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
   const runtime = inputs.runtime ?? FUNCTIONS_RUNTIME.id;
   checkDeployableRuntime(runtime, inputs.now);
-  const steps: Step[] = [projectNumberStep(o), apisStep(o), firestoreStep(o)];
+  const steps: Step[] = [
+    projectNumberStep(o),
+    apisStep(o),
+    firestoreStep(o),
+    runsTtlStep(o),
+  ];
   // Before any grant: the project's default (persistent) exists before teardown's
   // tag-conditioned delete right does.
   steps.push(...lifecycleTagSteps(o));

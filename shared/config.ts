@@ -26,6 +26,8 @@ export interface Config {
   /** Resource Manager (tag bindings) stand-in. */
   resourceManagerEmulator?: HostPort;
   maxBuildAttempts: number;
+  /** How long a run record (`runs/{id}`) is kept: its `expireAt`, for Firestore's TTL policy. */
+  runRetentionDays: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -47,7 +49,11 @@ const DEFAULTS = {
   CLOUD_BUILDS_TOPIC: 'cloud-builds',
   DOCKERFILE_CHANGED_TOPIC: 'dockerfile-changed',
   MAX_BUILD_ATTEMPTS: '3',
+  RUN_RETENTION_DAYS: '30',
 } as const;
+
+/** Longest retention RUN_RETENTION_DAYS accepts: ten years. */
+export const MAX_RUN_RETENTION_DAYS = 3650;
 
 const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
@@ -133,6 +139,19 @@ export function loadConfig(env: Environment = process.env): Config {
     throw new ConfigError('MAX_BUILD_ATTEMPTS', 'must be a positive integer');
   }
 
+  const rawRetention = read('RUN_RETENTION_DAYS');
+  const runRetentionDays = Number(rawRetention);
+  if (
+    !/^\d+$/.test(rawRetention) ||
+    runRetentionDays < 1 ||
+    runRetentionDays > MAX_RUN_RETENTION_DAYS
+  ) {
+    throw new ConfigError(
+      'RUN_RETENTION_DAYS',
+      `is "${rawRetention}", which is not a whole number of days from 1 to ${MAX_RUN_RETENTION_DAYS}`,
+    );
+  }
+
   return {
     projectId,
     region,
@@ -151,6 +170,7 @@ export function loadConfig(env: Environment = process.env): Config {
       'RESOURCE_MANAGER_EMULATOR_HOST',
     ),
     maxBuildAttempts,
+    runRetentionDays,
   };
 }
 

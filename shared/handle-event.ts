@@ -48,7 +48,15 @@ export async function handleEvent<Request>(
   const firestore = await context.clients.firestore();
   const begun = await withRetry(
     () =>
-      beginRun(firestore, event.id, handler.kind, context.log, context.retry),
+      beginRun(
+        firestore,
+        event.id,
+        handler.kind,
+        context.log,
+        context.retry,
+        undefined,
+        context.config.runRetentionDays,
+      ),
     context.retry,
   );
   if (begun.kind === 'already-finished') {

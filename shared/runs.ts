@@ -2,7 +2,7 @@
  * `runs/{eventId}`: one record per handled event. It is what an operator watches (ordered
  * step lines ending in an outcome) and the dedupe record for at-least-once delivery.
  */
-import {FieldValue} from '@google-cloud/firestore';
+import {FieldValue, Timestamp} from '@google-cloud/firestore';
 import type {
   DocumentReference,
   Firestore,
@@ -63,6 +63,21 @@ export interface RunRecord {
   refs?: Record<string, string>;
   /** Messages this run published; their ids are the ids of the runs they start. */
   spawned?: SpawnedRun[];
+  /**
+   * When Firestore may delete this record: the collection group's TTL policy (deploy
+   * creates it) removes runs some time after this. Set when the run begins; records
+   * written before runs expired have none and are kept.
+   */
+  expireAt?: Timestamp;
+}
+
+/** How long a run record is kept unless RUN_RETENTION_DAYS says otherwise. */
+export const DEFAULT_RUN_RETENTION_DAYS = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The `expireAt` of a run that begins at `startedAt`. */
+export function runExpiry(startedAt: Date, retentionDays: number): Timestamp {
+  return Timestamp.fromMillis(startedAt.getTime() + retentionDays * DAY_MS);
 }
 
 export interface SpawnedRun {
@@ -83,7 +98,8 @@ export type BeginResult =
 
 /**
  * Start (or resume, on redelivery of an unfinished run) the run of an event. A run that
- * already finished is never run again: its event was handled.
+ * already finished is never run again: its event was handled. A new record expires
+ * `retentionDays` after it begins (`expireAt`); run records are history, not state.
  */
 export async function beginRun(
   firestore: Firestore,
@@ -92,6 +108,7 @@ export async function beginRun(
   log: Logger,
   retry: RetryPolicy = DEFAULT_RETRY_POLICY,
   now: () => Date = () => new Date(),
+  retentionDays: number = DEFAULT_RUN_RETENTION_DAYS,
 ): Promise<BeginResult> {
   const ref = firestore.collection(RUNS).doc(runDocumentId(eventId));
   const outcome = await firestore.runTransaction(async (tx: Transaction) => {
@@ -102,7 +119,13 @@ export async function beginRun(
         return {kind: 'already-finished' as const, record};
       }
       const deliveries = (record.deliveries ?? 1) + 1;
-      tx.update(ref, {deliveries});
+      tx.update(ref, {
+        deliveries,
+        // A run begun before runs expired gets its expiry when it resumes.
+        ...(record.expireAt === undefined
+          ? {expireAt: runExpiry(now(), retentionDays)}
+          : {}),
+      });
       const steps = record.steps ?? [];
       const warnings = steps.filter(step => step.level === 'warn').length;
       return {
@@ -112,13 +135,15 @@ export async function beginRun(
         deliveries,
       };
     }
+    const startedAt = now();
     const record: RunRecord = {
       id: eventId,
       kind,
       status: 'running',
       steps: [],
       deliveries: 1,
-      startedAt: now().toISOString(),
+      startedAt: startedAt.toISOString(),
+      expireAt: runExpiry(startedAt, retentionDays),
     };
     tx.create(ref, record);
     return {kind: 'created' as const};

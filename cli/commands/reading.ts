@@ -59,7 +59,7 @@ export async function runs(
   if (record === undefined) {
     throw new CliError(
       `No run ${runId}. A run's id is the id of the message that started it; arr runs lists recent ones.`,
-      ExitCode.Failed,
+      ExitCode.NotFound,
     );
   }
   const view = runView(record);

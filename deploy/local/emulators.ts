@@ -109,6 +109,8 @@ async function startOnce(
     args,
     // Never wait on an interactive prompt (e.g. "install this component?").
     env: {...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1'},
+    // gcloud has it in --host-port, the JVM in --port.
+    marker: String(port),
   });
   const stop = async () => {
     await group.stop();

@@ -9,8 +9,8 @@
 import {randomUUID} from 'node:crypto';
 import {dirname, join, resolve} from 'node:path';
 import type {PubSub, Subscription} from '@google-cloud/pubsub';
-import {LOOPBACK, findFreePort, waitForHttp} from './ports';
-import {ProcessGroup} from './process-group';
+import {LOOPBACK, findFreePort, waitForListening} from './ports';
+import {ExitStatus, ProcessGroup, sleep} from './process-group';
 
 export const SignatureType = ['http', 'event', 'cloudevent'] as const;
 export type SignatureType = (typeof SignatureType)[number];
@@ -28,16 +28,55 @@ export interface FunctionHostOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for the server to listen; default 30 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * Start it again, on the same port, when it exits without being asked to
+   * (a crash, a kill): Pub/Sub redelivers what it did not acknowledge. After
+   * RESTART_LIMIT exits within a minute it stays down. Default false.
+   */
+  readonly restart?: boolean;
+  /** Each line the function writes (its logs, JSON), once it serves. */
+  readonly onLine?: (line: string) => void;
+  /** It exited unasked, was started again, or stays down. */
+  readonly onEvent?: (event: FunctionHostEvent) => void;
 }
+
+export type FunctionHostEvent =
+  | {
+      readonly kind: 'exited';
+      readonly target: string;
+      readonly pid: number;
+      readonly exit: ExitStatus;
+      /** Whether it is being started again. */
+      readonly restarting: boolean;
+    }
+  | {
+      readonly kind: 'restarted';
+      readonly target: string;
+      readonly pid: number;
+      readonly url: string;
+      readonly restarts: number;
+    }
+  | {
+      readonly kind: 'gave-up';
+      readonly target: string;
+      readonly reason: string;
+    };
+
+/** Exits within a minute after which a function is left down. */
+export const RESTART_LIMIT = 5;
+const RESTART_WINDOW_MS = 60_000;
 
 export interface RunningFunctionHost {
   readonly target: string;
   /** Base URL, e.g. http://127.0.0.1:PORT (no trailing slash). */
   readonly url: string;
   readonly port: number;
+  /** The process group serving now (a restart starts a new one). */
   readonly pgid: number;
-  /** Tail of the function's stdout/stderr (its logs). */
+  /** Tail of the function's stdout/stderr (its logs), across restarts. */
   readonly output: string;
+  /** How often it was started again after exiting unasked. */
+  readonly restarts: number;
   stop(): Promise<void>;
 }
 
@@ -55,46 +94,151 @@ export async function startFunctionHost(
   options: FunctionHostOptions,
 ): Promise<RunningFunctionHost> {
   const port = options.port ?? (await findFreePort());
-  const group = await ProcessGroup.start({
-    name: `functions-framework (${options.target})`,
-    command: process.execPath,
-    args: [
-      functionsFrameworkMain(),
-      `--target=${options.target}`,
-      `--signature-type=${options.signatureType ?? 'cloudevent'}`,
-      `--source=${resolve(options.source)}`,
-      `--port=${port}`,
-    ],
-    env: {...process.env, ...options.env},
-  });
   const url = `http://${LOOPBACK}:${port}`;
-  try {
-    // Any HTTP answer means it listens (a GET on a CloudEvent function is a 404).
-    await waitForHttp({
-      url: `${url}/`,
-      timeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-      abandon: () => {
-        const exit = group.exitedWith;
-        if (exit === undefined) return undefined;
-        return `the process exited (${exit.signal ?? `code ${exit.code}`})`;
-      },
+  const target = options.target;
+  const emit = (event: FunctionHostEvent) => options.onEvent?.(event);
+
+  /** Starts one functions-framework process group and waits until it serves. */
+  const launch = async (): Promise<ProcessGroup> => {
+    let serving = false;
+    // functions-framework prints a banner as it starts listening, which can
+    // reach us just after it answers: it ends with the URL line.
+    let bannerDone = false;
+    const isBanner = (line: string) => {
+      if (bannerDone) return false;
+      if (line.startsWith('URL: http://localhost:')) bannerDone = true;
+      return /^(Serving function\.\.\.|Function: |Signature type: |URL: http:\/\/localhost:)/.test(
+        line,
+      );
+    };
+    const group = await ProcessGroup.start({
+      name: `functions-framework (${target})`,
+      command: process.execPath,
+      args: [
+        functionsFrameworkMain(),
+        `--target=${target}`,
+        `--signature-type=${options.signatureType ?? 'cloudevent'}`,
+        `--source=${resolve(options.source)}`,
+        `--port=${port}`,
+      ],
+      env: {...process.env, ...options.env},
+      marker: `--port=${port}`,
+      // Its start-up banner stays in the output tail; from then on, every line.
+      onLine:
+        options.onLine === undefined
+          ? undefined
+          : line => {
+              if (isBanner(line) || !serving) return;
+              options.onLine?.(line);
+            },
     });
-  } catch (err) {
-    await group.stop();
-    throw new Error(
-      `functions-framework did not serve target ${options.target} from ${options.source}: ` +
-        `${(err as Error).message}\n--- output ---\n${group.output.trim() || '(none)'}\n---`,
-    );
-  }
+    try {
+      // functions-framework loads the function, then listens. (An HTTP probe
+      // would run its CloudEvent middleware, which logs a TypeError for a GET.)
+      await waitForListening({
+        host: LOOPBACK,
+        port,
+        timeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+        abandon: () => {
+          const exit = group.exitedWith;
+          if (exit === undefined) return undefined;
+          return `the process exited (${exit.signal ?? `code ${exit.code}`})`;
+        },
+      });
+    } catch (err) {
+      await group.stop();
+      throw new Error(
+        `functions-framework did not serve target ${target} from ${options.source}: ` +
+          `${(err as Error).message}\n--- output ---\n${group.output.trim() || '(none)'}\n---`,
+      );
+    }
+    serving = true;
+    return group;
+  };
+
+  let group = await launch();
+  let earlierOutput = '';
+  let restarts = 0;
+  let stopped = false;
+  let restarting: Promise<void> | undefined;
+  const exits: number[] = [];
+
+  const supervise = (current: ProcessGroup) => {
+    void current.exited.then(exit => {
+      if (stopped || current.stopRequested || current !== group) return;
+      restarting = restartAfter(current, exit);
+    });
+  };
+
+  const restartAfter = async (
+    crashed: ProcessGroup,
+    exit: ExitStatus,
+  ): Promise<void> => {
+    const now = Date.now();
+    exits.push(now);
+    while (exits.length > 0 && exits[0] < now - RESTART_WINDOW_MS) {
+      exits.shift();
+    }
+    const again = options.restart === true && exits.length <= RESTART_LIMIT;
+    emit({kind: 'exited', target, pid: crashed.pgid, exit, restarting: again});
+    // Whatever it started goes with it.
+    await crashed.stop({graceMs: 1_000});
+    earlierOutput = (earlierOutput + crashed.output).slice(-16 * 1024);
+    if (!options.restart) return;
+    if (!again) {
+      emit({
+        kind: 'gave-up',
+        target,
+        reason: `it exited ${exits.length} times within a minute`,
+      });
+      return;
+    }
+    for (let attempt = 1; !stopped; attempt++) {
+      await sleep(Math.min(250 * 2 ** (attempt - 1), 4_000));
+      if (stopped) return;
+      try {
+        const next = await launch();
+        if (stopped) {
+          await next.stop({graceMs: 2_000});
+          return;
+        }
+        group = next;
+        restarts++;
+        supervise(next);
+        emit({kind: 'restarted', target, pid: next.pgid, url, restarts});
+        return;
+      } catch (err) {
+        if (attempt >= 3) {
+          emit({
+            kind: 'gave-up',
+            target,
+            reason: `it did not start again: ${(err as Error).message.split('\n')[0]}`,
+          });
+          return;
+        }
+      }
+    }
+  };
+
+  supervise(group);
   return {
-    target: options.target,
+    target,
     url,
     port,
-    pgid: group.pgid,
-    get output() {
-      return group.output;
+    get pgid() {
+      return group.pgid;
     },
-    stop: () => group.stop({graceMs: 2_000}),
+    get output() {
+      return (earlierOutput + group.output).slice(-16 * 1024);
+    },
+    get restarts() {
+      return restarts;
+    },
+    stop: async () => {
+      stopped = true;
+      await restarting;
+      await group.stop({graceMs: 2_000});
+    },
   };
 }
 
@@ -162,6 +306,11 @@ export interface ServeFunctionsOptions {
   readonly projectId: string;
   readonly env?: Readonly<Record<string, string>>;
   readonly ackDeadlineSeconds?: number;
+  /** Start a function again when it exits unasked (see FunctionHostOptions.restart). */
+  readonly restart?: boolean;
+  /** Each line a function writes, once it serves. */
+  readonly onLine?: (target: string, line: string) => void;
+  readonly onEvent?: (event: FunctionHostEvent) => void;
 }
 
 export interface ServedFunctions {
@@ -187,7 +336,17 @@ export async function serveFunctions(
   const targets = [...new Set(Object.values(options.routes))];
   const started = await Promise.allSettled(
     targets.map(target =>
-      startFunctionHost({source: options.source, target, env: options.env}),
+      startFunctionHost({
+        source: options.source,
+        target,
+        env: options.env,
+        restart: options.restart,
+        onLine:
+          options.onLine === undefined
+            ? undefined
+            : line => options.onLine?.(target, line),
+        onEvent: options.onEvent,
+      }),
     ),
   );
   const hosts = started.flatMap(r =>

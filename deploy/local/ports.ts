@@ -1,5 +1,5 @@
 /** Loopback ports and readiness probes for local servers. */
-import {createServer} from 'node:net';
+import {connect, createServer} from 'node:net';
 import {sleep} from './process-group';
 
 export const LOOPBACK = '127.0.0.1';
@@ -66,6 +66,50 @@ export async function waitForHttp(readiness: HttpReadiness): Promise<void> {
     if (Date.now() >= deadline) {
       throw new Error(
         `${readiness.url} did not become ready within ${readiness.timeoutMs} ms (${lastProblem})`,
+      );
+    }
+    await sleep(PROBE_INTERVAL_MS);
+  }
+}
+
+export interface PortReadiness {
+  readonly host: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  /** As in HttpReadiness: a reason to give up early, or undefined. */
+  readonly abandon?: () => string | undefined;
+}
+
+/**
+ * Waits until something accepts TCP connections on host:port. For servers
+ * that answer any request they can probe with by running user code (a
+ * CloudEvent function logs a TypeError for a GET), listening is ready.
+ */
+export async function waitForListening(
+  readiness: PortReadiness,
+): Promise<void> {
+  const deadline = Date.now() + readiness.timeoutMs;
+  let lastProblem = 'no answer yet';
+  for (;;) {
+    const abandoned = readiness.abandon?.();
+    if (abandoned !== undefined) throw new Error(abandoned);
+    const problem = await new Promise<string | undefined>(done => {
+      const socket = connect({host: readiness.host, port: readiness.port});
+      socket.setTimeout(PROBE_TIMEOUT_MS, () => {
+        socket.destroy();
+        done('connection timed out');
+      });
+      socket.once('connect', () => {
+        socket.end();
+        done(undefined);
+      });
+      socket.once('error', err => done(err.message));
+    });
+    if (problem === undefined) return;
+    lastProblem = problem;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `${readiness.host}:${readiness.port} did not listen within ${readiness.timeoutMs} ms (${lastProblem})`,
       );
     }
     await sleep(PROBE_INTERVAL_MS);

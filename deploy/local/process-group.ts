@@ -18,6 +18,21 @@ export interface ProcessGroupOptions {
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /**
+   * Text that some process of the group has in its command line (e.g. its
+   * port), so that a later process can tell the group from an unrelated one
+   * that reuses its id before it stops it (stopLeftoverGroups).
+   */
+  readonly marker?: string;
+  /** Each line the group writes to stdout or stderr, as it comes. */
+  readonly onLine?: (line: string) => void;
+}
+
+/** What identifies a group after its parent is gone: the local stack's state file keeps these. */
+export interface ProcessGroupRecord {
+  readonly name: string;
+  readonly pgid: number;
+  readonly marker?: string;
 }
 
 export interface ExitStatus {
@@ -35,27 +50,64 @@ const POLL_MS = 50;
 
 /** Groups still running, killed as a last resort when this process ends. */
 const liveGroups = new Set<ProcessGroup>();
+const groupListeners = new Set<() => void>();
+
+function groupsChanged(): void {
+  for (const listener of [...groupListeners]) listener();
+}
+
+/** The groups this process started that are not stopped yet. */
+export function runningProcessGroups(): ProcessGroupRecord[] {
+  return [...liveGroups].map(g => ({
+    name: g.name,
+    pgid: g.pgid,
+    ...(g.marker === undefined ? {} : {marker: g.marker}),
+  }));
+}
+
+/** Calls `listener` whenever a group starts or is gone; returns the unsubscribe. */
+export function watchProcessGroups(listener: () => void): () => void {
+  groupListeners.add(listener);
+  return () => groupListeners.delete(listener);
+}
 
 export class ProcessGroup {
   readonly name: string;
   /** Process id of the leader, which is also the process group id. */
   readonly pgid: number;
+  readonly marker: string | undefined;
   /** Resolves when the leader exits (the group may outlive it briefly). */
   readonly exited: Promise<ExitStatus>;
   private outputTail = '';
   private exitStatus: ExitStatus | undefined;
   private stopping: Promise<void> | undefined;
 
-  private constructor(name: string, child: ChildProcess, pgid: number) {
-    this.name = name;
+  private constructor(
+    options: ProcessGroupOptions,
+    child: ChildProcess,
+    pgid: number,
+  ) {
+    this.name = options.name;
+    this.marker = options.marker;
     this.pgid = pgid;
-    const append = (chunk: Buffer) => {
-      this.outputTail = (this.outputTail + chunk.toString('utf8')).slice(
-        -OUTPUT_TAIL_BYTES,
-      );
+    const onLine = options.onLine;
+    const tap = (stream: Readable | null) => {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        this.outputTail = (this.outputTail + text).slice(-OUTPUT_TAIL_BYTES);
+        if (onLine === undefined) return;
+        const lines = (partial + text).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) onLine(line);
+      });
+      stream?.on('end', () => {
+        if (partial !== '' && onLine !== undefined) onLine(partial);
+        partial = '';
+      });
     };
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
+    tap(child.stdout);
+    tap(child.stderr);
     // A group that someone forgot to stop must not keep this process alive
     // (a test runner would hang); the 'exit' handler below kills it instead.
     child.unref();
@@ -93,9 +145,10 @@ export class ProcessGroup {
           reject(new Error(`Could not start ${options.name}: no pid`));
           return;
         }
-        const group = new ProcessGroup(options.name, child, pgid);
+        const group = new ProcessGroup(options, child, pgid);
         liveGroups.add(group);
         installLastResortCleanup();
+        groupsChanged();
         resolve(group);
       });
     });
@@ -109,6 +162,11 @@ export class ProcessGroup {
   /** The leader's exit status, or undefined while it runs. */
   get exitedWith(): ExitStatus | undefined {
     return this.exitStatus;
+  }
+
+  /** True once stop() was called: an exit after that was asked for. */
+  get stopRequested(): boolean {
+    return this.stopping !== undefined;
   }
 
   /**
@@ -135,7 +193,7 @@ export class ProcessGroup {
     while (isProcessGroupAlive(this.pgid)) {
       await sleep(POLL_MS);
     }
-    liveGroups.delete(this);
+    if (liveGroups.delete(this)) groupsChanged();
   }
 
   private isGone(): boolean {
@@ -145,7 +203,7 @@ export class ProcessGroup {
   /** Synchronous kill, for process exit handlers where nothing can be awaited. */
   killNow(): void {
     signalGroup(this.pgid, 'SIGKILL');
-    liveGroups.delete(this);
+    if (liveGroups.delete(this)) groupsChanged();
   }
 }
 
@@ -212,6 +270,58 @@ export function processGroupMembers(pgid: number): GroupMember[] | undefined {
     }
   }
   return members;
+}
+
+/** The command line of a process, or undefined if it is gone (or /proc is absent). */
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is the group still running, and still the one recorded? A group id can be
+ * reused once every process of the group is gone: with a marker, some process
+ * of the group must carry it in its command line.
+ */
+export function isRecordedGroupRunning(record: ProcessGroupRecord): boolean {
+  const members = (processGroupMembers(record.pgid) ?? []).filter(
+    m => m.state !== 'Z',
+  );
+  if (members.length === 0) return false;
+  if (record.marker === undefined) return true;
+  return members.some(m => commandLine(m.pid)?.includes(record.marker!));
+}
+
+/**
+ * Stops groups a process that is gone left running (the local stack after a
+ * `kill -9`): SIGTERM to each group still running and still recognisable,
+ * SIGKILL to what is left after the grace period. Returns the groups it stopped.
+ */
+export async function stopLeftoverGroups(
+  records: readonly ProcessGroupRecord[],
+  options: StopOptions = {},
+): Promise<ProcessGroupRecord[]> {
+  const running = records.filter(
+    r => Number.isInteger(r.pgid) && r.pgid > 1 && isRecordedGroupRunning(r),
+  );
+  for (const r of running) signalGroup(r.pgid, 'SIGTERM');
+  const deadline = Date.now() + (options.graceMs ?? DEFAULT_GRACE_MS);
+  while (
+    Date.now() < deadline &&
+    running.some(r => isProcessGroupAlive(r.pgid))
+  ) {
+    await sleep(POLL_MS);
+  }
+  for (const r of running) {
+    if (isProcessGroupAlive(r.pgid)) signalGroup(r.pgid, 'SIGKILL');
+  }
+  while (running.some(r => isProcessGroupAlive(r.pgid))) {
+    await sleep(POLL_MS);
+  }
+  return running;
 }
 
 let cleanupInstalled = false;

@@ -1,13 +1,28 @@
 /**
- * `npm start [-- --build-seconds N] [--project ID] [--log-level LEVEL]`
+ * `npm start [-- --build-seconds N] [--project ID] [--log-level LEVEL] [--quiet]`
  *
- * Runs the local stack in the foreground until Ctrl-C (or SIGTERM), and
- * writes `.local-stack/state.json` so that `arr` finds it.
+ * Runs the local stack in the foreground until Ctrl-C (or SIGTERM, SIGHUP, or
+ * the end of the `npm start` that runs it), and writes `.local-stack/state.json`
+ * so that `arr` finds it. It supervises what it starts: a function that exits
+ * unasked is started again, the functions' log lines are shown, and what a
+ * stack killed with SIGKILL left running is stopped by the next start.
+ *
+ * scripts/start.js runs it after building; `preflight` answers --help, bad
+ * options and "already running" before that build, from the previous one.
  */
 import {relative} from 'node:path';
 import {parseArgs} from 'node:util';
 import pc from 'picocolors';
+import {ConfigError, loadConfig} from '../../shared/config';
+import {DEFAULTS} from '../options';
+import type {FunctionHostEvent} from './function-host';
 import {MissingPrerequisiteError} from './prerequisites';
+import {
+  ProcessGroupRecord,
+  runningProcessGroups,
+  stopLeftoverGroups,
+  watchProcessGroups,
+} from './process-group';
 import {
   DEFAULT_BUILD_SECONDS,
   DEFAULT_LOCAL_PROJECT,
@@ -17,6 +32,7 @@ import {
 import {
   StackAlreadyRunningError,
   StackState,
+  StateLookup,
   claimStackState,
   defaultStatePath,
   describeRunningStack,
@@ -24,6 +40,43 @@ import {
   releaseStackState,
   writeStackState,
 } from './stack-state';
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Configuration the functions read that `npm start` takes from its
+ * environment: passed to the functions, and written to the state file, so
+ * that `arr` uses the same.
+ */
+export const HONOURED_VARIABLES = [
+  'REGION',
+  'PERSISTENT_REPOSITORY',
+  'EPHEMERAL_REPOSITORY',
+  'MAX_BUILD_ATTEMPTS',
+  'RUN_RETENTION_DAYS',
+  'BUILD_SERVICE_ACCOUNT',
+] as const;
+
+/**
+ * Topic names the local stack does not change: Cloud Build publishes to
+ * `cloud-builds` only, and the stack wires the topics as deploy does by
+ * default. Set to anything else, `npm start` refuses rather than ignore it.
+ */
+const FIXED_VARIABLES: Readonly<Record<string, string>> = {
+  CLOUD_BUILDS_TOPIC: DEFAULTS.cloudBuildsTopic,
+  DOCKERFILE_CHANGED_TOPIC: DEFAULTS.dockerfileChangedTopic,
+};
+
+/** Where a client looks; the stack sets them for its functions itself. */
+const TARGET_VARIABLES = [
+  'GOOGLE_CLOUD_PROJECT',
+  'FIRESTORE_EMULATOR_HOST',
+  'PUBSUB_EMULATOR_HOST',
+  'ARTIFACT_REGISTRY_EMULATOR_HOST',
+  'CLOUD_BUILD_EMULATOR_HOST',
+] as const;
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
 export const USAGE = `Usage: npm start [-- options]
 
@@ -33,17 +86,29 @@ functions, topics and push subscriptions) until Ctrl-C.
 Options:
   --build-seconds N   how long a local build runs (default ${DEFAULT_BUILD_SECONDS}, or ARR_BUILD_SECONDS)
   --project ID        project id the emulators use (default ${DEFAULT_LOCAL_PROJECT})
-  --log-level LEVEL   log level of the functions: debug, info, warn, error (default warn)
+  --log-level LEVEL   the functions' log lines shown here: debug, info, warn, error
+                      (default info, or LOG_LEVEL)
+  --quiet             do not show the functions' log lines
+  --no-build          start the last build as it is (npm start builds first)
   --skip-missing-functions
                       serve the functions that start, report the others
   -h, --help          this help
+
+Environment: ${HONOURED_VARIABLES.join(', ')}
+are passed to the functions (and arr uses the same, through the state file).
+${Object.keys(FIXED_VARIABLES).join(' and ')} cannot be changed locally.
 `;
 
 export interface StackCliOptions {
   buildSeconds: number;
   projectId: string;
   logLevel: string;
+  quiet: boolean;
   skipMissingFunctions: boolean;
+  /** The honoured variables that are set, validated as the functions validate them. */
+  fromEnvironment: Record<string, string>;
+  /** What the environment says that the stack does not use. */
+  warnings: string[];
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -52,7 +117,7 @@ export class StackUsageError extends Error {}
 
 export function parseStackArgs(
   argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Environment = process.env,
 ): StackCliOptions | 'help' {
   let parsed;
   try {
@@ -62,6 +127,9 @@ export function parseStackArgs(
         'build-seconds': {type: 'string'},
         project: {type: 'string'},
         'log-level': {type: 'string'},
+        quiet: {type: 'boolean', short: 'q'},
+        // Read by scripts/start.js, which builds (or not) before this runs.
+        'no-build': {type: 'boolean'},
         'skip-missing-functions': {type: 'boolean'},
         help: {type: 'boolean', short: 'h'},
       },
@@ -88,18 +156,194 @@ export function parseStackArgs(
       `--project must be a project id (6–30 lowercase letters, digits, hyphens), got "${projectId}"`,
     );
   }
-  const logLevel = values['log-level'] ?? 'warn';
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+  const logLevel = values['log-level'] ?? (env.LOG_LEVEL?.trim() || 'info');
+  if (!LOG_LEVELS.includes(logLevel)) {
     throw new StackUsageError(
-      `--log-level must be debug, info, warn or error, got "${logLevel}"`,
+      `--log-level (or LOG_LEVEL) must be debug, info, warn or error, got "${logLevel}"`,
     );
   }
   return {
     buildSeconds,
     projectId,
     logLevel,
+    quiet: values.quiet === true,
     skipMissingFunctions: values['skip-missing-functions'] === true,
+    fromEnvironment: honouredEnvironment(env, projectId),
+    warnings: environmentWarnings(env, projectId),
   };
+}
+
+/** The honoured variables that are set; refuses what the functions would refuse. */
+function honouredEnvironment(
+  env: Environment,
+  projectId: string,
+): Record<string, string> {
+  for (const [name, fixed] of Object.entries(FIXED_VARIABLES)) {
+    const value = env[name]?.trim();
+    if (value && value !== fixed) {
+      throw new StackUsageError(
+        `${name} is "${value}": the local stack cannot rename its topics (it serves ${fixed}, ` +
+          'as deploy wires the topics by default, and Cloud Build publishes to cloud-builds only). ' +
+          `Unset it for npm start: env -u ${name} npm start`,
+      );
+    }
+  }
+  const set: Record<string, string> = {};
+  for (const name of HONOURED_VARIABLES) {
+    const value = env[name]?.trim();
+    if (value) set[name] = value;
+  }
+  try {
+    loadConfig({...set, GOOGLE_CLOUD_PROJECT: projectId});
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new StackUsageError(
+        `${err.message} (in the environment of npm start)`,
+      );
+    }
+    throw err;
+  }
+  return set;
+}
+
+function environmentWarnings(env: Environment, projectId: string): string[] {
+  const set = TARGET_VARIABLES.filter(name => env[name]?.trim());
+  if (set.length === 0) return [];
+  return [
+    `${set.map(name => `${name}=${env[name]}`).join(', ')} is set here: the local stack ignores it ` +
+      `(project ${projectId}, its own emulators and stand-ins). Note that arr, in a shell where ` +
+      'GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST or PUBSUB_EMULATOR_HOST is set, talks to what ' +
+      'they name instead of this stack.',
+  ];
+}
+
+type Checked =
+  | {exit: number}
+  | {options: StackCliOptions; statePath: string; existing: StateLookup};
+
+/** Options, help and "already running": everything decided before starting anything. */
+function check(argv: readonly string[], env: Environment): Checked {
+  let options: StackCliOptions | 'help';
+  try {
+    options = parseStackArgs(argv, env);
+  } catch (err) {
+    if (err instanceof StackUsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return {exit: 2};
+    }
+    throw err;
+  }
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return {exit: 0};
+  }
+  const statePath = defaultStatePath(env);
+  const existing = readStackState(statePath);
+  if (existing.kind === 'live') {
+    process.stderr.write(
+      pc.yellow(`${describeRunningStack(existing.state, statePath)}\n`),
+    );
+    return {exit: 1};
+  }
+  return {options, statePath, existing};
+}
+
+/**
+ * What `npm start` answers before it builds (scripts/start.js calls it from
+ * the previous build): the exit code for --help, bad options or a stack that
+ * is already running; undefined to go on.
+ */
+export function preflight(
+  argv: readonly string[],
+  env: Environment = process.env,
+): number | undefined {
+  const checked = check(argv, env);
+  return 'exit' in checked ? checked.exit : undefined;
+}
+
+const SEVERITY_COLOUR: Record<string, (text: string) => string> = {
+  DEBUG: pc.dim,
+  INFO: text => text,
+  WARNING: pc.yellow,
+  ERROR: pc.red,
+  CRITICAL: pc.red,
+};
+
+/** Fields of a log line shown in its own way, or not at all. */
+const SHOWN_FIELDS = new Set([
+  'severity',
+  'message',
+  'time',
+  'logging.googleapis.com/labels',
+  'step',
+  'status',
+]);
+
+/**
+ * One line a function wrote, for a person: its JSON log line as time,
+ * function, severity and message (with its run, and any other fields), or the
+ * raw line (a stack trace, functions-framework's own output).
+ */
+export function formatFunctionLine(target: string, line: string): string {
+  const where = pc.cyan(target.padEnd(17));
+  let entry: Record<string, unknown> | undefined;
+  if (line.startsWith('{')) {
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      entry = undefined;
+    }
+  }
+  if (entry === undefined || typeof entry.message !== 'string') {
+    return `  ${' '.repeat(8)} ${where} ${pc.dim(line)}`;
+  }
+  const severity = typeof entry.severity === 'string' ? entry.severity : 'INFO';
+  const colour = SEVERITY_COLOUR[severity] ?? ((text: string) => text);
+  const at = typeof entry.time === 'string' ? new Date(entry.time) : undefined;
+  const time =
+    at !== undefined && Number.isFinite(at.getTime())
+      ? at.toTimeString().slice(0, 8)
+      : undefined;
+  const labels = (entry['logging.googleapis.com/labels'] ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const run =
+    typeof labels.runId === 'string'
+      ? ` ${pc.dim(`[run ${labels.runId}]`)}`
+      : '';
+  const extra = Object.entries(entry)
+    .filter(([key]) => !SHOWN_FIELDS.has(key))
+    .map(
+      ([key, value]) =>
+        `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    )
+    .join(' ');
+  return `  ${pc.dim(time ?? ' '.repeat(8))} ${where} ${colour(severity.padEnd(7))} ${colour(entry.message)}${run}${extra ? ` ${pc.dim(extra)}` : ''}`;
+}
+
+/** What `npm start` says when a function exits unasked, comes back, or stays down. */
+export function describeFunctionEvent(event: FunctionHostEvent): string {
+  switch (event.kind) {
+    case 'exited': {
+      const how = event.exit.signal ?? `code ${event.exit.code}`;
+      return pc.red(
+        `✗ Function ${event.target} (pid ${event.pid}) exited (${how})` +
+          (event.restarting
+            ? '; starting it again. Pub/Sub redelivers what it had not acknowledged.'
+            : '.'),
+      );
+    }
+    case 'restarted':
+      return pc.green(
+        `✓ Function ${event.target} is serving again (pid ${event.pid}, ${event.url}; restart ${event.restarts}).`,
+      );
+    case 'gave-up':
+      return pc.red(
+        `✗ Function ${event.target} stays down: ${event.reason}. Its messages wait in Pub/Sub; ` +
+          'restart the stack (Ctrl-C, then npm start) to serve them.',
+      );
+  }
 }
 
 function hints(ephemeral: string): string[] {
@@ -124,9 +368,18 @@ function hints(ephemeral: string): string[] {
 }
 
 /** What `npm start` prints once everything runs. */
-export function describeStack(stack: LocalStack, statePath: string): string {
+export function describeStack(
+  stack: LocalStack,
+  statePath: string,
+  shown: {
+    fromEnvironment?: Readonly<Record<string, string>>;
+    logLevel?: string;
+    quiet?: boolean;
+  } = {},
+): string {
   const pad = (s: string, n: number) => s.padEnd(n);
   const where = relative(process.cwd(), statePath) || statePath;
+  const configured = Object.entries(shown.fromEnvironment ?? {});
   const lines = [
     pc.green(
       `✓ Local stack running: project ${stack.projectId}, region ${stack.region}. Ctrl-C stops everything.`,
@@ -137,15 +390,23 @@ export function describeStack(stack: LocalStack, statePath: string): string {
     `  ${pad('Artifact Registry stand-in', 28)} ${stack.endpoints.artifactRegistry}`,
     `  ${pad('Cloud Build stand-in', 28)} ${stack.endpoints.cloudBuild} (builds take ${stack.buildSeconds} s)`,
     `  ${pad('TagBindings stand-in', 28)} ${stack.endpoints.tagBindings} (Resource Manager tags)`,
-    '  Functions (functions-framework, push subscriptions from the emulator):',
+    '  Functions (functions-framework, push subscriptions from the emulator; restarted if they exit):',
     ...stack.functions.map(
       f => `    ${pad(f.topic, 20)} → ${pad(f.target, 19)} ${f.url}`,
     ),
     ...stack.skipped.map(f =>
       pc.yellow(`    ${pad(f.topic, 20)} → ${pad(f.target, 19)} NOT SERVED`),
     ),
+    ...(configured.length === 0
+      ? []
+      : [
+          `  From the environment: ${configured.map(([k, v]) => `${k}=${v}`).join(', ')}`,
+        ]),
     '',
     `  State: ${where} — arr reads it; there is nothing to export.`,
+    shown.quiet
+      ? '  Function logs: hidden (--quiet).'
+      : `  Function logs (${shown.logLevel ?? 'info'} and above) follow below; --quiet hides them.`,
     '',
     'Drive it from another terminal:',
     ...hints(stack.env.EPHEMERAL_REPOSITORY),
@@ -154,37 +415,47 @@ export function describeStack(stack: LocalStack, statePath: string): string {
   return lines.join('\n');
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let options: StackCliOptions | 'help';
-  try {
-    options = parseStackArgs(argv);
-  } catch (err) {
-    if (err instanceof StackUsageError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (options === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+/** How often the stack checks that the `npm start` (or other parent) that runs it is still there. */
+const PARENT_CHECK_MS = 500;
 
-  const statePath = defaultStatePath();
-  const existing = readStackState(statePath);
-  if (existing.kind === 'live') {
-    process.stderr.write(
-      pc.yellow(`${describeRunningStack(existing.state, statePath)}\n`),
-    );
-    return 1;
+/** Stops what a stack that did not stop (SIGKILL, a crash) left running; says what. */
+async function stopLeftovers(previous: StackState): Promise<void> {
+  const recorded = Array.isArray(previous.processGroups)
+    ? previous.processGroups
+    : [];
+  if (recorded.length === 0) return;
+  const stopped = await stopLeftoverGroups(recorded, {graceMs: 5_000});
+  if (stopped.length === 0) return;
+  process.stderr.write(
+    pc.yellow(
+      `A previous local stack (pid ${previous.pid}, started ${previous.startedAt}) did not stop; ` +
+        `stopped what it left running: ${stopped.map(g => `${g.name} (process group ${g.pgid})`).join(', ')}.\n`,
+    ),
+  );
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const checked = check(argv, process.env);
+  if ('exit' in checked) return checked.exit;
+  const {options, statePath, existing} = checked;
+  for (const warning of options.warnings) {
+    process.stderr.write(pc.yellow(`⚠ ${warning}\n`));
+  }
+  // A terminal or pipe that went away (npm killed) must not crash the stack
+  // before it has stopped what it started.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => {});
   }
 
   const startedAt = new Date().toISOString();
+  let state: StackState = {
+    version: 1,
+    phase: 'starting',
+    pid: process.pid,
+    startedAt,
+  };
   try {
-    claimStackState(
-      {version: 1, phase: 'starting', pid: process.pid, startedAt},
-      statePath,
-    );
+    claimStackState(state, statePath);
   } catch (err) {
     if (err instanceof StackAlreadyRunningError) {
       process.stderr.write(pc.yellow(`${err.message}\n`));
@@ -192,23 +463,39 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
-  process.once('exit', () => releaseStackState(process.pid, statePath));
+  // The state file names every process group the stack runs, as they come and
+  // go, so that the next start can stop them if this process is killed.
+  let released = false;
+  const save = () => {
+    if (released) return;
+    const processGroups: ProcessGroupRecord[] = runningProcessGroups();
+    writeStackState({...state, processGroups}, statePath);
+  };
+  const unwatch = watchProcessGroups(save);
+  const release = () => {
+    if (released) return;
+    released = true;
+    unwatch();
+    releaseStackState(process.pid, statePath);
+  };
+  process.once('exit', release);
+  if (existing.kind === 'stale') await stopLeftovers(existing.state);
 
   let stack: LocalStack | undefined;
   let stopping = false;
   let firstSignalAt = 0;
-  const stopAndExit = (signal: NodeJS.Signals) => {
+  const stopAndExit = (why: string) => {
     // One Ctrl-C under `npm start` can arrive twice: from the terminal and
     // forwarded by npm. Only a later one means "stop at once".
     if (stopping && Date.now() - firstSignalAt < 2_000) return;
     if (stopping) {
       process.stderr.write('Stopping at once.\n');
-      releaseStackState(process.pid, statePath);
+      release();
       process.exit(130);
     }
     stopping = true;
     firstSignalAt = Date.now();
-    process.stderr.write(`\n${signal}: stopping the local stack…\n`);
+    process.stderr.write(`\n${why}: stopping the local stack…\n`);
     void (async () => {
       let code = 0;
       try {
@@ -218,7 +505,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`Error while stopping: ${String(err)}\n`);
         code = 1;
       }
-      releaseStackState(process.pid, statePath);
+      release();
       process.exit(code);
     })();
   };
@@ -233,20 +520,52 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   };
   takeSignals();
+  // `npm start` passes its signals on, but when it is gone (SIGKILL, or a
+  // shell that did not pass them) this process is re-parented: stop then too.
+  const parent = process.ppid;
+  if (parent > 1) {
+    setInterval(() => {
+      if (process.ppid !== parent) {
+        stopAndExit(`its parent process (pid ${parent}) is gone`);
+      }
+    }, PARENT_CHECK_MS).unref();
+  }
 
   process.stderr.write(
     `Starting the local stack (build time ${options.buildSeconds} s)…\n`,
   );
+  const env = options.fromEnvironment;
   try {
     stack = await startLocalStack({
       projectId: options.projectId,
+      region: env.REGION,
+      persistentRepository: env.PERSISTENT_REPOSITORY,
+      ephemeralRepository: env.EPHEMERAL_REPOSITORY,
+      functionEnv: Object.fromEntries(
+        Object.entries(env).filter(
+          ([name]) =>
+            ![
+              'REGION',
+              'PERSISTENT_REPOSITORY',
+              'EPHEMERAL_REPOSITORY',
+            ].includes(name),
+        ),
+      ),
       buildSeconds: options.buildSeconds,
       logLevel: options.logLevel,
       skipMissingFunctions: options.skipMissingFunctions,
       onProgress: line => process.stderr.write(pc.dim(`  ${line}\n`)),
+      onFunctionLine: options.quiet
+        ? undefined
+        : (target, line) => {
+            if (line.trim() === '') return;
+            process.stdout.write(`${formatFunctionLine(target, line)}\n`);
+          },
+      onFunctionEvent: event =>
+        process.stderr.write(`${describeFunctionEvent(event)}\n`),
     });
   } catch (err) {
-    releaseStackState(process.pid, statePath);
+    release();
     if (err instanceof MissingPrerequisiteError) {
       process.stderr.write(pc.red(`${err.message}\n`));
       return 1;
@@ -259,27 +578,35 @@ async function main(argv: readonly string[]): Promise<number> {
   if (stopping) return new Promise<number>(() => {}); // the signal handler exits
   takeSignals();
 
-  const state: StackState = {
+  state = {
     version: 1,
     phase: 'running',
     pid: process.pid,
     startedAt,
     projectId: stack.projectId,
     region: stack.region,
-    env: {...stack.env},
+    // What arr needs to reach the stack, and the configuration it runs with.
+    env: {...env, ...stack.env},
     endpoints: {...stack.endpoints},
     functions: Object.fromEntries(stack.functions.map(f => [f.target, f.url])),
     buildSeconds: stack.buildSeconds,
   };
-  writeStackState(state, statePath);
-  process.stdout.write(`\n${describeStack(stack, statePath)}\n`);
+  save();
+  process.stdout.write(
+    `\n${describeStack(stack, statePath, {
+      fromEnvironment: env,
+      logLevel: options.logLevel,
+      quiet: options.quiet,
+    })}\n`,
+  );
   // Runs until a signal stops it.
   return new Promise<number>(() => {});
 }
 
-if (require.main === module) {
+/** Runs `npm start` in this process (scripts/start.js calls it after the build). */
+export function runStackCli(argv: readonly string[]): void {
   setInterval(() => {}, 1 << 30); // stays up until a signal
-  main(process.argv.slice(2)).then(
+  main(argv).then(
     code => process.exit(code),
     err => {
       process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
@@ -287,3 +614,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runStackCli(process.argv.slice(2));

@@ -15,6 +15,7 @@ import {
   writeSync,
 } from 'node:fs';
 import {dirname, join, resolve} from 'node:path';
+import type {ProcessGroupRecord} from './process-group';
 
 /** build/deploy/local/stack-state.js → the repository root. */
 export const REPOSITORY_ROOT = resolve(__dirname, '..', '..', '..');
@@ -50,6 +51,11 @@ export interface StackState {
   /** Target → base URL of each served function. */
   functions?: Record<string, string>;
   buildSeconds?: number;
+  /**
+   * Every process group the stack runs (emulators, functions), kept current:
+   * after a SIGKILL of the stack, the next `npm start` stops these.
+   */
+  processGroups?: ProcessGroupRecord[];
 }
 
 export function isProcessAlive(pid: number): boolean {

@@ -15,7 +15,11 @@ import {
   emulatorEnvironment,
   startEmulators,
 } from './emulators';
-import {type ServedFunctions, serveFunctions} from './function-host';
+import {
+  type FunctionHostEvent,
+  type ServedFunctions,
+  serveFunctions,
+} from './function-host';
 import {applyDeployedLifecycleTags, lifecycleTagValues} from './lifecycle-tags';
 import {checkEmulatorPrerequisites} from './prerequisites';
 import {
@@ -45,6 +49,10 @@ export interface LocalStackOptions {
   readonly projectId?: string;
   /** Default `us-central1`. */
   readonly region?: string;
+  /** Default `arr-coc-registry-persistent`. */
+  readonly persistentRepository?: string;
+  /** Default `arr-coc-registry`. */
+  readonly ephemeralRepository?: string;
   /** How long a build stays WORKING, in seconds (QUEUED takes a fifth of it, at most 1 s). */
   readonly buildSeconds?: number;
   /** Compiled source registering the functions; default build/functions/index.js. */
@@ -62,6 +70,15 @@ export interface LocalStackOptions {
   readonly emulatorTimeoutMs?: number;
   /** Called with each progress line while starting ("Firestore emulator on …"). */
   readonly onProgress?: (line: string) => void;
+  /**
+   * Start a function again when its process exits unasked (default true), as
+   * the platform does: Pub/Sub redelivers what it did not acknowledge.
+   */
+  readonly restartFunctions?: boolean;
+  /** Each line a function writes (its JSON logs), once it serves. */
+  readonly onFunctionLine?: (target: string, line: string) => void;
+  /** A function exited unasked, was started again, or stays down. */
+  readonly onFunctionEvent?: (event: FunctionHostEvent) => void;
 }
 
 export interface ServedFunction {
@@ -208,8 +225,10 @@ export async function startLocalStack(
       ...emulatorEnvironment(emulators, projectId),
       ...standInEnvironment(standIns),
       REGION: region,
-      PERSISTENT_REPOSITORY: DEFAULTS.persistentRepository,
-      EPHEMERAL_REPOSITORY: DEFAULTS.ephemeralRepository,
+      PERSISTENT_REPOSITORY:
+        options.persistentRepository ?? DEFAULTS.persistentRepository,
+      EPHEMERAL_REPOSITORY:
+        options.ephemeralRepository ?? DEFAULTS.ephemeralRepository,
       CLOUD_BUILDS_TOPIC: DEFAULTS.cloudBuildsTopic,
       DOCKERFILE_CHANGED_TOPIC: DEFAULTS.dockerfileChangedTopic,
     };
@@ -230,6 +249,9 @@ export async function startLocalStack(
           pubsub,
           projectId,
           env: functionEnv,
+          restart: options.restartFunctions ?? true,
+          onLine: options.onFunctionLine,
+          onEvent: options.onFunctionEvent,
         }),
       ),
     );

@@ -112,6 +112,56 @@ describe('arr output', () => {
     assert.match(text, /Images\n {2}\(none yet/);
   });
 
+  it('status puts each image line under its own repository', () => {
+    const [persistent, ephemeral] = STATUS.repositories;
+    const text = plain(
+      renderStatus({
+        ...STATUS,
+        repositories: [
+          persistent,
+          {
+            ...ephemeral,
+            exists: true,
+            state: 'present',
+            images: [
+              {
+                image: 'arr-ml-stack',
+                tags: ['111111111111', 'latest'],
+                digest: 'sha256:feedfeedfeedfeedfeed',
+                sizeBytes: 4e8,
+                uploadTime: T3,
+              },
+            ],
+            imageCount: 1,
+            sizeBytes: 4e8,
+            warnings: ['a warning'],
+          },
+        ],
+      }),
+    );
+    const lines = text.split('\n');
+    const at = (pattern: RegExp) => lines.findIndex(l => pattern.test(l));
+    const persistentRow = at(/^ {2}arr-coc-registry-persistent +persistent/);
+    const baseLine = at(/^ {4}arr-coc-registry-persistent\/arr-pytorch-base:/);
+    const ephemeralRow = at(/^ {2}arr-coc-registry +ephemeral/);
+    const mlStackLine = at(/^ {4}arr-coc-registry\/arr-ml-stack:/);
+    const warningLine = at(/^ {4}⚠ arr-coc-registry: a warning/);
+    assert.deepStrictEqual(
+      [persistentRow, baseLine, ephemeralRow, mlStackLine, warningLine].map(
+        i => i - persistentRow,
+      ),
+      [0, 1, 2, 3, 4],
+      text,
+    );
+    // The repository rows are still aligned with each other.
+    const tierColumn = (line: string) =>
+      line.search(/ (persistent|ephemeral) /);
+    assert.strictEqual(
+      tierColumn(lines[persistentRow]),
+      tierColumn(lines[ephemeralRow]),
+    );
+  });
+
   it('formats sizes like the teardown report', () => {
     assert.strictEqual(formatBytes(15e9), '15.0 GB');
     assert.strictEqual(formatBytes(712e6), '712.0 MB');
@@ -252,6 +302,7 @@ describe('arr output', () => {
     assert.deepStrictEqual(Object.keys(run).sort(), [
       'dryRun',
       'error',
+      'expiresAt',
       'finishedAt',
       'id',
       'image',
@@ -265,6 +316,7 @@ describe('arr output', () => {
       'steps',
     ]);
     assert.strictEqual(run.finishedAt, null);
+    assert.strictEqual(run.expiresAt, null);
   });
 });
 

@@ -121,9 +121,18 @@ describe('deploy CLI against a fake gcloud', function () {
       'trigger/arr-dockerfile-changed',
       'bucket/gs://arr-sample-project-arr-build-contexts',
       'role/arrEphemeralRepositoryDeleter',
+      'ttl/runs/expireAt',
     ]) {
       assert.ok(key in state.resources, `${key} exists after the first run`);
     }
+    assert.ok(
+      first.calls.some(
+        argv =>
+          argv.join(' ') ===
+          'firestore fields ttls update expireAt --collection-group=runs --enable-ttl --async --project=arr-sample-project --quiet',
+      ),
+      'the TTL policy on runs.expireAt is enabled',
+    );
 
     const second = runCli(fake, SAMPLE_ARGS);
     assert.equal(second.status, 0, second.stdout + second.stderr);

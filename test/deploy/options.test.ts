@@ -16,6 +16,7 @@ describe('deploy options', () => {
     assert.equal(o.timeZone, 'Etc/UTC');
     assert.equal(o.dryRun, false);
     assert.deepEqual(o.trigger, {kind: 'none'});
+    assert.equal(o.runRetentionDays, 30);
   });
 
   it('accepts --flag value and --flag=value forms', () => {
@@ -97,6 +98,14 @@ describe('deploy options', () => {
       () => parse('--max-delivery-attempts', '3'),
       /--max-delivery-attempts/,
     );
+    for (const days of ['0', '1.5', 'month', '3651']) {
+      assert.throws(
+        () => parse('--run-retention-days', days),
+        /--run-retention-days must be a whole number of days from 1 to 3650/,
+        days,
+      );
+    }
+    assert.equal(parse('--run-retention-days', '90').runRetentionDays, 90);
     assert.throws(
       () => parse('--trigger-github', 'no-slash'),
       /--trigger-github/,

@@ -93,10 +93,89 @@ describe('deploy plan', () => {
       'GOOGLE_CLOUD_PROJECT',
       'PERSISTENT_REPOSITORY',
       'REGION',
+      'RUN_RETENTION_DAYS',
     ]);
+    assert.equal(env.RUN_RETENTION_DAYS, '30');
+    assert.equal(
+      functionEnvironment(sampleOptions(['--run-retention-days', '7']))
+        .RUN_RETENTION_DAYS,
+      '7',
+    );
     assert.equal(env.CLOUD_BUILDS_TOPIC, 'builds-feed');
     assert.equal(env.PERSISTENT_REPOSITORY, 'arr-coc-registry-persistent');
     assert.equal(env.EPHEMERAL_REPOSITORY, 'arr-coc-registry');
+  });
+
+  it('puts a TTL policy on runs.expireAt after the database exists, and only there', () => {
+    const steps = buildPlan(sampleOptions(), sampleInputs());
+    const index = steps.findIndex(s => s.title.startsWith('Firestore TTL'));
+    const database = steps.findIndex(s =>
+      s.title.startsWith('Firestore database'),
+    );
+    assert.ok(index > database && database >= 0);
+    const step = steps[index];
+    assert.equal(step.kind, 'ensure');
+    if (step.kind !== 'ensure') return;
+    assert.deepEqual(step.probe, [
+      'gcloud',
+      'firestore',
+      'fields',
+      'ttls',
+      'list',
+      '--collection-group=runs',
+      '--project=arr-sample-project',
+      '--format=json',
+    ]);
+    assert.deepEqual(step.create, [
+      [
+        'gcloud',
+        'firestore',
+        'fields',
+        'ttls',
+        'update',
+        'expireAt',
+        '--collection-group=runs',
+        '--enable-ttl',
+        '--async',
+        '--project=arr-sample-project',
+        '--quiet',
+      ],
+    ]);
+    const name =
+      'projects/arr-sample-project/databases/(default)/collectionGroups/runs/fields/expireAt';
+    const judge = (stdout: string, exitCode = 0) =>
+      step.judge({exitCode, stdout, stderr: ''}, t => t);
+    assert.equal(judge('[]'), 'absent');
+    assert.equal(
+      judge(JSON.stringify([{name, ttlConfig: {state: 'CREATING'}}])),
+      'present',
+    );
+    assert.equal(
+      judge(JSON.stringify([{name, ttlConfig: {state: 'ACTIVE'}}])),
+      'present',
+    );
+    assert.equal(
+      judge(JSON.stringify([{name, ttlConfig: {state: 'NEEDS_REPAIR'}}])),
+      'drifted',
+    );
+    assert.throws(
+      () =>
+        judge(
+          JSON.stringify([
+            {
+              name: name.replace('expireAt', 'deleteAfter'),
+              ttlConfig: {state: 'ACTIVE'},
+            },
+          ]),
+        ),
+      /runs\.deleteAfter is the TTL field of runs.*--disable-ttl/,
+    );
+    assert.throws(() => judge('', 1), /Could not describe/);
+    // Only runs expire: builds, images and repositories are kept.
+    const ttlSteps = steps.filter(
+      s => s.kind === 'ensure' && s.create.some(c => c.includes('ttls')),
+    );
+    assert.equal(ttlSteps.length, 1);
   });
 
   it('enables every API the issue lists', () => {

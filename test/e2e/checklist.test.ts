@@ -5,10 +5,12 @@
  * `arr` finds the stack through a state file, as it does after `npm start`.
  */
 import * as assert from 'assert';
+import {Timestamp} from '@google-cloud/firestore';
 import type {Context} from 'mocha';
 import {ExitCode} from '../../cli/errors';
 import type {PublishView, RunsView, StatusView} from '../../cli/views';
 import type {LocalStack} from '../../deploy/local/stack';
+import {emulatorFirestore} from '../../bench/stack-driver';
 import {
   ArrOnStack,
   repositoryIn as repository,
@@ -144,6 +146,30 @@ describe("the seed's testing checklist, end to end through arr over the local st
     assert.strictEqual(base?.present, true);
     assert.strictEqual(base?.key, BASE_HASH);
     assert.strictEqual(base?.repository, PERSISTENT);
+
+    // In text, each repository's images sit right under its own row.
+    const text = await arrOk('status');
+    const section = text.slice(
+      text.indexOf('Repositories\n'),
+      text.indexOf('\nImages\n'),
+    );
+    const lines = section.trim().split('\n').slice(1);
+    const shape = lines.map(line =>
+      /^ {2}\S/.test(line)
+        ? `repository ${line.trim().split(/\s+/)[0]}`
+        : `  image ${line.trim().split(':')[0]}`,
+    );
+    assert.deepStrictEqual(
+      shape,
+      [
+        `repository ${PERSISTENT}`,
+        `  image ${PERSISTENT}/arr-pytorch-base`,
+        `repository ${EPHEMERAL}`,
+        `  image ${EPHEMERAL}/arr-ml-stack`,
+        `  image ${EPHEMERAL}/arr-trainer`,
+      ],
+      section,
+    );
   });
 
   it('3. teardown deletes the ephemeral repository only, and its report names what it preserved', async () => {
@@ -273,6 +299,55 @@ describe("the seed's testing checklist, end to end through arr over the local st
       const after = (JSON.parse(await arrOk('runs', '--json')) as RunsView).runs
         .length;
       assert.strictEqual(after, before);
+    });
+
+    it('arr runs <unknown id> exits 6 (not found), not 1 (a run failed)', async () => {
+      const result = await arr('runs', '999999999');
+      assert.strictEqual(result.code, ExitCode.NotFound, result.stderr);
+      assert.strictEqual(ExitCode.NotFound, 6);
+      assert.match(result.stderr, /No run 999999999\./);
+      const json = await arr('runs', '999999999', '--json');
+      assert.strictEqual(json.code, ExitCode.NotFound, json.stderr);
+    });
+
+    it('run records expire 30 days after they begin; builds and the manifest are kept', async () => {
+      const listed = (JSON.parse(await arrOk('runs', '--json')) as RunsView)
+        .runs;
+      assert.ok(listed.length > 5);
+      for (const run of listed) {
+        assert.strictEqual(
+          run.expiresAt,
+          new Date(Date.parse(run.startedAt) + 30 * 86_400_000).toISOString(),
+          `run ${run.id}`,
+        );
+      }
+      const firestore = emulatorFirestore(
+        stack.endpoints.firestore,
+        stack.projectId,
+      );
+      try {
+        const runs = await firestore.collection('runs').get();
+        assert.strictEqual(runs.size >= listed.length, true);
+        for (const doc of runs.docs) {
+          assert.ok(
+            doc.get('expireAt') instanceof Timestamp,
+            `runs/${doc.id} has a Timestamp expireAt (the TTL field)`,
+          );
+        }
+        for (const collection of ['builds', 'images', 'repositories']) {
+          const docs = (await firestore.collection(collection).get()).docs;
+          assert.ok(docs.length > 0, collection);
+          for (const doc of docs) {
+            assert.strictEqual(
+              doc.get('expireAt'),
+              undefined,
+              `${collection}/${doc.id}`,
+            );
+          }
+        }
+      } finally {
+        await firestore.terminate();
+      }
     });
 
     it('--no-wait prints the message id, which is the run id arr runs follows', async () => {

@@ -1,16 +1,38 @@
 /**
  * `npm start` as a user meets it: the stack CLI as a process, its state file,
- * a second start, Ctrl-C/SIGTERM, and a machine without the prerequisites.
+ * a second start, Ctrl-C/SIGTERM, and a machine without the prerequisites;
+ * and as a supervisor: SIGTERM to npm itself, a stack killed with SIGKILL, a
+ * function that crashes mid-build, its log lines, configuration from the
+ * environment.
  */
 import * as assert from 'assert';
 import {ChildProcess, execFile, spawn} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import {connect} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {Context} from 'mocha';
 import {buildDurationsFor, LOCAL_ROUTES} from '../../deploy/local/stack';
-import {parseStackArgs, StackUsageError} from '../../deploy/local/stack-cli';
+import {
+  describeFunctionEvent,
+  formatFunctionLine,
+  parseStackArgs,
+  StackUsageError,
+} from '../../deploy/local/stack-cli';
+import {
+  isRecordedGroupRunning,
+  ProcessGroupRecord,
+  stopLeftoverGroups,
+} from '../../deploy/local/process-group';
+import {livingMembers, runningCommands} from '../harness/process-cleanup';
 import {
   claimStackState,
   readStackState,
@@ -20,6 +42,12 @@ import {
 } from '../../deploy/local/stack-state';
 
 const STACK_CLI = resolve(__dirname, '../../deploy/local/stack-cli.js');
+/** The repository: where `npm start` runs. */
+const ROOT = resolve(__dirname, '../../..');
+const ARR = join(ROOT, 'bin', 'arr.js');
+
+// eslint-disable-next-line no-control-regex
+const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 const DEAD_PID = 2 ** 30;
 
 function state(pid: number): StackState {
@@ -72,8 +100,11 @@ describe('local stack: options and state file', () => {
     assert.deepStrictEqual(parseStackArgs([], {}), {
       buildSeconds: 3,
       projectId: 'arr-local',
-      logLevel: 'warn',
+      logLevel: 'info',
+      quiet: false,
       skipMissingFunctions: false,
+      fromEnvironment: {},
+      warnings: [],
     });
     const fromFlag = parseStackArgs(['--build-seconds', '0.5'], {
       ARR_BUILD_SECONDS: '9',
@@ -110,6 +141,125 @@ describe('local stack: options and state file', () => {
     assert.strictEqual(parseStackArgs(['--help'], {}), 'help');
   });
 
+  it("takes the functions' configuration from the environment, or refuses it with why", () => {
+    const options = parseStackArgs(['--quiet', '--log-level', 'warn'], {
+      EPHEMERAL_REPOSITORY: 'arr-local-scratch',
+      RUN_RETENTION_DAYS: '7',
+      REGION: 'europe-west4',
+      UNRELATED: 'x',
+    });
+    assert.ok(options !== 'help');
+    assert.deepStrictEqual(options.fromEnvironment, {
+      EPHEMERAL_REPOSITORY: 'arr-local-scratch',
+      RUN_RETENTION_DAYS: '7',
+      REGION: 'europe-west4',
+    });
+    assert.strictEqual(options.quiet, true);
+    assert.strictEqual(options.logLevel, 'warn');
+    const fromLogLevel = parseStackArgs([], {LOG_LEVEL: 'debug'});
+    assert.ok(fromLogLevel !== 'help');
+    assert.strictEqual(fromLogLevel.logLevel, 'debug');
+
+    for (const [env, pattern] of [
+      [
+        {EPHEMERAL_REPOSITORY: 'Not/A/Repo'},
+        /EPHEMERAL_REPOSITORY is "Not\/A\/Repo"/,
+      ],
+      [
+        {PERSISTENT_REPOSITORY: 'same', EPHEMERAL_REPOSITORY: 'same'},
+        /EPHEMERAL_REPOSITORY equals PERSISTENT_REPOSITORY/,
+      ],
+      [{RUN_RETENTION_DAYS: '0'}, /RUN_RETENTION_DAYS/],
+      [
+        {CLOUD_BUILDS_TOPIC: 'builds'},
+        /CLOUD_BUILDS_TOPIC is "builds": the local stack cannot rename its topics/,
+      ],
+      [{DOCKERFILE_CHANGED_TOPIC: 'x-changed'}, /DOCKERFILE_CHANGED_TOPIC/],
+    ] as const) {
+      assert.throws(
+        () => parseStackArgs([], env),
+        (err: unknown) => {
+          assert.ok(err instanceof StackUsageError);
+          assert.match(err.message, pattern);
+          return true;
+        },
+      );
+    }
+    // The default topic names are fine; where a client looks is not used, and said so.
+    const targeted = parseStackArgs([], {
+      CLOUD_BUILDS_TOPIC: 'cloud-builds',
+      GOOGLE_CLOUD_PROJECT: 'my-project',
+    });
+    assert.ok(targeted !== 'help');
+    assert.match(
+      targeted.warnings.join('\n'),
+      /GOOGLE_CLOUD_PROJECT=my-project is set here: the local stack ignores it/,
+    );
+  });
+
+  it("shows a function's log lines as time, function, severity, message and run", () => {
+    const at = new Date('2026-01-01T10:11:12.000Z');
+    const line = JSON.stringify({
+      severity: 'WARNING',
+      time: at.toISOString(),
+      'logging.googleapis.com/labels': {
+        component: 'arr-control-plane',
+        runId: '17',
+        kind: 'setup',
+      },
+      step: 3,
+      repository: 'arr-coc-registry',
+      message: 'arr-coc-registry: labels differ',
+    });
+    assert.strictEqual(
+      plain(formatFunctionLine('setupRequested', line)),
+      `  ${at.toTimeString().slice(0, 8)} setupRequested    WARNING arr-coc-registry: labels differ [run 17] repository=arr-coc-registry`,
+    );
+    assert.strictEqual(
+      plain(formatFunctionLine('buildFinished', 'TypeError: boom')),
+      '           buildFinished     TypeError: boom',
+    );
+    assert.match(
+      describeFunctionEvent({
+        kind: 'exited',
+        target: 'buildFinished',
+        pid: 42,
+        exit: {code: null, signal: 'SIGKILL'},
+        restarting: true,
+      }),
+      /Function buildFinished \(pid 42\) exited \(SIGKILL\); starting it again/,
+    );
+  });
+
+  it('stops what a dead process left running only if it is still recognisably its own', async () => {
+    const started = spawn('sleep', ['300'], {detached: true, stdio: 'ignore'});
+    const pgid = started.pid!;
+    try {
+      assert.deepStrictEqual(
+        await stopLeftoverGroups([{name: 'other', pgid, marker: 'not-in-it'}]),
+        [],
+      );
+      assert.ok(isRecordedGroupRunning({name: 'sleeper', pgid}));
+      const stopped = await stopLeftoverGroups([
+        {name: 'sleeper', pgid, marker: 'sleep 300'},
+      ]);
+      assert.deepStrictEqual(
+        stopped.map(g => g.pgid),
+        [pgid],
+      );
+      assert.strictEqual(
+        isRecordedGroupRunning({name: 'sleeper', pgid}),
+        false,
+      );
+    } finally {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+
   it('only one process can claim the state file while it lives; a dead one is replaced', () => {
     const path = join(dir, 'state.json');
     claimStackState(state(process.pid), path);
@@ -137,106 +287,392 @@ describe('local stack: options and state file', () => {
   });
 });
 
+/** `npm start -- <args>` in the repository, as a user types it, with its output collected. */
+interface NpmStart {
+  readonly npm: ChildProcess;
+  output(): string;
+  readonly exited: Promise<{code: number | null; signal: string | null}>;
+}
+
+function npmStart(args: readonly string[], env: NodeJS.ProcessEnv): NpmStart {
+  const npm = spawn('npm', ['start', '--', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  npm.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  npm.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<{code: number | null; signal: string | null}>(
+    done => npm.once('exit', (code, signal) => done({code, signal})),
+  );
+  return {npm, output: () => output, exited};
+}
+
+/** The environment of a user's shell: only the state file to go by. */
+function userEnvironment(
+  statePath: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ARR_LOCAL_STACK_STATE: statePath,
+    NO_COLOR: '1',
+    ...extra,
+  };
+  for (const name of [
+    'GOOGLE_CLOUD_PROJECT',
+    'FIRESTORE_EMULATOR_HOST',
+    'PUBSUB_EMULATOR_HOST',
+    'ARTIFACT_REGISTRY_EMULATOR_HOST',
+    'CLOUD_BUILD_EMULATOR_HOST',
+  ]) {
+    delete env[name];
+  }
+  return env;
+}
+
+function runArr(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{code: number; stdout: string; stderr: string}> {
+  return new Promise(done =>
+    execFile(
+      process.execPath,
+      [ARR, ...args],
+      {env, timeout: 180_000},
+      (error, stdout, stderr) =>
+        done({
+          code:
+            error === null
+              ? 0
+              : typeof error.code === 'number'
+                ? error.code
+                : -1,
+          stdout,
+          stderr,
+        }),
+    ),
+  );
+}
+
+async function runningState(
+  statePath: string,
+  started: NpmStart,
+): Promise<StackState> {
+  const running = await until(
+    'the stack to run',
+    () => {
+      if (started.npm.exitCode !== null) {
+        throw new Error(`npm start exited early:\n${started.output()}`);
+      }
+      const lookup = readStackState(statePath);
+      return lookup.kind === 'live' && lookup.state.phase === 'running'
+        ? lookup.state
+        : undefined;
+    },
+    240_000,
+  );
+  await until(
+    'the banner',
+    () => (started.output().includes('npx arr setup') ? true : undefined),
+    10_000,
+  );
+  return running;
+}
+
+/** What is left of these process groups, and any emulator or function on their ports. */
+function leftovers(groups: readonly ProcessGroupRecord[]): string[] {
+  const members = groups.flatMap(g =>
+    livingMembers(g.pgid).map(pid => `${g.name}: pid ${pid}`),
+  );
+  const markers = groups.map(g =>
+    g.marker?.startsWith('--port=') ? g.marker : `${g.marker}`,
+  );
+  const processes = runningCommands(
+    /cloud-firestore-emulator|pubsub-emulator|functions-framework/,
+  ).filter(line =>
+    markers.some(marker =>
+      marker.startsWith('--port=')
+        ? line.includes(marker)
+        : new RegExp(`[=:]${marker}\\b`).test(line),
+    ),
+  );
+  return [...members, ...processes];
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Modification time and inode of files `arr` and the stack load from build/. */
+function buildFingerprint(): string {
+  return ['cli/arr.js', 'deploy/local/stack-cli.js', 'functions/index.js']
+    .map(file => {
+      const stat = statSync(join(ROOT, 'build', file));
+      return `${file} ${stat.ino} ${stat.mtimeMs}`;
+    })
+    .join('\n');
+}
+
 describe('npm start (the stack CLI as a process)', function () {
-  this.timeout(120_000);
+  this.timeout(420_000);
   let dir: string;
-  let first: ChildProcess | undefined;
+  const npmStarts: NpmStart[] = [];
+  const stackPids: number[] = [];
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'arr-stack-cli-'));
   });
   afterEach(async function (this: Context) {
-    this.timeout(30_000);
+    this.timeout(60_000);
+    if (this.currentTest?.state === 'failed') {
+      for (const s of npmStarts) {
+        process.stderr.write(`--- npm start output ---\n${s.output()}\n`);
+      }
+    }
     // After a failure: stop it the way a user would, so that it stops its
     // emulators and functions too; SIGKILL only if that does not work.
-    if (first && first.exitCode === null && first.signalCode === null) {
-      const child = first;
-      const gone = new Promise(done => child.once('exit', done));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await gone;
-      clearTimeout(timer);
+    for (const pid of stackPids.splice(0)) {
+      if (!processAlive(pid)) continue;
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 30_000;
+      while (processAlive(pid) && Date.now() < deadline) {
+        await new Promise(r => setTimeout(r, 200));
+      }
+      if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     }
-    first = undefined;
+    for (const s of npmStarts.splice(0)) {
+      if (s.npm.exitCode === null && s.npm.signalCode === null) {
+        s.npm.kill('SIGKILL');
+      }
+    }
     rmSync(dir, {recursive: true, force: true});
   });
 
-  it('runs until SIGTERM, says so to a second start, and leaves nothing behind', async function (this: Context) {
-    this.timeout(180_000);
+  it("serves the environment's configuration, answers a second start and --help without building, restarts a function killed mid-build, and SIGTERM to npm stops everything", async () => {
     const statePath = join(dir, 'state.json');
-    const env = {
-      ...process.env,
-      ARR_LOCAL_STACK_STATE: statePath,
-      NO_COLOR: '1',
-    };
-    let output = '';
-    first = spawn(process.execPath, [STACK_CLI, '--build-seconds', '0.2'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const env = userEnvironment(statePath, {
+      EPHEMERAL_REPOSITORY: 'arr-local-scratch',
+      MAX_BUILD_ATTEMPTS: '2',
     });
-    first.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-    first.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>(done =>
-      first!.once('exit', code => done(code)),
+    const first = npmStart(['--no-build', '--build-seconds', '3'], env);
+    npmStarts.push(first);
+    const running = await runningState(statePath, first);
+    stackPids.push(running.pid);
+    // npm runs the stack itself (exec), not a shell that would swallow signals.
+    assert.notStrictEqual(running.pid, first.npm.pid);
+    assert.match(
+      readFileSync(`/proc/${running.pid}/cmdline`, 'utf8').replace(/\0/g, ' '),
+      /^node scripts\/start\.js --no-build/,
     );
+    assert.match(
+      first.output(),
+      /From the environment: EPHEMERAL_REPOSITORY=arr-local-scratch, MAX_BUILD_ATTEMPTS=2/,
+    );
+    assert.match(
+      first.output(),
+      /npx arr teardown --confirm arr-local-scratch/,
+    );
+    assert.strictEqual(running.env?.EPHEMERAL_REPOSITORY, 'arr-local-scratch');
+    assert.strictEqual(running.env?.MAX_BUILD_ATTEMPTS, '2');
+    const seen = new Map<number, ProcessGroupRecord>();
+    const remember = (state: StackState | undefined) => {
+      for (const g of state?.processGroups ?? []) seen.set(g.pgid, g);
+    };
+    remember(running);
+    assert.deepStrictEqual([...seen.values()].map(g => g.name).sort(), [
+      'firestore emulator',
+      'functions-framework (buildFinished)',
+      'functions-framework (dockerfileChanged)',
+      'functions-framework (setupRequested)',
+      'functions-framework (teardownRequested)',
+      'pubsub emulator',
+    ]);
 
-    const running = await until(
-      'the stack to run',
-      () => {
-        if (first?.exitCode !== null) {
-          throw new Error(`npm start exited early:\n${output}`);
-        }
-        const lookup = readStackState(statePath);
-        return lookup.kind === 'live' && lookup.state.phase === 'running'
-          ? lookup.state
-          : undefined;
-      },
+    // A second start, and --help: answered before any build, build/ untouched.
+    const before = buildFingerprint();
+    const second = npmStart([], env);
+    npmStarts.push(second);
+    assert.strictEqual((await second.exited).code, 1, second.output());
+    assert.match(
+      second.output(),
+      new RegExp(`A local stack is already running \\(pid ${running.pid}`),
+    );
+    const help = npmStart(['--help'], env);
+    npmStarts.push(help);
+    assert.strictEqual((await help.exited).code, 0, help.output());
+    assert.match(help.output(), /Usage: npm start/);
+    for (const s of [second, help]) {
+      assert.doesNotMatch(s.output(), /Building/);
+    }
+    assert.strictEqual(buildFingerprint(), before, 'build/ was rewritten');
+
+    // The configuration reaches the functions, and arr uses the same.
+    const setup = await runArr(['setup', '--timeout', '150'], env);
+    assert.strictEqual(setup.code, 0, setup.stdout + setup.stderr);
+    assert.match(
+      setup.stdout,
+      /✓ Ephemeral repository created: arr-local-scratch/,
+    );
+    // The functions' own log lines, readable, in the npm start terminal.
+    await until(
+      'setupRequested log lines',
+      () =>
+        /\d\d:\d\d:\d\d setupRequested +INFO +✓ Ephemeral repository created: arr-local-scratch \[run \d+\]/.test(
+          first.output(),
+        )
+          ? true
+          : undefined,
+      20_000,
+    );
+    assert.doesNotMatch(first.output(), /"severity":/);
+
+    // buildFinished is killed while a build runs: it is started again, says so, and the build completes.
+    const changed = runArr(
+      [
+        'changed',
+        'arr-pytorch-base',
+        '--hash',
+        '0123456789ab',
+        '--timeout',
+        '150',
+      ],
+      env,
+    );
+    await until(
+      'the build to start',
+      () =>
+        /dockerfileChanged +INFO +⊕ Building arr-pytorch-base:0123456789ab/.test(
+          first.output(),
+        )
+          ? true
+          : undefined,
       150_000,
     );
-    assert.strictEqual(running.pid, first.pid);
-    assert.deepStrictEqual(Object.keys(running.functions ?? {}).sort(), [
-      'buildFinished',
-      'dockerfileChanged',
-      'setupRequested',
-      'teardownRequested',
-    ]);
-    await until(
-      'the banner',
-      () => (output.includes('npx arr setup') ? true : undefined),
-      5_000,
+    const current = readStackState(statePath);
+    assert.ok(current.kind === 'live');
+    remember(current.state);
+    const victim = current.state.processGroups?.find(
+      g => g.name === 'functions-framework (buildFinished)',
     );
-    assert.match(output, /Local stack running: project arr-local/);
-    assert.match(output, /npx arr teardown --confirm arr-coc-registry/);
-    const endpoints = Object.values(running.endpoints ?? {});
-    const functionUrls = Object.values(running.functions ?? {}).map(url =>
-      url.replace('http://', ''),
+    assert.ok(victim, 'buildFinished is in the state file');
+    process.kill(-victim.pgid, 'SIGKILL');
+    const result = await changed;
+    assert.strictEqual(result.code, 0, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      /✓ Build arr-pytorch-base:0123456789ab succeeded/,
     );
-    for (const hostPort of [...endpoints, ...functionUrls]) {
-      assert.ok(await portOpen(hostPort), `${hostPort} should listen`);
-    }
-
-    const second = await new Promise<{code: number; stderr: string}>(done =>
-      execFile(process.execPath, [STACK_CLI], {env}, (error, _out, stderr) =>
-        done({code: typeof error?.code === 'number' ? error.code : 0, stderr}),
+    assert.match(
+      first.output(),
+      new RegExp(
+        `✗ Function buildFinished \\(pid ${victim.pgid}\\) exited \\(SIGKILL\\); starting it again`,
       ),
     );
-    assert.strictEqual(second.code, 1);
-    assert.match(
-      second.stderr,
-      new RegExp(`A local stack is already running \\(pid ${first.pid}`),
+    assert.match(first.output(), /✓ Function buildFinished is serving again/);
+    const after = readStackState(statePath);
+    assert.ok(after.kind === 'live');
+    remember(after.state);
+    const replacement = after.state.processGroups?.find(
+      g => g.name === 'functions-framework (buildFinished)',
     );
+    assert.ok(replacement && replacement.pgid !== victim.pgid);
 
-    first.kill('SIGTERM');
-    assert.strictEqual(await exited, 0, output);
-    assert.match(output, /Stopped; nothing left running/);
+    // SIGTERM to npm itself (not to the stack): everything stops.
+    const endpoints = Object.values(running.endpoints ?? {});
+    first.npm.kill('SIGTERM');
+    await first.exited;
+    await until(
+      'the stack to stop',
+      () => (processAlive(running.pid) ? undefined : true),
+      60_000,
+    );
+    assert.match(first.output(), /SIGTERM: stopping the local stack/);
+    assert.match(first.output(), /Stopped; nothing left running/);
     assert.strictEqual(existsSync(statePath), false);
-    for (const hostPort of [...endpoints, ...functionUrls]) {
+    assert.deepStrictEqual(leftovers([...seen.values()]), []);
+    for (const hostPort of endpoints) {
       assert.strictEqual(
         await portOpen(hostPort),
         false,
         `${hostPort} still listens`,
       );
     }
+  });
+
+  it('after a SIGKILL of the stack, the next start stops what it left; --log-level takes effect; the stack stops when npm is gone', async () => {
+    const statePath = join(dir, 'state.json');
+    const env = userEnvironment(statePath);
+    const killed = npmStart(['--no-build', '--quiet'], env);
+    npmStarts.push(killed);
+    const dead = await runningState(statePath, killed);
+    stackPids.push(dead.pid);
+    const orphans = dead.processGroups ?? [];
+    assert.strictEqual(orphans.length, 6);
+    process.kill(dead.pid, 'SIGKILL');
+    await killed.exited;
+    // What the issue saw: the emulators and functions run on, orphaned.
+    assert.ok(
+      orphans.every(g => isRecordedGroupRunning(g)),
+      'the groups outlive a SIGKILL of the stack',
+    );
+    assert.strictEqual(readStackState(statePath).kind, 'stale');
+    try {
+      const next = npmStart(['--no-build', '--log-level', 'error'], env);
+      npmStarts.push(next);
+      const running = await runningState(statePath, next);
+      stackPids.push(running.pid);
+      assert.match(
+        next.output(),
+        new RegExp(
+          `A previous local stack \\(pid ${dead.pid}, started [^)]+\\) did not stop; stopped what it left running: .*firestore emulator`,
+        ),
+      );
+      assert.deepStrictEqual(leftovers(orphans), []);
+
+      // --log-level error: no INFO lines of the run it serves.
+      const setup = await runArr(
+        ['setup', '--dry-run', '--timeout', '150'],
+        env,
+      );
+      assert.strictEqual(setup.code, 0, setup.stdout + setup.stderr);
+      await new Promise(r => setTimeout(r, 1_000));
+      assert.doesNotMatch(next.output(), / INFO /);
+
+      // npm goes away without passing anything on: the stack notices and stops.
+      const groups = running.processGroups ?? [];
+      next.npm.kill('SIGKILL');
+      await until(
+        'the stack to stop after npm',
+        () => (processAlive(running.pid) ? undefined : true),
+        60_000,
+      );
+      assert.strictEqual(existsSync(statePath), false);
+      assert.deepStrictEqual(leftovers(groups), []);
+    } finally {
+      await stopLeftoverGroups(orphans, {graceMs: 1_000});
+    }
+  });
+
+  it('refuses configuration it would otherwise ignore, before starting anything', async () => {
+    const statePath = join(dir, 'state.json');
+    const refused = npmStart(
+      ['--no-build'],
+      userEnvironment(statePath, {CLOUD_BUILDS_TOPIC: 'my-builds'}),
+    );
+    npmStarts.push(refused);
+    assert.strictEqual((await refused.exited).code, 2, refused.output());
+    assert.match(
+      refused.output(),
+      /CLOUD_BUILDS_TOPIC is "my-builds": the local stack cannot rename its topics/,
+    );
+    assert.strictEqual(existsSync(statePath), false);
   });
 
   it('fails fast with install instructions when the emulators cannot run', async () => {

@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {PubSub} from '@google-cloud/pubsub';
 import {
+  FunctionHostEvent,
   ServedFunctions,
   postPushMessage,
   pushBody,
@@ -286,6 +287,80 @@ describe('function host lifecycle', () => {
     }
     assert.deepEqual(livingMembers(host.pgid), []);
     await assert.rejects(fetch(`${host.url}/`));
+  });
+
+  it('starts a function that exits unasked again, on the same port, and says so', async () => {
+    const events: FunctionHostEvent[] = [];
+    const host = await startFunctionHost({
+      source: FIXTURE,
+      target: 'recordEvent',
+      restart: true,
+      onEvent: event => events.push(event),
+    });
+    const first = host.pgid;
+    try {
+      process.kill(-first, 'SIGKILL');
+      await eventually(() => events.find(event => event.kind === 'restarted'), {
+        waitingFor: 'the function to be started again',
+        timeoutMs: 60_000,
+      });
+      assert.deepEqual(
+        events.map(event => event.kind),
+        ['exited', 'restarted'],
+      );
+      const [exited] = events;
+      assert.ok(exited.kind === 'exited');
+      assert.equal(exited.exit.signal, 'SIGKILL');
+      assert.equal(exited.restarting, true);
+      assert.equal(host.restarts, 1);
+      assert.notEqual(host.pgid, first);
+      assert.deepEqual(livingMembers(first), []);
+      assert.ok((await fetch(`${host.url}/`)).status > 0, 'it serves again');
+    } finally {
+      await host.stop();
+    }
+    assert.deepEqual(livingMembers(host.pgid), []);
+    assert.equal(events.length, 2, 'stop() is not an exit to restart after');
+  });
+
+  it('without restart, an exit is reported and the function stays down', async () => {
+    const events: FunctionHostEvent[] = [];
+    const host = await startFunctionHost({
+      source: FIXTURE,
+      target: 'recordEvent',
+      onEvent: event => events.push(event),
+    });
+    try {
+      process.kill(-host.pgid, 'SIGKILL');
+      const exited = await eventually(() => events[0], {
+        waitingFor: 'the exit to be reported',
+      });
+      assert.ok(exited.kind === 'exited' && exited.restarting === false);
+      await new Promise(resolve => setTimeout(resolve, 1_000));
+      assert.equal(events.length, 1);
+      await assert.rejects(fetch(`${host.url}/`));
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('passes on each line the function writes once it serves', async () => {
+    const lines: string[] = [];
+    const host = await startFunctionHost({
+      source: FIXTURE,
+      target: 'recordEvent',
+      onLine: line => lines.push(line),
+    });
+    try {
+      // functions-framework's own start-up banner is not passed on.
+      assert.ok(
+        !lines.some(line => /Serving function/.test(line)),
+        lines.join('\n'),
+      );
+      assert.match(host.output, /Serving function/);
+    } finally {
+      await host.stop();
+    }
   });
 
   it('a target that is not registered fails with the framework output', async () => {

@@ -27,6 +27,18 @@ describe('config', () => {
     assert.strictEqual(config.ephemeralRepository, 'arr-coc-registry');
     assert.strictEqual(config.cloudBuildsTopic, 'cloud-builds');
     assert.strictEqual(config.artifactRegistryEmulator, undefined);
+    assert.strictEqual(config.runRetentionDays, 30);
+  });
+
+  it('reads RUN_RETENTION_DAYS: how long run records are kept', () => {
+    assert.strictEqual(
+      loadConfig({...base, RUN_RETENTION_DAYS: '7'}).runRetentionDays,
+      7,
+    );
+    assert.strictEqual(
+      loadConfig({...base, RUN_RETENTION_DAYS: ' '}).runRetentionDays,
+      30,
+    );
   });
 
   it('reads the stand-in endpoints as host:port', () => {
@@ -87,6 +99,13 @@ describe('config', () => {
       {...base, MAX_BUILD_ATTEMPTS: '0'},
       'MAX_BUILD_ATTEMPTS',
     ],
+    ...['0', '-3', '1.5', '30d', '3651'].map(
+      (days): [string, Record<string, string>, string] => [
+        `a run retention of "${days}" days`,
+        {...base, RUN_RETENTION_DAYS: days},
+        'RUN_RETENTION_DAYS',
+      ],
+    ),
   ];
   for (const [what, env, variable] of refusals) {
     it(`refuses ${what} and names ${variable}`, () => {

@@ -1,0 +1,168 @@
+/**
+ * A newcomer's first minutes in a fresh clone: `npx arr` typed before the
+ * first build, then `npm run build`, then `npx arr` again. npx sets a
+ * package's bin up once and never again, so the bin must be a committed file
+ * (bin/arr.js) that says what to do while there is no build; and the build
+ * works in place, never deleting build/ under a running stack.
+ *
+ * The clone is a copy of this checkout's files (what git would check out:
+ * no build/, node_modules/ or .local-stack/), with node_modules linked to
+ * this checkout's (npm ci, offline), and npx given a cache of its own, as on
+ * a machine that never ran it.
+ */
+import * as assert from 'assert';
+import {execFile} from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join, resolve} from 'node:path';
+
+const ROOT = resolve(__dirname, '../../..');
+/** Not part of a fresh clone. */
+const NOT_CHECKED_OUT = new Set([
+  '.git',
+  'node_modules',
+  'build',
+  'coverage',
+  '.local-stack',
+  '.nyc_output',
+]);
+
+function copyCheckout(from: string, to: string): void {
+  mkdirSync(to, {recursive: true});
+  for (const entry of readdirSync(from, {withFileTypes: true})) {
+    if (NOT_CHECKED_OUT.has(entry.name)) continue;
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) copyCheckout(source, target);
+    else if (entry.isFile()) {
+      copyFileSync(source, target);
+      // As git checks it out: with the executable bit of bin/arr.js.
+      chmodSync(target, statSync(source).mode & 0o777);
+    }
+  }
+}
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Result> {
+  return new Promise(done =>
+    execFile(
+      command,
+      [...args],
+      {cwd, env, timeout: 300_000},
+      (error, stdout, stderr) =>
+        done({
+          code:
+            error === null
+              ? 0
+              : typeof error.code === 'number'
+                ? error.code
+                : -1,
+          stdout,
+          stderr,
+        }),
+    ),
+  );
+}
+
+describe('a fresh clone: npx arr before and after the first build', function () {
+  this.timeout(420_000);
+  let clone: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(() => {
+    const scratch = mkdtempSync(join(tmpdir(), 'arr-fresh-clone-'));
+    clone = join(scratch, 'repo');
+    copyCheckout(ROOT, clone);
+    symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
+    env = {
+      ...process.env,
+      // npx's own cache, as on a machine that never ran it.
+      npm_config_cache: join(scratch, 'npm-cache'),
+      npm_config_update_notifier: 'false',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      ARR_LOCAL_STACK_STATE: join(scratch, 'no-stack.json'),
+      NO_COLOR: '1',
+    };
+    for (const name of [
+      'GOOGLE_CLOUD_PROJECT',
+      'FIRESTORE_EMULATOR_HOST',
+      'PUBSUB_EMULATOR_HOST',
+    ]) {
+      delete env[name];
+    }
+  });
+  after(() => rmSync(resolve(clone, '..'), {recursive: true, force: true}));
+
+  it('the bin is a committed, executable launcher', () => {
+    const manifest = JSON.parse(
+      readFileSync(join(ROOT, 'package.json'), 'utf8'),
+    ) as {bin: Record<string, string>; scripts: Record<string, string>};
+    assert.deepStrictEqual(manifest.bin, {arr: 'bin/arr.js'});
+    const launcher = join(ROOT, 'bin', 'arr.js');
+    assert.ok(statSync(launcher).mode & 0o100, 'bin/arr.js is executable');
+    assert.match(readFileSync(launcher, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    // No build step deletes build/ under a running stack or CLI.
+    for (const script of ['build', 'start', 'pretest']) {
+      assert.doesNotMatch(manifest.scripts[script] ?? '', /rm -rf build/);
+    }
+  });
+
+  it('npx arr says to build first, npm run build builds in place, then npx arr works', async () => {
+    const before = await run('npx', ['arr', '--help'], clone, env);
+    assert.strictEqual(before.code, 5, before.stdout + before.stderr);
+    assert.match(
+      before.stderr,
+      /arr is not ready: build\/cli\/arr\.js is missing\.\n {2}Build it first: {3}npm run build/,
+    );
+    assert.match(before.stderr, /npm start/);
+
+    // Something a running stack would be using, and an output whose source is gone.
+    mkdirSync(join(clone, 'build', 'test'), {recursive: true});
+    writeFileSync(join(clone, 'build', 'in-use.txt'), 'kept');
+    writeFileSync(join(clone, 'build', 'test', 'renamed.test.js'), '');
+    const build = await run('npm', ['run', 'build'], clone, env);
+    assert.strictEqual(build.code, 0, build.stdout + build.stderr);
+    assert.ok(existsSync(join(clone, 'build', 'in-use.txt')), 'build/ kept');
+    assert.strictEqual(
+      existsSync(join(clone, 'build', 'test', 'renamed.test.js')),
+      false,
+      'a compiled file without its source is removed',
+    );
+    assert.match(
+      build.stderr,
+      /Removed 1 compiled file\(s\) whose source is gone/,
+    );
+
+    const after = await run('npx', ['arr', '--help'], clone, env);
+    assert.strictEqual(after.code, 0, after.stdout + after.stderr);
+    assert.match(after.stdout, /Usage: arr \[options\] \[command\]/);
+
+    // The real CLI behind it: no stack, no project, so it says how to get one.
+    const runs = await run('npx', ['arr', 'runs'], clone, env);
+    assert.strictEqual(runs.code, 5, runs.stdout + runs.stderr);
+    assert.match(runs.stderr, /arr does not know which project to use/);
+  });
+});

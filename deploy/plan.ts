@@ -93,6 +93,8 @@ export interface CatalogImage {
   name: string;
   dockerfile: string;
   context: string;
+  /** What the cache key covers; `dockerfile` when absent (shared/catalog.ts). */
+  keyCovers?: 'dockerfile' | 'context';
 }
 
 const NOT_FOUND = /NOT_FOUND|not found|does not exist|404/i;
@@ -857,7 +859,7 @@ function schedulerStep(o: DeployOptions): EnsureStep {
   };
 }
 
-/** `name|dockerfile|context` per image, space separated: the trigger's _IMAGES. */
+/** `name|dockerfile|context|keyCovers` per image, space separated: the trigger's _IMAGES. */
 export function imagesSubstitution(images: readonly CatalogImage[]): string {
   return images
     .map(i => {
@@ -868,9 +870,19 @@ export function imagesSubstitution(images: readonly CatalogImage[]): string {
           );
         }
       }
-      return `${i.name}|${i.dockerfile}|${i.context}`;
+      return `${i.name}|${i.dockerfile}|${i.context}|${i.keyCovers ?? 'dockerfile'}`;
     })
     .join(' ');
+}
+
+/**
+ * The files whose change runs the trigger: each Dockerfile, and everything under the
+ * context folder of a context-keyed image (its key covers those files).
+ */
+export function triggerIncludedFiles(images: readonly CatalogImage[]): string[] {
+  return images.map(i =>
+    i.keyCovers === 'context' ? `${i.context}/**` : i.dockerfile,
+  );
 }
 
 export function triggerSubstitutions(
@@ -909,7 +921,7 @@ function triggerStep(
     ...where,
     `--branch-pattern=^${escapeRegex(o.triggerBranch)}$`,
     `--inline-config=${TRIGGER_CONFIG_PATH}`,
-    `--included-files=${inputs.images.map(i => i.dockerfile).join(',')}`,
+    `--included-files=${triggerIncludedFiles(inputs.images).join(',')}`,
     `--substitutions=${substitutions}`,
     `--service-account=projects/${o.project}/serviceAccounts/${identities(o).trigger}`,
     ...common(o),

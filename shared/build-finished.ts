@@ -130,6 +130,7 @@ async function finishSuccessfulBuild(
       key: record.key,
       digest,
       dockerfileHash: record.dockerfileHash,
+      contextDigest: record.contextDigest,
       source: record.source,
       builtAt: record.finishTime ?? new Date().toISOString(),
       buildId: record.buildId,

@@ -29,6 +29,7 @@ export interface BuildRecord {
   attempts: number;
   failuresInRow: number;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
   parentKey?: string;
   parentDigest?: string;
@@ -103,6 +104,7 @@ export interface ClaimRequest {
   tier: Tier;
   repository: string;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
   parentKey?: string;
   parentDigest?: string;
@@ -405,6 +407,7 @@ function claimRecord(
     attempts,
     failuresInRow: previous && !request.force ? previous.failuresInRow : 0,
     dockerfileHash: request.dockerfileHash,
+    contextDigest: request.contextDigest,
     source: request.source,
     parentKey: request.parentKey,
     parentDigest: request.parentDigest,

@@ -2,8 +2,8 @@
  * dockerfile-changed: build an image only when its cache key has no image yet, and start
  * exactly one Cloud Build per (image, key), however many deliveries arrive at once.
  */
-import type {CatalogImage, Tier} from './catalog';
-import {cacheKey} from './cache-key';
+import {type CatalogImage, keyCoversOf, type Tier} from './catalog';
+import {cacheKey, describeContent, type ImageContent} from './cache-key';
 import {LIFECYCLE_LABEL} from './artifact-registry';
 import {quote} from './quote';
 import {repositoryForTier} from './config';
@@ -49,6 +49,38 @@ export function catalogImage(context: Context, name: string): CatalogImage {
   return image;
 }
 
+/** Why a dockerfile-changed for a context-keyed image without a context digest is refused. */
+export function missingContextDigest(image: string): string {
+  return `${image} is keyed on its whole build context (catalog: "keyCovers": "context"), but the message has no contextDigest; compute it from the image's folder with \`arr changed ${image} --from <folder>\` (or the recipe in the README, "Context digest") and publish again`;
+}
+
+/**
+ * What the image's key is made of, as its catalog entry says: the Dockerfile hash, and
+ * the context digest for a context-keyed image (refused without one: a key without it
+ * would claim a build context nobody hashed).
+ */
+export async function imageContent(
+  image: CatalogImage,
+  request: Pick<DockerfileChanged, 'dockerfileHash' | 'contextDigest'>,
+  run: Run,
+): Promise<ImageContent> {
+  if (keyCoversOf(image) === 'context') {
+    if (request.contextDigest === undefined) {
+      throw new PermanentError(missingContextDigest(image.name));
+    }
+    return {
+      dockerfileHash: request.dockerfileHash,
+      contextDigest: request.contextDigest,
+    };
+  }
+  if (request.contextDigest !== undefined) {
+    await run.info(
+      `ℹ contextDigest ${request.contextDigest} not used: the catalog keys ${image.name} on its Dockerfile alone`,
+    );
+  }
+  return {dockerfileHash: request.dockerfileHash};
+}
+
 interface ParentImage {
   image: string;
   key: string;
@@ -65,6 +97,7 @@ export async function handleDockerfileChange(
   const image = catalogImage(context, request.image);
   const repository = repositoryFor(image.tier, context);
   const identity = {image: image.name, tier: image.tier, repository};
+  const content = await imageContent(image, request, run);
   const firestore = await context.clients.firestore();
 
   // One read for the image and its parent: the cache-hit path stays at two remote calls.
@@ -75,10 +108,12 @@ export async function handleDockerfileChange(
   const latest = entry?.latestRequest;
   if (
     latest?.dockerfileHash !== request.dockerfileHash ||
+    latest?.contextDigest !== content.contextDigest ||
     latest?.source !== request.source
   ) {
     await recordLatestRequest(firestore, identity, {
       dockerfileHash: request.dockerfileHash,
+      contextDigest: content.contextDigest,
       source: request.source,
       requestedBy: request.requestedBy,
       at: new Date().toISOString(),
@@ -110,11 +145,11 @@ export async function handleDockerfileChange(
   }
 
   const key = cacheKey(
-    request.dockerfileHash,
+    content,
     parent && {image: parent.image, key: parent.key},
   );
   await run.info(
-    `ℹ ${image.name}: Dockerfile ${request.dockerfileHash}${parent ? ` on ${parent.image}:${parent.key}` : ''} → cache key ${key}`,
+    `ℹ ${image.name}: ${describeContent(content)}${parent ? ` on ${parent.image}:${parent.key}` : ''} → cache key ${key}`,
   );
 
   let checkedAbsentAt: Date | undefined;
@@ -146,6 +181,7 @@ export async function handleDockerfileChange(
         key,
         digest: tag.digest,
         dockerfileHash: request.dockerfileHash,
+        contextDigest: content.contextDigest,
         source: request.source,
         builtAt: new Date().toISOString(),
         origin: 'adopted',
@@ -176,6 +212,7 @@ export async function handleDockerfileChange(
     image,
     repository,
     key,
+    content,
     parent,
     request,
     run,
@@ -250,6 +287,7 @@ interface BuildStart {
   image: CatalogImage;
   repository: string;
   key: string;
+  content: ImageContent;
   parent?: ParentImage;
   request: DockerfileChanged;
   run: Run;
@@ -408,6 +446,7 @@ function claim(start: BuildStart): Promise<ClaimOutcome> {
       tier: start.image.tier,
       repository: start.repository,
       dockerfileHash: start.request.dockerfileHash,
+      contextDigest: start.content.contextDigest,
       source: start.request.source,
       parentKey: start.parent?.key,
       parentDigest: start.parent?.digest,

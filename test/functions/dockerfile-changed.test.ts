@@ -8,6 +8,7 @@ import {handleEvent} from '../../shared/handle-event';
 import {readManifestEntry} from '../../shared/manifest';
 import {readRun, RunRecord} from '../../shared/runs';
 import {
+  dockerfileKeyedCatalog,
   pubSubEvent,
   TestControlPlane,
   testControlPlane,
@@ -28,7 +29,9 @@ describe('dockerfileChanged and buildFinished', () => {
   let inbox: Inbox;
 
   beforeEach(async () => {
-    plane = await testControlPlane();
+    // The seed's contract: every image keyed on its Dockerfile alone (context keys:
+    // context-keys.test.ts, on the checked-in catalog).
+    plane = await testControlPlane({}, {catalog: dockerfileKeyedCatalog()});
     plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
       labels: {'arr-lifecycle': 'persistent'},
     });

@@ -23,6 +23,7 @@ import {catalogImage, repositoryFor} from './image-changes';
 import {recordPresentImage} from './manifest';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
+import {buildSeconds} from './savings';
 
 export async function handleBuildNotification(
   build: BuildNotification,
@@ -134,6 +135,8 @@ async function finishSuccessfulBuild(
       source: record.source,
       builtAt: record.finishTime ?? new Date().toISOString(),
       buildId: record.buildId,
+      buildSeconds: buildSeconds(record),
+      machineType: record.machineType,
       origin: 'built',
       parentKey: record.parentKey,
       parentDigest: record.parentDigest,

@@ -43,6 +43,10 @@ export interface BuildRecord {
   digest?: string;
   logUrl?: string;
   failureDetail?: string;
+  /** The catalog's machine type when claimed (what a build-minute of it costs). */
+  machineType?: string;
+  /** Duplicates that arrived while it was building (shared/savings.ts). */
+  joins?: number;
   /** Side effects of a SUCCESS already done, so a redelivery never repeats them. */
   dependentsPublished?: boolean;
   cleanedUp?: boolean;
@@ -108,6 +112,7 @@ export interface ClaimRequest {
   source: string;
   parentKey?: string;
   parentDigest?: string;
+  machineType?: string;
   runId: string;
   maxAttempts: number;
   force: boolean;
@@ -411,6 +416,8 @@ function claimRecord(
     source: request.source,
     parentKey: request.parentKey,
     parentDigest: request.parentDigest,
+    machineType: request.machineType,
+    joins: previous?.joins,
     runId: request.runId,
     claimedAt: at,
     deadline: new Date(request.now.getTime() + CLAIM_GRACE_MS).toISOString(),

@@ -4,6 +4,7 @@
  * An invalid configuration fails loudly and names the variable, because a function that
  * starts with a wrong repository name is worse than one that does not start at all.
  */
+import {parseBuildMinuteRates} from './build-rates';
 import {isValidRepositoryId} from './repository-id';
 
 export interface HostPort {
@@ -24,6 +25,8 @@ export interface Config {
   artifactRegistryEmulator?: HostPort;
   cloudBuildEmulator?: HostPort;
   maxBuildAttempts: number;
+  /** BUILD_MINUTE_RATES: USD per build-minute by machine type, over shared/build-rates.ts. */
+  buildMinuteRates?: Record<string, number>;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -131,6 +134,16 @@ export function loadConfig(env: Environment = process.env): Config {
     throw new ConfigError('MAX_BUILD_ATTEMPTS', 'must be a positive integer');
   }
 
+  let buildMinuteRates: Record<string, number> | undefined;
+  const rates = env.BUILD_MINUTE_RATES?.trim();
+  if (rates) {
+    try {
+      buildMinuteRates = parseBuildMinuteRates(rates);
+    } catch (error) {
+      throw new ConfigError('BUILD_MINUTE_RATES', (error as Error).message);
+    }
+  }
+
   return {
     projectId,
     region,
@@ -145,6 +158,7 @@ export function loadConfig(env: Environment = process.env): Config {
     ),
     cloudBuildEmulator: readHostPort(env, 'CLOUD_BUILD_EMULATOR_HOST'),
     maxBuildAttempts,
+    ...(buildMinuteRates ? {buildMinuteRates} : {}),
   };
 }
 

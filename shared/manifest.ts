@@ -35,6 +35,9 @@ export interface ManifestEntry {
   source?: string;
   builtAt?: string;
   buildId?: string;
+  /** How long the build that produced it ran (Cloud Build's start → finish), and on what. */
+  buildSeconds?: number;
+  machineType?: string;
   /** How it got here: built by us, or adopted from a tag pushed by hand. */
   origin?: 'built' | 'adopted';
   /** What was asked for last; setup's reconcile and a parent's rebuild republish it. */
@@ -51,6 +54,8 @@ export interface PresentImage {
   builtAt: string;
   origin: 'built' | 'adopted';
   buildId?: string;
+  buildSeconds?: number;
+  machineType?: string;
   parentKey?: string;
   parentDigest?: string;
 }
@@ -130,6 +135,10 @@ export async function recordPresentImage(
         ...identity,
         ...present,
         contextDigest: present.contextDigest ?? FieldValue.delete(),
+        // An adopted image replaces a built one: no build time of its own.
+        buildId: present.buildId ?? FieldValue.delete(),
+        buildSeconds: present.buildSeconds ?? FieldValue.delete(),
+        machineType: present.machineType ?? FieldValue.delete(),
         present: true,
         updatedAt: new Date().toISOString(),
       },

@@ -11,6 +11,7 @@ import type {
 import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 import type {Logger} from './log';
 import {escapeControlCharacters} from './quote';
+import type {RunResult} from './savings';
 
 export const RunKind = [
   'setup',
@@ -63,6 +64,8 @@ export interface RunRecord {
   refs?: Record<string, string>;
   /** Messages this run published; their ids are the ids of the runs they start. */
   spawned?: SpawnedRun[];
+  /** What a dockerfile-changed run decided, as data (shared/savings.ts). */
+  result?: RunResult;
 }
 
 export interface SpawnedRun {
@@ -205,6 +208,12 @@ export class Run {
     for (const [key, value] of Object.entries(refs)) {
       this.pendingFields[`refs.${key}`] = value;
     }
+    this.scheduleWrite();
+  }
+
+  /** What the run decided, as data; written with its next step or outcome. */
+  async result(result: RunResult): Promise<void> {
+    this.pendingFields.result = withoutUndefined({...result});
     this.scheduleWrite();
   }
 

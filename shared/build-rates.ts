@@ -58,6 +58,7 @@ export function buildCostUsd(
 }
 
 export function formatUsd(usd: number): string {
+  if (usd > 0 && usd < 0.01) return '<$0.01';
   return usd >= 100 ? `$${Math.round(usd)}` : `$${usd.toFixed(2)}`;
 }
 

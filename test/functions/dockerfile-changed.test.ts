@@ -176,10 +176,14 @@ describe('dockerfileChanged and buildFinished', () => {
     plane.artifactRegistry.calls.clear();
     plane.cloudBuild.calls.clear();
     const run = await changed('arr-pytorch-base', BASE_HASH);
+    // The line also says what the hit avoided: the build that made the image.
     assert.ok(
-      texts(run).includes(
-        `✓ Using cached arr-pytorch-base:${BASE_HASH} (hash matches, no rebuild)`,
+      texts(run).some(t =>
+        t.startsWith(
+          `✓ Using cached arr-pytorch-base:${BASE_HASH} (hash matches, no rebuild) — avoided a rebuild: built in `,
+        ),
       ),
+      texts(run).join('\n'),
     );
     assert.strictEqual(createBuilds(), 0);
     assert.deepStrictEqual(plane.artifactRegistry.calls.counts(), {GetTag: 1});

@@ -118,19 +118,25 @@ export async function measureReadyTime(
   driver.stack.standIns.cloudBuild.setBuildDurations(
     buildDurationsFor(buildSeconds),
   );
-  await driver.publish(TOPICS.setup, {requestedBy: 'bench'});
+  await driver.waitForRun(
+    await driver.publish(TOPICS.setup, {requestedBy: 'bench'}),
+    60_000,
+  );
   await driver.waitForQuiet();
   for (const {image} of CHECKLIST_IMAGES) {
     await driver.publish(TOPICS.dockerfileChanged, dockerfileChanged(image));
   }
   await driver.waitForQuiet({timeoutMs: 120_000});
+  await allPresentAt(driver, 120_000);
 
   const samples: ReadySample[] = [];
   for (let i = 0; i < runs; i++) {
-    await driver.publish(TOPICS.teardown, {
+    // Waited for by id: a delivery slower than the quiet period would otherwise race it.
+    const teardown = await driver.publish(TOPICS.teardown, {
       confirm: EPHEMERAL_REPOSITORY,
       requestedBy: 'bench',
     });
+    await driver.waitForRun(teardown, 60_000);
     await driver.waitForQuiet();
     const before = new Set(driver.stack.standIns.cloudBuild.buildIds());
     const publishedAt = Date.now();

@@ -10,7 +10,11 @@
  */
 import {buildDurationsFor} from '../deploy/local/stack';
 import {imageCatalog} from '../shared/catalog';
-import {CHECKLIST_IMAGES, dockerfileChanged, EPHEMERAL_REPOSITORY} from './checklist';
+import {
+  CHECKLIST_IMAGES,
+  dockerfileChanged,
+  EPHEMERAL_REPOSITORY,
+} from './checklist';
 import {type StackDriver, TOPICS, sleep} from './stack-driver';
 import {median} from './stats';
 
@@ -59,7 +63,12 @@ function buildTimes(driver: StackDriver, ids: readonly string[]): BuildTimes[] {
       substitutions?: Record<string, string>;
     };
     const image = json.substitutions?._IMAGE;
-    if (json.status !== 'SUCCESS' || !image || !json.createTime || !json.finishTime)
+    if (
+      json.status !== 'SUCCESS' ||
+      !image ||
+      !json.createTime ||
+      !json.finishTime
+    )
       return [];
     return [
       {

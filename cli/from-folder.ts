@@ -38,7 +38,10 @@ export function contentFromFolder(
   const inCheckout = path.join(folder, image.dockerfile);
   const [contextDir, dockerfile] = fs.existsSync(inCheckout)
     ? [path.join(folder, image.context), inCheckout]
-    : [folder, path.join(folder, path.relative(image.context, image.dockerfile))];
+    : [
+        folder,
+        path.join(folder, path.relative(image.context, image.dockerfile)),
+      ];
   if (!fs.existsSync(dockerfile)) {
     throw new UsageError(
       `--from ${folder}: no Dockerfile for ${image.name} at ${dockerfile} (nor at ${inCheckout}); give the image's folder or a checkout with ${image.dockerfile}.`,

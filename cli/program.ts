@@ -186,7 +186,10 @@ export function createProgram(
     .description(
       "an image's Dockerfile hash, context digest and cache key, computed from a folder; offline, nothing published (stdout: the key alone)",
     )
-    .argument('<image>', 'a catalog image without a parent, e.g. arr-pytorch-base')
+    .argument(
+      '<image>',
+      'a catalog image without a parent, e.g. arr-pytorch-base',
+    )
     .requiredOption(
       '--from <folder>',
       "the image's folder, or a checkout holding the catalog's paths",

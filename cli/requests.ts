@@ -156,12 +156,7 @@ export function changedMessage(
         : {}),
       source:
         input.source ??
-        defaultSource(
-          projectId,
-          input.image,
-          input.hash,
-          input.contextDigest,
-        ),
+        defaultSource(projectId, input.image, input.hash, input.contextDigest),
       requestedBy: input.requestedBy,
       ...(input.force ? {force: true} : {}),
     },

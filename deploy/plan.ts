@@ -879,7 +879,9 @@ export function imagesSubstitution(images: readonly CatalogImage[]): string {
  * The files whose change runs the trigger: each Dockerfile, and everything under the
  * context folder of a context-keyed image (its key covers those files).
  */
-export function triggerIncludedFiles(images: readonly CatalogImage[]): string[] {
+export function triggerIncludedFiles(
+  images: readonly CatalogImage[],
+): string[] {
   return images.map(i =>
     i.keyCovers === 'context' ? `${i.context}/**` : i.dockerfile,
   );

@@ -7,16 +7,17 @@
  * Overridable: BUILD_MINUTE_RATES="E2_HIGHCPU_32=0.07,E2_MEDIUM=0.003" (the functions'
  * environment and arr's, read by shared/config.ts).
  */
-export const DEFAULT_BUILD_MINUTE_RATES_USD: Readonly<Record<string, number>> = {
-  // Cloud Build's `UNSPECIFIED` machine is e2-standard-2.
-  UNSPECIFIED: 0.006,
-  E2_MEDIUM: 0.003,
-  E2_HIGHCPU_8: 0.016,
-  E2_HIGHCPU_32: 0.064,
-  // "offered at the same price as e2-highcpu-8 and e2-highcpu-32"
-  N1_HIGHCPU_8: 0.016,
-  N1_HIGHCPU_32: 0.064,
-};
+export const DEFAULT_BUILD_MINUTE_RATES_USD: Readonly<Record<string, number>> =
+  {
+    // Cloud Build's `UNSPECIFIED` machine is e2-standard-2.
+    UNSPECIFIED: 0.006,
+    E2_MEDIUM: 0.003,
+    E2_HIGHCPU_8: 0.016,
+    E2_HIGHCPU_32: 0.064,
+    // "offered at the same price as e2-highcpu-8 and e2-highcpu-32"
+    N1_HIGHCPU_8: 0.016,
+    N1_HIGHCPU_32: 0.064,
+  };
 
 export const BUILD_MINUTE_RATES_SOURCE = {
   url: 'https://cloud.google.com/build/pricing',

@@ -120,7 +120,7 @@ export function parseDockerignore(text: string): IgnorePattern[] {
 
 function globToRegex(pattern: string): string {
   let out = '';
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const c = pattern[i];
     if (c === '*' && pattern[i + 1] === '*') {
       i += 2;
@@ -162,7 +162,8 @@ const bytesOf = (latin1Path: string) => Buffer.from(latin1Path, 'latin1');
 
 /** Every regular file and symbolic link under `root`, relative, not following links. */
 function walk(root: Buffer, prefix: string, out: string[]): void {
-  const dir = prefix === '' ? root : Buffer.concat([root, bytesOf(`/${prefix}`)]);
+  const dir =
+    prefix === '' ? root : Buffer.concat([root, bytesOf(`/${prefix}`)]);
   for (const entry of fs.readdirSync(dir, {
     withFileTypes: true,
     encoding: 'buffer',
@@ -209,7 +210,7 @@ export function listContext(contextDir: string): ContextListing {
     } else {
       entries.push({
         path: relative,
-        // eslint-disable-next-line no-bitwise
+
         mode: stat.mode & 0o100 ? '100755' : '100644',
         sha256: sha256(fs.readFileSync(full)),
       });

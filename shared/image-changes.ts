@@ -227,7 +227,12 @@ export async function handleDockerfileChange(
       const ownRecord = await readBuildRecord(firestore, image.name, key);
       const own = await ownBuildOf(ownRecord, context);
       if (own) {
-        await run.result({kind: 'joined', image: image.name, key, buildId: own});
+        await run.result({
+          kind: 'joined',
+          image: image.name,
+          key,
+          buildId: own,
+        });
         if (ownRecord) await joined(context, image, ownRecord);
         await run.ok(
           `✓ ${image.name}:${key} already built (build ${own}); the manifest records it when Cloud Build's notification arrives`,

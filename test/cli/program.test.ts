@@ -41,7 +41,10 @@ async function parse(
       calls.push({command: 'cleanup', image, flags}),
       0
     ),
-    key: async (image, flags) => (calls.push({command: 'key', image, flags}), 0),
+    key: async (image, flags) => (
+      calls.push({command: 'key', image, flags}),
+      0
+    ),
   };
   let out = '';
   let err = '';

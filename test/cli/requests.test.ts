@@ -146,7 +146,10 @@ describe('arr input validation (before anything is published)', () => {
         'arr-local',
       ),
     );
-    assert.match(malformed.message, /--context-digest must be 12 lowercase hex/);
+    assert.match(
+      malformed.message,
+      /--context-digest must be 12 lowercase hex/,
+    );
     const extra = refusal(() =>
       changedMessage(
         {
@@ -177,7 +180,10 @@ describe('arr input validation (before anything is published)', () => {
       assert.deepStrictEqual(fromFolder, fromCheckout);
       assert.strictEqual(
         fromCheckout.dockerfileHash,
-        createHash('sha256').update('FROM scratch\n').digest('hex').slice(0, 12),
+        createHash('sha256')
+          .update('FROM scratch\n')
+          .digest('hex')
+          .slice(0, 12),
       );
       assert.strictEqual(fromCheckout.contextDigest, contextDigest(dir));
       assert.strictEqual(fromCheckout.files, 3);

@@ -312,7 +312,10 @@ describe('Cloud Build configs', () => {
       const {hash, digest} = hashes.get(present[i])!;
       const image = catalogImages().find(c => c.name === present[i])!;
       const context = image.keyCovers === 'context';
-      assert.equal(digest, context ? contextDigest(path.join(dir, image.context)) : '-');
+      assert.equal(
+        digest,
+        context ? contextDigest(path.join(dir, image.context)) : '-',
+      );
       // A context-keyed image's context is named by both: a new requirements.txt under
       // an unchanged Dockerfile is a new object, never the old one kept by --no-clobber.
       const object = `gs://arr-sample-project-arr-build-contexts/contexts/${present[i]}/${context ? `${hash}-${digest}` : hash}.tar.gz`;

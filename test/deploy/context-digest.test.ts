@@ -74,7 +74,12 @@ function tempDir(): string {
   return dir;
 }
 
-function write(dir: string, file: string, content: string | Buffer, mode = 0o644) {
+function write(
+  dir: string,
+  file: string,
+  content: string | Buffer,
+  mode = 0o644,
+) {
   const full = path.join(dir, file);
   fs.mkdirSync(path.dirname(full), {recursive: true});
   fs.writeFileSync(full, content);
@@ -117,7 +122,10 @@ describe('context digest', () => {
     const lines = listing.entries
       .map(e => {
         const content = fs.readFileSync(path.join(dir, e.path));
-        assert.equal(e.sha256, createHash('sha256').update(content).digest('hex'));
+        assert.equal(
+          e.sha256,
+          createHash('sha256').update(content).digest('hex'),
+        );
         return `${e.mode} ${e.sha256} ${e.path}\n`;
       })
       .join('');
@@ -135,7 +143,9 @@ describe('context digest', () => {
     assert.equal(contextDigest(a), before);
     // The same files written in the opposite order (another directory order on disk).
     const b = tempDir();
-    const files = listContext(a).entries.map(e => e.path).reverse();
+    const files = listContext(a)
+      .entries.map(e => e.path)
+      .reverse();
     for (const file of files) {
       const mode = fs.statSync(path.join(a, file)).mode & 0o777;
       write(b, file, fs.readFileSync(path.join(a, file)), mode);
@@ -296,17 +306,16 @@ describe('context digest', () => {
           // A path that is a prefix folder of another cannot also be a file.
           if (files.some(o => o.path.startsWith(`${file.path}/`))) continue;
           if (files.some(o => file.path.startsWith(`${o.path}/`))) continue;
-          write(
-            dir,
-            file.path,
-            file.content,
-            file.executable ? 0o755 : 0o644,
-          );
+          write(dir, file.path, file.content, file.executable ? 0o755 : 0o644);
         }
         if (ignore) write(dir, '.dockerignore', ignore.join('\n'));
         const ts = tsDigest(dir);
         const shell = shellDigest(dir);
-        assert.equal(shell.digest, ts.digest, `${JSON.stringify({files, ignore})}\n${shell.stderr}`);
+        assert.equal(
+          shell.digest,
+          ts.digest,
+          `${JSON.stringify({files, ignore})}\n${shell.stderr}`,
+        );
         fs.rmSync(path.dirname(dir), {recursive: true, force: true});
       }),
       {numRuns: 25, seed: 14},

@@ -141,7 +141,10 @@ describe("the seed's testing checklist, end to end through arr over the local st
       /arr-pytorch-base: Dockerfile [0-9a-f]{12} \(.*\) \+ context [0-9a-f]{12} \(.*: 3 files\)/,
     );
     const out = from.stdout;
-    assert.match(out, new RegExp(`✓ Build arr-pytorch-base:${baseKey} succeeded`));
+    assert.match(
+      out,
+      new RegExp(`✓ Build arr-pytorch-base:${baseKey} succeeded`),
+    );
     assert.match(out, /\[arr-ml-stack\] ⊕ Building arr-ml-stack:/);
     assert.match(out, /\[arr-trainer\] ⊕ Building arr-trainer:/);
     assert.match(out, /✓ 3 builds succeeded/);
@@ -324,8 +327,14 @@ describe("the seed's testing checklist, end to end through arr over the local st
     const bumped = rootKey(checkout, 'arr-pytorch-base');
     assert.notStrictEqual(bumped, baseKey);
     const out = await arrOk('changed', 'arr-pytorch-base', '--from', checkout);
-    assert.match(out, new RegExp(`✓ Build arr-pytorch-base:${bumped} succeeded`));
-    assert.match(out, /\[build arr-pytorch-base:[0-9a-f]{12}\] → Rebuilding arr-ml-stack/);
+    assert.match(
+      out,
+      new RegExp(`✓ Build arr-pytorch-base:${bumped} succeeded`),
+    );
+    assert.match(
+      out,
+      /\[build arr-pytorch-base:[0-9a-f]{12}\] → Rebuilding arr-ml-stack/,
+    );
     assert.deepStrictEqual(createdBuilds().slice(before), [
       'arr-pytorch-base',
       'arr-ml-stack',
@@ -340,13 +349,22 @@ describe("the seed's testing checklist, end to end through arr over the local st
       path.join(checkout, launcher.context, 'requirements.txt'),
       'google-cloud-aiplatform==1.70.0\n',
     );
-    const again = await arrOk('changed', 'arr-vertex-launcher', '--from', checkout);
+    const again = await arrOk(
+      'changed',
+      'arr-vertex-launcher',
+      '--from',
+      checkout,
+    );
     assert.match(again, /✓ Using cached arr-vertex-launcher:/);
     assert.strictEqual(createdBuilds().length, launcherBuilds);
 
     // Touching mtimes changes nothing either.
     const old = new Date('2001-01-01T00:00:00Z');
-    fs.utimesSync(path.join(checkout, base.context, 'requirements.txt'), old, old);
+    fs.utimesSync(
+      path.join(checkout, base.context, 'requirements.txt'),
+      old,
+      old,
+    );
     assert.match(
       await arrOk('changed', 'arr-pytorch-base', '--from', checkout),
       new RegExp(`✓ Using cached arr-pytorch-base:${bumped}`),

@@ -62,7 +62,10 @@ describe('context keys and savings (the checked-in catalog)', () => {
   const builtImages = () =>
     plane.cloudBuild.calls
       .requests('CreateBuild')
-      .map(r => (r.build as {substitutions: {_IMAGE: string}}).substitutions._IMAGE);
+      .map(
+        r =>
+          (r.build as {substitutions: {_IMAGE: string}}).substitutions._IMAGE,
+      );
 
   async function changed(
     image: Image,
@@ -122,14 +125,20 @@ describe('context keys and savings (the checked-in catalog)', () => {
       seed('5d41402abc4b', 'arr-pytorch-base', hash),
     );
     assert.strictEqual(
-      cacheKey({dockerfileHash: '5d41402abc4b'}, {image: 'arr-pytorch-base', key: hash}),
+      cacheKey(
+        {dockerfileHash: '5d41402abc4b'},
+        {image: 'arr-pytorch-base', key: hash},
+      ),
       seed('5d41402abc4b', 'arr-pytorch-base', hash),
     );
     // A context-keyed image's key covers both, and differs from either alone.
     const context = cacheKey({dockerfileHash: hash, contextDigest: CONTEXT_A});
     assert.strictEqual(
       context,
-      createHash('sha256').update(`${hash}+${CONTEXT_A}`).digest('hex').slice(0, 12),
+      createHash('sha256')
+        .update(`${hash}+${CONTEXT_A}`)
+        .digest('hex')
+        .slice(0, 12),
     );
     assert.notStrictEqual(
       cacheKey({dockerfileHash: hash, contextDigest: CONTEXT_B}),
@@ -210,13 +219,18 @@ describe('context keys and savings (the checked-in catalog)', () => {
     assert.strictEqual(same.result?.reused?.machineType, 'E2_HIGHCPU_32');
 
     // requirements.txt bumped, Dockerfile unchanged: a new key, a build, the dependents after it.
-    const bumped = await changed('arr-pytorch-base', {contextDigest: CONTEXT_B});
+    const bumped = await changed('arr-pytorch-base', {
+      contextDigest: CONTEXT_B,
+    });
     const keyB = cacheKey({
       dockerfileHash: DOCKERFILE['arr-pytorch-base'],
       contextDigest: CONTEXT_B,
     });
     assert.notStrictEqual(keyB, keyA);
-    assert.match(texts(bumped), new RegExp(`⊕ Building arr-pytorch-base:${keyB}`));
+    assert.match(
+      texts(bumped),
+      new RegExp(`⊕ Building arr-pytorch-base:${keyB}`),
+    );
     await runToQuiet();
     assert.deepStrictEqual(builtImages(), [
       'arr-pytorch-base',
@@ -236,17 +250,27 @@ describe('context keys and savings (the checked-in catalog)', () => {
   });
 
   it('a Dockerfile-keyed image takes no context digest: another one changes nothing', async () => {
-    const first = await changed('arr-vertex-launcher', {contextDigest: CONTEXT_A});
+    const first = await changed('arr-vertex-launcher', {
+      contextDigest: CONTEXT_A,
+    });
     assert.match(
       texts(first),
       /contextDigest c0c0c0c0000a not used: the catalog keys arr-vertex-launcher on its Dockerfile alone/,
     );
     assert.match(texts(first), /⊕ Building arr-vertex-launcher:333333333333 /);
     await runToQuiet();
-    const again = await changed('arr-vertex-launcher', {contextDigest: CONTEXT_B});
-    assert.match(texts(again), /✓ Using cached arr-vertex-launcher:333333333333/);
+    const again = await changed('arr-vertex-launcher', {
+      contextDigest: CONTEXT_B,
+    });
+    assert.match(
+      texts(again),
+      /✓ Using cached arr-vertex-launcher:333333333333/,
+    );
     assert.strictEqual(plane.cloudBuild.calls.count('CreateBuild'), 1);
-    const entry = await readManifestEntry(await firestore(), 'arr-vertex-launcher');
+    const entry = await readManifestEntry(
+      await firestore(),
+      'arr-vertex-launcher',
+    );
     assert.strictEqual(entry?.contextDigest, undefined);
   });
 
@@ -257,7 +281,8 @@ describe('context keys and savings (the checked-in catalog)', () => {
       changed('arr-vertex-launcher'),
       changed('arr-vertex-launcher'),
     ]);
-    for (const run of duplicates) assert.strictEqual(run.result?.kind, 'joined');
+    for (const run of duplicates)
+      assert.strictEqual(run.result?.kind, 'joined');
     await runToQuiet();
     const record = await readBuildRecord(
       await firestore(),

@@ -253,7 +253,7 @@ async function reuseLines(
       entry.machineType ?? context.catalog.get(entry.image)?.machineType;
     lines.push(
       entry.buildSeconds !== undefined && machineType
-        ? `   Reused by the next setup: ${entry.image}:${entry.key}, built in ${describeBuildCost(entry.buildSeconds, machineType, rates)}${entry.buildId ? ` (build ${entry.buildId})` : ''}`
+        ? `   Reused by the next setup: ${entry.image}:${entry.key}, built in ${describeBuildCost(entry.buildSeconds, machineType, rates)}${entry.buildId ? `, build ${entry.buildId}` : ''}`
         : `   Reused by the next setup: ${entry.image}:${entry.key} (${entry.origin === 'adopted' ? 'adopted' : 'built'}; no build time recorded)`,
     );
   }

@@ -5,6 +5,7 @@
  * ("✓ Using cached arr-pytorch-base:… (hash matches, no rebuild)").
  */
 import {createHash} from 'node:crypto';
+import {imageCatalog, keyCoversOf} from '../shared/catalog';
 import type {RunRecord} from '../shared/runs';
 import {type StackDriver, TOPICS} from './stack-driver';
 
@@ -12,10 +13,17 @@ export const BASE_IMAGE = 'arr-pytorch-base';
 export const EPHEMERAL_REPOSITORY = 'arr-coc-registry';
 export const PERSISTENT_REPOSITORY = 'arr-coc-registry-persistent';
 
-/** The catalog's images with a fixed Dockerfile hash each, the base first. */
+const hash12 = (text: string) =>
+  createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/**
+ * The catalog's images with a fixed Dockerfile hash each (and a fixed context digest for
+ * the context-keyed ones), the base first.
+ */
 export const CHECKLIST_IMAGES: ReadonlyArray<{
   image: string;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
 }> = [
   'arr-pytorch-base',
@@ -24,16 +32,17 @@ export const CHECKLIST_IMAGES: ReadonlyArray<{
   'arr-vertex-launcher',
 ].map(image => ({
   image,
-  dockerfileHash: createHash('sha256')
-    .update(`FROM scratch # ${image}\n`)
-    .digest('hex')
-    .slice(0, 12),
+  dockerfileHash: hash12(`FROM scratch # ${image}\n`),
+  ...(keyCoversOf(imageCatalog().get(image)!) === 'context'
+    ? {contextDigest: hash12(`context of ${image}\n`)}
+    : {}),
   source: `gs://arr-bench-sources/${image}.tar.gz`,
 }));
 
 export function dockerfileChanged(image: string): {
   image: string;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
   requestedBy: string;
 } {

@@ -20,6 +20,7 @@ import {
   stopFaults,
 } from './convergence';
 import {type DuplicateStorm, measureDuplicateStorm} from './duplicate-storm';
+import {measureReadyTime, type ReadyTime} from './ready-time';
 import {StackDriver} from './stack-driver';
 import {renderTable} from './table';
 
@@ -33,6 +34,7 @@ export interface BenchResults {
   duplicateStorm: DuplicateStorm;
   coldStart: ColdStart[];
   cleanup: CleanupAtScale;
+  readyTime: ReadyTime;
   convergence?: {
     cycles: number;
     failureRate: number;
@@ -110,7 +112,19 @@ async function main(): Promise<void> {
     });
     progress('builds avoided (checklist cycle × 5)…');
     const buildsAvoided = await measureBuildsAvoided(driver, 5);
-    return {duplicateStorm, cacheHit, coldStart, cleanup, buildsAvoided};
+    progress('ready time after a teardown vs the critical path (2 s builds)…');
+    const readyTime = await measureReadyTime(driver, {
+      buildSeconds: 2,
+      runs: options.long ? 5 : 3,
+    });
+    return {
+      duplicateStorm,
+      cacheHit,
+      coldStart,
+      cleanup,
+      buildsAvoided,
+      readyTime,
+    };
   });
 
   let convergence: BenchResults['convergence'];

@@ -6,6 +6,7 @@
 import pc from 'picocolors';
 import {imageCatalog} from '../shared/catalog';
 import {cleanup} from './commands/cleanup';
+import {key} from './commands/key';
 import {changed, setup, teardown} from './commands/publishing';
 import {runs, status} from './commands/reading';
 import {connect, Connection, resolveTarget} from './connection';
@@ -27,6 +28,7 @@ function liveActions(): {actions: Actions; close: () => Promise<void>} {
       runs: (runId, flags) => runs(connected(), runId, flags),
       cleanup: (image, flags) =>
         cleanup(connected(), imageCatalog(), image, flags),
+      key: async (image, flags) => key(imageCatalog(), image, flags),
     },
     close: async () => {
       await connection?.close();

@@ -26,8 +26,16 @@ export interface TeardownFlags extends WaitFlags {
 
 export interface ChangedFlags extends WaitFlags {
   hash?: string;
+  contextDigest?: string;
+  /** A folder to compute the hash (and context digest) from. */
+  from?: string;
   source?: string;
   force: boolean;
+}
+
+export interface KeyFlags {
+  from: string;
+  json: boolean;
 }
 
 export interface StatusFlags {
@@ -48,6 +56,7 @@ export interface Actions {
   status(flags: StatusFlags): Promise<number>;
   runs(runId: string | undefined, flags: RunsFlags): Promise<number>;
   cleanup(image: string, flags: CleanupFlags): Promise<number>;
+  key(image: string, flags: KeyFlags): Promise<number>;
 }
 
 function positiveNumber(what: string) {
@@ -148,12 +157,20 @@ export function createProgram(
     program
       .command('changed')
       .description(
-        "an image's Dockerfile changed (what the Cloud Build trigger publishes): build it unless that hash is built",
+        "an image's Dockerfile (or build context) changed, as the Cloud Build trigger publishes: build it unless its cache key is built",
       )
       .argument('<image>', 'a catalog image, e.g. arr-pytorch-base')
       .option(
+        '--from <folder>',
+        "compute the Dockerfile hash (and the context digest, for a context-keyed image) from the image's folder, or from a checkout holding the catalog's paths",
+      )
+      .option(
         '--hash <12hex>',
         'the Dockerfile hash: sha256sum Dockerfile | cut -c1-12',
+      )
+      .option(
+        '--context-digest <12hex>',
+        'the context digest, for an image keyed on its build context (README "Context digest")',
       )
       .option(
         '--source <uri>',
@@ -163,6 +180,24 @@ export function createProgram(
   ).action(async (image: string, flags: ChangedFlags) => {
     result = await actions.changed(image, flags);
   });
+
+  program
+    .command('key')
+    .description(
+      "an image's Dockerfile hash, context digest and cache key, computed from a folder; offline, nothing published (stdout: the key alone)",
+    )
+    .argument(
+      '<image>',
+      'a catalog image without a parent, e.g. arr-pytorch-base',
+    )
+    .requiredOption(
+      '--from <folder>',
+      "the image's folder, or a checkout holding the catalog's paths",
+    )
+    .option('--json', 'machine-readable (see README)', false)
+    .action(async (image: string, flags: KeyFlags) => {
+      result = await actions.key(image, flags);
+    });
 
   program
     .command('status')

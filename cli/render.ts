@@ -5,6 +5,7 @@
  */
 import pc from 'picocolors';
 import type {RunStatus, RunStep, StepLevel} from '../shared/runs';
+import {savingsLines} from './render-savings';
 import {Spinner} from './spinner';
 import type {GraphUpdate, Problem, RunGraph, TrackedBuild} from './run-graph';
 import type {
@@ -326,6 +327,7 @@ export function renderStatus(unsafe: StatusView): string {
           ]),
         )),
   );
+  lines.push('', ...savingsLines(status.savings));
   lines.push('', pc.bold('Recent builds'));
   lines.push(
     ...(status.builds.length === 0

@@ -4,7 +4,7 @@
  * with what is accepted.
  */
 import type {z} from 'zod';
-import {Catalog} from '../shared/catalog';
+import {Catalog, keyCoversOf} from '../shared/catalog';
 import {
   DOCKERFILE_HASH_PATTERN,
   DockerfileChanged,
@@ -78,25 +78,33 @@ export function teardownMessage(
 export interface ChangedInput {
   image: string;
   hash: string | undefined;
+  /** Context-keyed images only. */
+  contextDigest?: string;
   source?: string;
   force?: boolean;
   requestedBy: string;
 }
 
-/** Where the Dockerfile trigger uploads a build context (see cloudbuild/dockerfile-changed.yaml). */
+/**
+ * Where the Dockerfile trigger uploads a build context (see cloudbuild/dockerfile-changed.yaml):
+ * `<hash>.tar.gz`, or `<hash>-<context digest>.tar.gz` for a context-keyed image.
+ */
 export function defaultSource(
   projectId: string,
   image: string,
   hash: string,
+  contextDigest?: string,
 ): string {
-  return `gs://${projectId}-arr-build-contexts/contexts/${image}/${hash}.tar.gz`;
+  const name = contextDigest === undefined ? hash : `${hash}-${contextDigest}`;
+  return `gs://${projectId}-arr-build-contexts/contexts/${image}/${name}.tar.gz`;
 }
 
-/** The checks that need no project: image and hash. */
+/** The checks that need no project: image, hash and context digest. */
 export function checkChangedInput(
   image: string,
   hash: string | undefined,
   catalog: Catalog,
+  contextDigest?: string,
 ): asserts hash is string {
   if (!catalog.has(image)) {
     throw new UsageError(
@@ -113,6 +121,23 @@ export function checkChangedInput(
       `--hash must be 12 lowercase hex characters (sha256sum Dockerfile | cut -c1-12); got "${hash}".`,
     );
   }
+  const entry = catalog.get(image)!;
+  if (keyCoversOf(entry) === 'context') {
+    if (contextDigest === undefined) {
+      throw new UsageError(
+        `${image} is keyed on its whole build context (catalog: "keyCovers": "context"): give --from <folder> (computes the Dockerfile hash and the context digest), or --context-digest <12hex> (the recipe: README "Context digest").`,
+      );
+    }
+    if (!DOCKERFILE_HASH_PATTERN.test(contextDigest)) {
+      throw new UsageError(
+        `--context-digest must be 12 lowercase hex characters (README "Context digest"; --from <folder> computes it); got "${contextDigest}".`,
+      );
+    }
+  } else if (contextDigest !== undefined) {
+    throw new UsageError(
+      `${image} is keyed on its Dockerfile alone (catalog: "keyCovers": "dockerfile"); --context-digest does not apply to it.`,
+    );
+  }
 }
 
 export function changedMessage(
@@ -120,13 +145,18 @@ export function changedMessage(
   catalog: Catalog,
   projectId: string,
 ): DockerfileChanged {
-  checkChangedInput(input.image, input.hash, catalog);
+  checkChangedInput(input.image, input.hash, catalog, input.contextDigest);
   return validated(
     DockerfileChanged,
     {
       image: input.image,
       dockerfileHash: input.hash,
-      source: input.source ?? defaultSource(projectId, input.image, input.hash),
+      ...(input.contextDigest !== undefined
+        ? {contextDigest: input.contextDigest}
+        : {}),
+      source:
+        input.source ??
+        defaultSource(projectId, input.image, input.hash, input.contextDigest),
       requestedBy: input.requestedBy,
       ...(input.force ? {force: true} : {}),
     },

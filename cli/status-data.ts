@@ -10,6 +10,8 @@ import {
 } from '../shared/repository-records';
 import {RUNS, RunRecord} from '../shared/runs';
 import {imageCatalog} from '../shared/catalog';
+import {BUILD_MINUTE_RATES_SOURCE, ratesWith} from '../shared/build-rates';
+import {readSavings} from '../shared/savings';
 import {
   describeStranded,
   NEEDS_MIGRATION,
@@ -46,7 +48,7 @@ export async function readStatus(
 ): Promise<StatusView> {
   const {config} = connection;
   const firestore = await connection.firestore();
-  const [repositories, manifest, builds, runs] = await Promise.all([
+  const [repositories, manifest, builds, runs, savings] = await Promise.all([
     Promise.all(
       (
         [
@@ -62,6 +64,11 @@ export async function readStatus(
       .limit(options.builds ?? 10)
       .get(),
     recentRuns(connection, options.runs ?? 10),
+    readSavings(
+      firestore,
+      ratesWith(config.buildMinuteRates),
+      image => imageCatalog().get(image)?.machineType,
+    ),
   ]);
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -75,6 +82,14 @@ export async function readStatus(
       buildView(doc.id, doc.data() as BuildRecord),
     ),
     runs,
+    savings: {
+      ...savings,
+      rates: {
+        source: BUILD_MINUTE_RATES_SOURCE.url,
+        lookedUp: BUILD_MINUTE_RATES_SOURCE.lookedUp,
+        overridden: Object.keys(config.buildMinuteRates ?? {}).sort(),
+      },
+    },
   };
 }
 

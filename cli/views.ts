@@ -7,6 +7,7 @@ import type {BuildRecord} from '../shared/build-records';
 import type {ManifestEntry} from '../shared/manifest';
 import type {RepositoryRecord} from '../shared/repository-records';
 import type {RunRecord, RunStep} from '../shared/runs';
+import type {SavingsTotals} from '../shared/savings';
 
 export const SCHEMA_VERSION = 1;
 
@@ -55,6 +56,7 @@ export interface ImageView {
   key: string | null;
   digest: string | null;
   dockerfileHash: string | null;
+  contextDigest: string | null;
   builtAt: string | null;
   buildId: string | null;
   origin: string | null;
@@ -106,6 +108,17 @@ export interface StatusView {
   images: ImageView[];
   builds: BuildView[];
   runs: RunSummaryView[];
+  /** Over the recorded history (stats/savings): what the cache saved. */
+  savings: SavingsView;
+}
+
+export interface SavingsView extends SavingsTotals {
+  rates: {
+    source: string;
+    lookedUp: string;
+    /** Machine types whose rate BUILD_MINUTE_RATES set. */
+    overridden: string[];
+  };
 }
 
 export interface RunsView {
@@ -205,6 +218,7 @@ export function imageView(entry: ManifestEntry): ImageView {
     key: orNull(entry.key),
     digest: orNull(entry.digest),
     dockerfileHash: orNull(entry.dockerfileHash),
+    contextDigest: orNull(entry.contextDigest),
     builtAt: orNull(entry.builtAt),
     buildId: orNull(entry.buildId),
     origin: orNull(entry.origin),

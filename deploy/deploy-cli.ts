@@ -37,7 +37,7 @@ function readCatalog(root: string): CatalogImage[] {
     throw new Error(`${file} has no "images" list.`);
   }
   return parsed.images.map((i: Record<string, unknown>) => {
-    const {name, dockerfile, context} = i;
+    const {name, dockerfile, context, keyCovers} = i;
     if (
       typeof name !== 'string' ||
       typeof dockerfile !== 'string' ||
@@ -47,7 +47,16 @@ function readCatalog(root: string): CatalogImage[] {
         `${file}: every image needs string name, dockerfile and context.`,
       );
     }
-    return {name, dockerfile, context};
+    if (
+      keyCovers !== undefined &&
+      keyCovers !== 'dockerfile' &&
+      keyCovers !== 'context'
+    ) {
+      throw new Error(
+        `${file}: ${name}: keyCovers must be "dockerfile" or "context".`,
+      );
+    }
+    return {name, dockerfile, context, keyCovers};
   });
 }
 

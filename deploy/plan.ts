@@ -83,6 +83,8 @@ export interface CatalogImage {
   name: string;
   dockerfile: string;
   context: string;
+  /** What the cache key covers; `dockerfile` when absent (shared/catalog.ts). */
+  keyCovers?: 'dockerfile' | 'context';
 }
 
 function fingerprint(parts: unknown): string {
@@ -900,7 +902,7 @@ function schedulerStep(o: DeployOptions): EnsureStep {
   };
 }
 
-/** `name|dockerfile|context` per image, space separated: the trigger's _IMAGES. */
+/** `name|dockerfile|context|keyCovers` per image, space separated: the trigger's _IMAGES. */
 export function imagesSubstitution(images: readonly CatalogImage[]): string {
   return images
     .map(i => {
@@ -911,9 +913,21 @@ export function imagesSubstitution(images: readonly CatalogImage[]): string {
           );
         }
       }
-      return `${i.name}|${i.dockerfile}|${i.context}`;
+      return `${i.name}|${i.dockerfile}|${i.context}|${i.keyCovers ?? 'dockerfile'}`;
     })
     .join(' ');
+}
+
+/**
+ * The files whose change runs the trigger: each Dockerfile, and everything under the
+ * context folder of a context-keyed image (its key covers those files).
+ */
+export function triggerIncludedFiles(
+  images: readonly CatalogImage[],
+): string[] {
+  return images.map(i =>
+    i.keyCovers === 'context' ? `${i.context}/**` : i.dockerfile,
+  );
 }
 
 export function triggerSubstitutions(
@@ -954,7 +968,7 @@ function triggerStep(
     ...where,
     `--branch-pattern=^${escapeRegex(o.triggerBranch)}$`,
     `--inline-config=${TRIGGER_CONFIG_PATH}`,
-    `--included-files=${inputs.images.map(i => i.dockerfile).join(',')}`,
+    `--included-files=${triggerIncludedFiles(inputs.images).join(',')}`,
     `--substitutions=${substitutions}`,
     `--service-account=projects/${o.project}/serviceAccounts/${identities(o).trigger}`,
     ...common(o),

@@ -23,6 +23,7 @@ import {catalogImage, repositoryFor} from './image-changes';
 import {recordPresentImage} from './manifest';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
+import {buildSeconds} from './savings';
 
 export async function handleBuildNotification(
   build: BuildNotification,
@@ -130,9 +131,12 @@ async function finishSuccessfulBuild(
       key: record.key,
       digest,
       dockerfileHash: record.dockerfileHash,
+      contextDigest: record.contextDigest,
       source: record.source,
       builtAt: record.finishTime ?? new Date().toISOString(),
       buildId: record.buildId,
+      buildSeconds: buildSeconds(record),
+      machineType: record.machineType,
       origin: 'built',
       parentKey: record.parentKey,
       parentDigest: record.parentDigest,

@@ -29,6 +29,7 @@ export interface BuildRecord {
   attempts: number;
   failuresInRow: number;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
   parentKey?: string;
   parentDigest?: string;
@@ -42,6 +43,10 @@ export interface BuildRecord {
   digest?: string;
   logUrl?: string;
   failureDetail?: string;
+  /** The catalog's machine type when claimed (what a build-minute of it costs). */
+  machineType?: string;
+  /** Duplicates that arrived while it was building (shared/savings.ts). */
+  joins?: number;
   /** Side effects of a SUCCESS already done, so a redelivery never repeats them. */
   dependentsPublished?: boolean;
   cleanedUp?: boolean;
@@ -103,9 +108,11 @@ export interface ClaimRequest {
   tier: Tier;
   repository: string;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
   parentKey?: string;
   parentDigest?: string;
+  machineType?: string;
   runId: string;
   maxAttempts: number;
   force: boolean;
@@ -405,9 +412,12 @@ function claimRecord(
     attempts,
     failuresInRow: previous && !request.force ? previous.failuresInRow : 0,
     dockerfileHash: request.dockerfileHash,
+    contextDigest: request.contextDigest,
     source: request.source,
     parentKey: request.parentKey,
     parentDigest: request.parentDigest,
+    machineType: request.machineType,
+    joins: previous?.joins,
     runId: request.runId,
     claimedAt: at,
     deadline: new Date(request.now.getTime() + CLAIM_GRACE_MS).toISOString(),

@@ -8,6 +8,14 @@ import catalogFile from './image-catalog.json';
 export const Tier = ['persistent', 'ephemeral'] as const;
 export type Tier = (typeof Tier)[number];
 
+/**
+ * What an image's cache key covers: its Dockerfile alone (the seed's rule, the default),
+ * or its whole build context (every file under `context`, less what its .dockerignore
+ * excludes: shared/context-digest.ts).
+ */
+export const KeyCovers = ['dockerfile', 'context'] as const;
+export type KeyCovers = (typeof KeyCovers)[number];
+
 const MACHINE_TYPES = [
   'UNSPECIFIED',
   'E2_MEDIUM',
@@ -27,6 +35,7 @@ const CatalogImage = z.strictObject({
   parent: z.string().nullable(),
   buildTimeoutSeconds: z.number().int().min(60).max(86_400),
   machineType: z.enum(MACHINE_TYPES),
+  keyCovers: z.enum(KeyCovers).optional(),
   description: z.string().optional(),
 });
 export type CatalogImage = z.infer<typeof CatalogImage>;
@@ -124,6 +133,11 @@ export function parseCatalog(raw: unknown): Catalog {
     }
   }
   return new Catalog(images);
+}
+
+/** The catalog's `keyCovers`, `dockerfile` when absent. */
+export function keyCoversOf(image: Pick<CatalogImage, 'keyCovers'>): KeyCovers {
+  return image.keyCovers ?? 'dockerfile';
 }
 
 let cached: Catalog | undefined;

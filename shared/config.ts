@@ -4,6 +4,7 @@
  * An invalid configuration fails loudly and names the variable, because a function that
  * starts with a wrong repository name is worse than one that does not start at all.
  */
+import {parseBuildMinuteRates} from './build-rates';
 import {isValidRepositoryId} from './repository-id';
 
 export interface HostPort {
@@ -28,6 +29,8 @@ export interface Config {
   maxBuildAttempts: number;
   /** How long a run record (`runs/{id}`) is kept: its `expireAt`, for Firestore's TTL policy. */
   runRetentionDays: number;
+  /** BUILD_MINUTE_RATES: USD per build-minute by machine type, over shared/build-rates.ts. */
+  buildMinuteRates?: Record<string, number>;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -152,6 +155,16 @@ export function loadConfig(env: Environment = process.env): Config {
     );
   }
 
+  let buildMinuteRates: Record<string, number> | undefined;
+  const rates = env.BUILD_MINUTE_RATES?.trim();
+  if (rates) {
+    try {
+      buildMinuteRates = parseBuildMinuteRates(rates);
+    } catch (error) {
+      throw new ConfigError('BUILD_MINUTE_RATES', (error as Error).message);
+    }
+  }
+
   return {
     projectId,
     region,
@@ -171,6 +184,7 @@ export function loadConfig(env: Environment = process.env): Config {
     ),
     maxBuildAttempts,
     runRetentionDays,
+    ...(buildMinuteRates ? {buildMinuteRates} : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * An unchanged key publishes nothing.
  */
 import {cacheKey} from './cache-key';
+import {keyCoversOf} from './catalog';
 import type {Context} from './context';
 import {readManifestEntry} from './manifest';
 import {publishDockerfileChanged} from './publisher';
@@ -26,10 +27,18 @@ export async function publishDependents(
       );
       continue;
     }
-    const key = cacheKey(latest.dockerfileHash, {
-      image: parent,
-      key: parentKey,
-    });
+    const needsContext = keyCoversOf(child) === 'context';
+    if (needsContext && latest.contextDigest === undefined) {
+      await run.info(
+        `ℹ ${child.name}: no context digest known yet (it is keyed on its build context); it is built when one is published (arr changed ${child.name} --from <folder>)`,
+      );
+      continue;
+    }
+    const contextDigest = needsContext ? latest.contextDigest : undefined;
+    const key = cacheKey(
+      {dockerfileHash: latest.dockerfileHash, contextDigest},
+      {image: parent, key: parentKey},
+    );
     if (entry.present && entry.key === key) {
       await run.info(
         `✓ ${child.name}:${key} is already built on ${parent}:${parentKey}`,
@@ -39,6 +48,7 @@ export async function publishDependents(
     const messageId = await publishDockerfileChanged(context, run, {
       image: child.name,
       dockerfileHash: latest.dockerfileHash,
+      ...(contextDigest ? {contextDigest} : {}),
       source: latest.source,
       requestedBy: `${parent}:${parentKey} changed`,
     });

@@ -37,6 +37,13 @@ export const DockerfileChanged = z.strictObject({
       error:
         'must be 12 lowercase hex characters (the first 12 of `sha256sum Dockerfile`)',
     }),
+  contextDigest: z
+    .string({error: 'must be a string'})
+    .regex(DOCKERFILE_HASH_PATTERN, {
+      error:
+        'must be 12 lowercase hex characters (the context digest: arr changed IMAGE --from DIR computes it; README "Context digest")',
+    })
+    .optional(),
   source: z
     .string({error: 'must be a string'})
     .max(2048, {error: 'must be at most 2048 characters'})

@@ -2,8 +2,8 @@
  * dockerfile-changed: build an image only when its cache key has no image yet, and start
  * exactly one Cloud Build per (image, key), however many deliveries arrive at once.
  */
-import type {CatalogImage, Tier} from './catalog';
-import {cacheKey} from './cache-key';
+import {type CatalogImage, keyCoversOf, type Tier} from './catalog';
+import {cacheKey, describeContent, type ImageContent} from './cache-key';
 import {LIFECYCLE_LABEL} from './artifact-registry';
 import {quote} from './quote';
 import {repositoryForTier} from './config';
@@ -34,6 +34,51 @@ import {publishDependents} from './dependents';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
 import {TERMINAL_BUILD_STATUSES, BuildStatus} from './events';
+import {buildSeconds, countDecision, type Decision} from './savings';
+import {describeBuildCost, ratesWith} from './build-rates';
+
+/**
+ * Count a decision in `stats/savings` alongside the run's own writes; awaited before the
+ * handler returns (`await counted`), never left unhandled in between.
+ */
+function count(context: Context, decision: Decision): Promise<void> {
+  const counted = context.clients
+    .firestore()
+    .then(firestore => countDecision(firestore, decision));
+  counted.catch(() => undefined);
+  return counted;
+}
+
+/** `: avoided a rebuild: built in 3 h 12 min on E2_HIGHCPU_32 (~$12.29), build 04da…`. */
+function avoidedText(
+  context: Context,
+  reused: {seconds?: number; machineType: string; buildId?: string},
+  adopted: boolean,
+): string {
+  if (reused.seconds === undefined) {
+    return adopted
+      ? '; it was adopted, so no build time is recorded for it'
+      : '; the build time of the build that made it is not recorded';
+  }
+  return ` — avoided a rebuild: built in ${describeBuildCost(reused.seconds, reused.machineType, ratesWith(context.config.buildMinuteRates))}${reused.buildId ? `, build ${reused.buildId}` : ''}`;
+}
+
+/** A duplicate of a build: counted at its duration if it has one, else from its record later. */
+function joined(
+  context: Context,
+  image: CatalogImage,
+  record: BuildRecord,
+): Promise<void> {
+  const seconds =
+    record.status === 'SUCCESS' ? buildSeconds(record) : undefined;
+  return count(context, {
+    kind: 'joined',
+    image: image.name,
+    machineType: record.machineType ?? image.machineType,
+    reusedSeconds: seconds,
+    joinedBuild: {image: record.image, key: record.key},
+  });
+}
 
 export function repositoryFor(tier: Tier, context: Context): string {
   return repositoryForTier(context.config, tier);
@@ -47,6 +92,38 @@ export function catalogImage(context: Context, name: string): CatalogImage {
     );
   }
   return image;
+}
+
+/** Why a dockerfile-changed for a context-keyed image without a context digest is refused. */
+export function missingContextDigest(image: string): string {
+  return `${image} is keyed on its whole build context (catalog: "keyCovers": "context"), but the message has no contextDigest; compute it from the image's folder with \`arr changed ${image} --from <folder>\` (or the recipe in the README, "Context digest") and publish again`;
+}
+
+/**
+ * What the image's key is made of, as its catalog entry says: the Dockerfile hash, and
+ * the context digest for a context-keyed image (refused without one: a key without it
+ * would claim a build context nobody hashed).
+ */
+export async function imageContent(
+  image: CatalogImage,
+  request: Pick<DockerfileChanged, 'dockerfileHash' | 'contextDigest'>,
+  run: Run,
+): Promise<ImageContent> {
+  if (keyCoversOf(image) === 'context') {
+    if (request.contextDigest === undefined) {
+      throw new PermanentError(missingContextDigest(image.name));
+    }
+    return {
+      dockerfileHash: request.dockerfileHash,
+      contextDigest: request.contextDigest,
+    };
+  }
+  if (request.contextDigest !== undefined) {
+    await run.info(
+      `ℹ contextDigest ${request.contextDigest} not used: the catalog keys ${image.name} on its Dockerfile alone`,
+    );
+  }
+  return {dockerfileHash: request.dockerfileHash};
 }
 
 interface ParentImage {
@@ -65,6 +142,7 @@ export async function handleDockerfileChange(
   const image = catalogImage(context, request.image);
   const repository = repositoryFor(image.tier, context);
   const identity = {image: image.name, tier: image.tier, repository};
+  const content = await imageContent(image, request, run);
   const firestore = await context.clients.firestore();
 
   // One read for the image and its parent: the cache-hit path stays at two remote calls.
@@ -75,10 +153,12 @@ export async function handleDockerfileChange(
   const latest = entry?.latestRequest;
   if (
     latest?.dockerfileHash !== request.dockerfileHash ||
+    latest?.contextDigest !== content.contextDigest ||
     latest?.source !== request.source
   ) {
     await recordLatestRequest(firestore, identity, {
       dockerfileHash: request.dockerfileHash,
+      contextDigest: content.contextDigest,
       source: request.source,
       requestedBy: request.requestedBy,
       at: new Date().toISOString(),
@@ -95,6 +175,7 @@ export async function handleDockerfileChange(
       parentEntry = again.data() as ManifestEntry | undefined;
     }
     if (!isPresent(parentEntry)) {
+      await run.result({kind: 'waiting', image: image.name});
       await run.info(
         `⏳ Waiting for ${image.parent}: it has no image yet; ${image.name} is built when it succeeds`,
       );
@@ -110,11 +191,11 @@ export async function handleDockerfileChange(
   }
 
   const key = cacheKey(
-    request.dockerfileHash,
+    content,
     parent && {image: parent.image, key: parent.key},
   );
   await run.info(
-    `ℹ ${image.name}: Dockerfile ${request.dockerfileHash}${parent ? ` on ${parent.image}:${parent.key}` : ''} → cache key ${key}`,
+    `ℹ ${image.name}: ${describeContent(content)}${parent ? ` on ${parent.image}:${parent.key}` : ''} → cache key ${key}`,
   );
 
   let checkedAbsentAt: Date | undefined;
@@ -122,19 +203,37 @@ export async function handleDockerfileChange(
     checkedAbsentAt = new Date();
     const tag = await context.registry.getTag(repository, image.name, key);
     if (tag && isPresent(entry) && entry.key === key) {
+      const reused = {
+        buildId: entry.buildId,
+        seconds: entry.buildSeconds,
+        machineType: entry.machineType ?? image.machineType,
+      };
+      const counted = count(context, {
+        kind: 'cache-hit',
+        image: image.name,
+        machineType: reused.machineType,
+        reusedSeconds: reused.seconds,
+      });
+      await run.result({kind: 'cache-hit', image: image.name, key, reused});
       await run.ok(
-        `✓ Using cached ${image.name}:${key} (hash matches, no rebuild)`,
+        `✓ Using cached ${image.name}:${key} (hash matches, no rebuild)${avoidedText(context, reused, entry.origin === 'adopted')}`,
       );
       await run.succeed(`Cached ${image.name}:${key}`);
+      await counted;
       return;
     }
     if (tag) {
       // Our own build may have pushed it before its notification arrived: not an adoption.
-      const own = await ownBuildOf(
-        await readBuildRecord(firestore, image.name, key),
-        context,
-      );
+      const ownRecord = await readBuildRecord(firestore, image.name, key);
+      const own = await ownBuildOf(ownRecord, context);
       if (own) {
+        await run.result({
+          kind: 'joined',
+          image: image.name,
+          key,
+          buildId: own,
+        });
+        if (ownRecord) await joined(context, image, ownRecord);
         await run.ok(
           `✓ ${image.name}:${key} already built (build ${own}); the manifest records it when Cloud Build's notification arrives`,
         );
@@ -146,11 +245,18 @@ export async function handleDockerfileChange(
         key,
         digest: tag.digest,
         dockerfileHash: request.dockerfileHash,
+        contextDigest: content.contextDigest,
         source: request.source,
         builtAt: new Date().toISOString(),
         origin: 'adopted',
         parentKey: parent?.key,
         parentDigest: parent?.digest,
+      });
+      await run.result({kind: 'adopted', image: image.name, key});
+      await count(context, {
+        kind: 'adopted',
+        image: image.name,
+        machineType: image.machineType,
       });
       await run.ok(
         `✓ Adopted ${image.name}:${key} (${tag.digest}): already in ${repository}, pushed outside the control plane; no build`,
@@ -176,6 +282,7 @@ export async function handleDockerfileChange(
     image,
     repository,
     key,
+    content,
     parent,
     request,
     run,
@@ -250,6 +357,7 @@ interface BuildStart {
   image: CatalogImage;
   repository: string;
   key: string;
+  content: ImageContent;
   parent?: ParentImage;
   request: DockerfileChanged;
   run: Run;
@@ -267,6 +375,19 @@ async function startOneBuild(start: BuildStart): Promise<void> {
     outcome = await resolveStaleClaim(outcome.record, start);
   }
 
+  if (
+    outcome.kind === 'building' ||
+    outcome.kind === 'stale' ||
+    outcome.kind === 'built'
+  ) {
+    await run.result({
+      kind: 'joined',
+      image: image.name,
+      key,
+      buildId: outcome.record.buildId,
+    });
+    await joined(context, image, outcome.record);
+  }
   switch (outcome.kind) {
     case 'building': {
       const id = outcome.record.buildId
@@ -312,6 +433,7 @@ async function startOneBuild(start: BuildStart): Promise<void> {
         buildId: existing.id,
         logUrl: existing.logUrl,
       });
+      await started(start, existing.id);
       await run.ok(
         `✓ ${label}: build ${existing.id} (attempt ${record.attempts}) was already started for this claim; not starting another`,
       );
@@ -320,12 +442,28 @@ async function startOneBuild(start: BuildStart): Promise<void> {
     }
   }
 
-  const started = await createBuild(start, record.attempts);
-  await recordStarted(start, started);
+  const build = await createBuild(start, record.attempts);
+  await recordStarted(start, build);
+  await started(start, build.buildId);
   await run.ok(
-    `⊕ Building ${label} → ${start.repository} (build ${started.buildId}, attempt ${record.attempts}${start.parent ? `, FROM ${start.parent.reference}` : ''}${started.foundAfterNoAnswer ? "; found by its tags after CreateBuild's answer was lost" : ''})`,
+    `⊕ Building ${label} → ${start.repository} (build ${build.buildId}, attempt ${record.attempts}${start.parent ? `, FROM ${start.parent.reference}` : ''}${build.foundAfterNoAnswer ? "; found by its tags after CreateBuild's answer was lost" : ''})`,
   );
-  await run.succeed(`Building ${label} (build ${started.buildId})`);
+  await run.succeed(`Building ${label} (build ${build.buildId})`);
+}
+
+/** This claim's build exists: the run says so as data, and the savings count it. */
+async function started(start: BuildStart, buildId: string): Promise<void> {
+  await start.run.result({
+    kind: 'built',
+    image: start.image.name,
+    key: start.key,
+    buildId,
+  });
+  await count(start.context, {
+    kind: 'built',
+    image: start.image.name,
+    machineType: start.image.machineType,
+  });
 }
 
 /**
@@ -408,9 +546,11 @@ function claim(start: BuildStart): Promise<ClaimOutcome> {
       tier: start.image.tier,
       repository: start.repository,
       dockerfileHash: start.request.dockerfileHash,
+      contextDigest: start.content.contextDigest,
       source: start.request.source,
       parentKey: start.parent?.key,
       parentDigest: start.parent?.digest,
+      machineType: start.image.machineType,
       runId: start.run.id,
       maxAttempts: start.context.config.maxBuildAttempts,
       force: start.request.force === true,

@@ -25,6 +25,10 @@ export interface StrandedImage {
   tags: string[];
   /** The catalog's Dockerfile path, for the hash the copy is tagged with. */
   dockerfile: string;
+  /** The catalog's context folder, for a context-keyed image's key. */
+  context?: string;
+  /** Absent: keyed on the Dockerfile alone. */
+  keyCovers?: 'dockerfile' | 'context';
 }
 
 /**
@@ -54,6 +58,9 @@ export function strandedImages(
       sizeBytes: version.sizeBytes,
       tags: [...version.tags].sort(),
       dockerfile: entry.dockerfile,
+      ...(entry.keyCovers === 'context'
+        ? {context: entry.context, keyCovers: 'context' as const}
+        : {}),
     });
   }
   return stranded.sort(
@@ -85,7 +92,10 @@ export function describeStranded(version: StrandedImage): string {
  * The manual migration for one stranded version: pull it by digest (the exact bytes),
  * tag it `:<hash>` and `:latest` in the persistent repository, push both, and let
  * dockerfile-changed adopt it (no build). The hash is the image's tag when that tag looks
- * like one, else the Dockerfile's, computed the way the seed's checklist does.
+ * like one, else the Dockerfile's, computed the way the seed's checklist does. A
+ * context-keyed image is tagged with its cache key, which covers the whole build context:
+ * `arr key` computes it from the checkout the image was built from (offline), and
+ * `arr changed --from` the same checkout records the copy.
  */
 export function migrationCommands(
   version: StrandedImage,
@@ -106,6 +116,19 @@ export function migrationCommands(
     config.persistentRepository,
     version.image,
   );
+  if (version.keyCovers === 'context') {
+    return [
+      `SRC=${from}@${version.digest}`,
+      `DST=${to}`,
+      `KEY=$(arr key ${version.image} --from .)   # in a checkout of the commit it was built from: Dockerfile + ${version.context}`,
+      'docker pull $SRC',
+      'docker tag $SRC $DST:$KEY',
+      'docker tag $SRC $DST:latest',
+      'docker push $DST:$KEY',
+      'docker push $DST:latest',
+      `arr changed ${version.image} --from .   # records the copy in the manifest; no build`,
+    ];
+  }
   const hashTag = version.tags.find(tag => /^[0-9a-f]{12}$/.test(tag));
   return [
     `SRC=${from}@${version.digest}`,

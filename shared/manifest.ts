@@ -4,13 +4,15 @@
  * `.image-manifest`. The cache trusts it only together with the registry: a teardown or
  * a manual delete removes images behind its back.
  */
-import type {Firestore} from '@google-cloud/firestore';
+import {FieldValue, type Firestore} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
 
 export const IMAGES = 'images';
 
 export interface LatestRequest {
   dockerfileHash: string;
+  /** Context-keyed images only (shared/context-digest.ts). */
+  contextDigest?: string;
   source: string;
   requestedBy?: string;
   at: string;
@@ -26,12 +28,16 @@ export interface ManifestEntry {
   key?: string;
   digest?: string;
   dockerfileHash?: string;
+  contextDigest?: string;
   parentKey?: string;
   /** The parent's digest this image was built FROM. */
   parentDigest?: string;
   source?: string;
   builtAt?: string;
   buildId?: string;
+  /** How long the build that produced it ran (Cloud Build's start → finish), and on what. */
+  buildSeconds?: number;
+  machineType?: string;
   /** How it got here: built by us, or adopted from a tag pushed by hand. */
   origin?: 'built' | 'adopted';
   /** What was asked for last; setup's reconcile and a parent's rebuild republish it. */
@@ -43,10 +49,13 @@ export interface PresentImage {
   key: string;
   digest: string;
   dockerfileHash: string;
+  contextDigest?: string;
   source: string;
   builtAt: string;
   origin: 'built' | 'adopted';
   buildId?: string;
+  buildSeconds?: number;
+  machineType?: string;
   parentKey?: string;
   parentDigest?: string;
 }
@@ -76,8 +85,16 @@ export async function recordLatestRequest(
 ): Promise<void> {
   // A merge, not a transaction: duplicates arrive together and must not contend here.
   // An entry created this way has no `present` yet, which readers take as not present.
+  // A merge merges maps too: a context digest no longer asked for is deleted, not kept.
   await doc(firestore, identity.image).set(
-    {...identity, latestRequest: request, updatedAt: new Date().toISOString()},
+    {
+      ...identity,
+      latestRequest: {
+        ...request,
+        contextDigest: request.contextDigest ?? FieldValue.delete(),
+      },
+      updatedAt: new Date().toISOString(),
+    },
     {merge: true},
   );
 }
@@ -117,6 +134,11 @@ export async function recordPresentImage(
       {
         ...identity,
         ...present,
+        contextDigest: present.contextDigest ?? FieldValue.delete(),
+        // An adopted image replaces a built one: no build time of its own.
+        buildId: present.buildId ?? FieldValue.delete(),
+        buildSeconds: present.buildSeconds ?? FieldValue.delete(),
+        machineType: present.machineType ?? FieldValue.delete(),
         present: true,
         updatedAt: new Date().toISOString(),
       },

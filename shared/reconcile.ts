@@ -4,6 +4,7 @@
  * Dockerfile hash and source. Ephemeral images come back in minutes; the base, still
  * in the persistent repository, is reused.
  */
+import {keyCoversOf} from './catalog';
 import type {Context} from './context';
 import {repositoryFor} from './image-changes';
 import {readManifest} from './manifest';
@@ -33,6 +34,13 @@ export async function reconcileImages(
       );
       if (tag) continue;
     }
+    const needsContext = keyCoversOf(image) === 'context';
+    if (needsContext && latest.contextDigest === undefined) {
+      await run.warn(
+        `⚠ ${image.name} is not in ${repository}, and it is keyed on its build context, which no request has given a digest of yet: publish it (arr changed ${image.name} --from <folder>)`,
+      );
+      continue;
+    }
     if (options.dryRun) {
       await run.info(
         `Would rebuild ${image.name} (not in ${repository}; Dockerfile ${latest.dockerfileHash})`,
@@ -42,6 +50,7 @@ export async function reconcileImages(
     const messageId = await publishDockerfileChanged(context, run, {
       image: image.name,
       dockerfileHash: latest.dockerfileHash,
+      ...(needsContext ? {contextDigest: latest.contextDigest} : {}),
       source: latest.source,
       requestedBy: options.requestedBy
         ? `setup (${options.requestedBy})`

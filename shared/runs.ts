@@ -11,6 +11,7 @@ import type {
 import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 import type {Logger} from './log';
 import {escapeControlCharacters} from './quote';
+import type {RunResult} from './savings';
 
 export const RunKind = [
   'setup',
@@ -69,6 +70,8 @@ export interface RunRecord {
    * written before runs expired have none and are kept.
    */
   expireAt?: Timestamp;
+  /** What a dockerfile-changed run decided, as data (shared/savings.ts). */
+  result?: RunResult;
 }
 
 /** How long a run record is kept unless RUN_RETENTION_DAYS says otherwise. */
@@ -230,6 +233,12 @@ export class Run {
     for (const [key, value] of Object.entries(refs)) {
       this.pendingFields[`refs.${key}`] = value;
     }
+    this.scheduleWrite();
+  }
+
+  /** What the run decided, as data; written with its next step or outcome. */
+  async result(result: RunResult): Promise<void> {
+    this.pendingFields.result = withoutUndefined({...result});
     this.scheduleWrite();
   }
 

@@ -6,7 +6,8 @@ import type {DockerImageInfo} from './artifact-registry';
 import {activeBuildsInto} from './build-records';
 import type {Context} from './context';
 import type {TeardownRequest} from './events';
-import {markRepositoryImagesAbsent} from './manifest';
+import {markRepositoryImagesAbsent, readManifest} from './manifest';
+import {describeBuildCost, ratesWith} from './build-rates';
 import {recordRepository} from './repository-records';
 import type {Run} from './runs';
 import {
@@ -223,9 +224,40 @@ async function reportPreserved(
   await run.info(
     `${dry ? 'Would preserve' : 'Preserved'}: ${target.persistentId} (${contents}) — prevents a 2–4 hour rebuild`,
   );
+  for (const line of await reuseLines(context, persistentImages)) {
+    await run.info(line);
+  }
   await run.info(
     `   To delete it manually (if you really mean to): gcloud artifacts repositories delete ${target.persistentId} --location=${context.config.region} --project=${context.config.projectId}`,
   );
+}
+
+/**
+ * What keeping the persistent repository saves, image by image: the build that produced
+ * each image the next setup reuses, at its recorded duration and machine type.
+ */
+async function reuseLines(
+  context: Context,
+  persistentImages: DockerImageInfo[],
+): Promise<string[]> {
+  const firestore = await context.clients.firestore();
+  const rates = ratesWith(context.config.buildMinuteRates);
+  const lines: string[] = [];
+  for (const entry of await readManifest(firestore)) {
+    if (entry.tier !== 'persistent' || !entry.present || !entry.key) continue;
+    const kept = persistentImages.some(
+      i => i.image === entry.image && i.tags.includes(entry.key!),
+    );
+    if (!kept) continue;
+    const machineType =
+      entry.machineType ?? context.catalog.get(entry.image)?.machineType;
+    lines.push(
+      entry.buildSeconds !== undefined && machineType
+        ? `   Reused by the next setup: ${entry.image}:${entry.key}, built in ${describeBuildCost(entry.buildSeconds, machineType, rates)}${entry.buildId ? `, build ${entry.buildId}` : ''}`
+        : `   Reused by the next setup: ${entry.image}:${entry.key} (${entry.origin === 'adopted' ? 'adopted' : 'built'}; no build time recorded)`,
+    );
+  }
+  return lines;
 }
 
 export function describeContents(images: DockerImageInfo[]): string {

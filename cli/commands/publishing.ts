@@ -2,6 +2,8 @@
 import {hostname, userInfo} from 'node:os';
 import type {Catalog} from '../../shared/catalog';
 import type {Connection} from '../connection';
+import {UsageError} from '../errors';
+import {contentFromFolder, describeFolderContent} from '../from-folder';
 import type {ChangedFlags, SetupFlags, TeardownFlags} from '../program';
 import {Output, publishAndFollow, stdio} from '../publish';
 import {
@@ -84,12 +86,29 @@ export function changed(
   flags: ChangedFlags,
   io: Output = stdio,
 ): Promise<number> {
-  checkChangedInput(image, flags.hash, catalog);
+  let hash = flags.hash;
+  let contextDigest = flags.contextDigest;
+  if (flags.from !== undefined) {
+    if (hash !== undefined || contextDigest !== undefined) {
+      throw new UsageError(
+        '--from computes the hash and the context digest; give either --from, or --hash (and --context-digest), not both.',
+      );
+    }
+    const entry = catalog.get(image);
+    if (entry) {
+      const content = contentFromFolder(entry, flags.from);
+      hash = content.dockerfileHash;
+      contextDigest = content.contextDigest;
+      io.err.write(`${describeFolderContent(image, content)}\n`);
+    }
+  }
+  checkChangedInput(image, hash, catalog, contextDigest);
   const connection = connect();
   const message = changedMessage(
     {
       image,
-      hash: flags.hash,
+      hash,
+      contextDigest,
       source: flags.source,
       force: flags.force,
       requestedBy: requestedBy(),

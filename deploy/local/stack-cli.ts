@@ -350,8 +350,8 @@ function hints(ephemeral: string): string[] {
   const commands: Array<[string, string]> = [
     ['npx arr setup', 'create both repositories'],
     [
-      'npx arr changed arr-pytorch-base --hash 0123456789ab',
-      'build the base (then its dependents)',
+      'npx arr changed arr-pytorch-base --from <folder>',
+      'build the base (then its dependents); <folder>: its Dockerfile and context',
     ],
     ['npx arr status', 'repositories, images, builds, runs'],
     ['npx arr teardown', 'dry run: what would go, what stays'],

@@ -4,6 +4,7 @@ import {ExitCode} from '../../cli/errors';
 import {
   Actions,
   ChangedFlags,
+  KeyFlags,
   RunsFlags,
   SetupFlags,
   StatusFlags,
@@ -17,7 +18,8 @@ type Call =
   | {command: 'changed'; image: string; flags: ChangedFlags}
   | {command: 'status'; flags: StatusFlags}
   | {command: 'runs'; runId: string | undefined; flags: RunsFlags}
-  | {command: 'cleanup'; image: string; flags: CleanupFlags};
+  | {command: 'cleanup'; image: string; flags: CleanupFlags}
+  | {command: 'key'; image: string; flags: KeyFlags};
 
 async function parse(
   ...argv: string[]
@@ -37,6 +39,10 @@ async function parse(
     ),
     cleanup: async (image, flags) => (
       calls.push({command: 'cleanup', image, flags}),
+      0
+    ),
+    key: async (image, flags) => (
+      calls.push({command: 'key', image, flags}),
       0
     ),
   };
@@ -108,6 +114,36 @@ describe('arr command line parsing', () => {
     assert.strictEqual(calls.length, 1);
     assert.ok(calls[0].command === 'teardown');
     assert.strictEqual(calls[0].flags.confirm, undefined);
+  });
+
+  it('key needs --from', async () => {
+    const ok = await parse('key', 'arr-pytorch-base', '--from', '.');
+    assert.deepStrictEqual(ok.calls, [
+      {
+        command: 'key',
+        image: 'arr-pytorch-base',
+        flags: {from: '.', json: false},
+      },
+    ]);
+    const missing = await parse('key', 'arr-pytorch-base');
+    assert.strictEqual(missing.code, 2);
+    assert.match(missing.err, /--from/);
+  });
+
+  it('changed takes --from, or --hash with --context-digest', async () => {
+    const from = await parse('changed', 'arr-trainer', '--from', 'training');
+    assert.ok(from.calls[0].command === 'changed');
+    assert.strictEqual(from.calls[0].flags.from, 'training');
+    const digest = await parse(
+      'changed',
+      'arr-trainer',
+      '--hash',
+      '0123456789ab',
+      '--context-digest',
+      'ba9876543210',
+    );
+    assert.ok(digest.calls[0].command === 'changed');
+    assert.strictEqual(digest.calls[0].flags.contextDigest, 'ba9876543210');
   });
 
   it('changed takes the image as an argument and --hash, --source, --force', async () => {

@@ -1,3 +1,5 @@
+import {DEFAULT_BUILD_MINUTE_RATES_USD} from '../../shared/build-rates';
+import {savingsTotals} from '../../shared/savings';
 import * as assert from 'assert';
 import {Writable} from 'node:stream';
 import {
@@ -68,6 +70,27 @@ const STATUS: StatusView = {
   images: [],
   builds: [],
   runs: [],
+  savings: {
+    ...savingsTotals(
+      {
+        requested: 47,
+        started: 19,
+        cacheHits: 26,
+        joined: 2,
+        avoidedBuildSeconds: 3 * 3600 + 12 * 60,
+        avoidedSecondsByMachine: {E2_HIGHCPU_32: 3 * 3600 + 12 * 60},
+        avoidedWithoutDuration: 1,
+      },
+      [],
+      DEFAULT_BUILD_MINUTE_RATES_USD,
+      () => undefined,
+    ),
+    rates: {
+      source: 'https://cloud.google.com/build/pricing',
+      lookedUp: '2026-12-01',
+      overridden: [],
+    },
+  },
 };
 
 describe('arr output', () => {
@@ -110,6 +133,10 @@ describe('arr output', () => {
       /arr-coc-registry-persistent\/arr-pytorch-base:abcdefabcdef,latest/,
     );
     assert.match(text, /Images\n {2}\(none yet/);
+    assert.match(
+      text,
+      /Savings \(all recorded history\)\n {2}47 builds requested, 19 started, 28 avoided \(26 cache hits, 2 duplicates absorbed\)\n {2}build time avoided: 3 h 12 min, estimated \$12\.29 at Cloud Build list prices \(E2_HIGHCPU_32 \$0\.064\/min; 2026-12-01\)\n {2}1 avoided build not in that time/,
+    );
   });
 
   it('status puts each image line under its own repository', () => {

@@ -1,4 +1,10 @@
 import * as assert from 'assert';
+import {createHash} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {contentFromFolder, describeFolderContent} from '../../cli/from-folder';
+import {contextDigest} from '../../shared/context-digest';
 import {ExitCode, UsageError} from '../../cli/errors';
 import {
   changedMessage,
@@ -72,7 +78,7 @@ describe('arr input validation (before anything is published)', () => {
     const err = refusal(() =>
       changedMessage(
         {
-          image: 'arr-trainer',
+          image: 'arr-vertex-launcher',
           hash: '0123456789ab',
           source: '/tmp/context',
           requestedBy: 't',
@@ -86,20 +92,120 @@ describe('arr input validation (before anything is published)', () => {
 
   it('changed: the default source is where the trigger uploads contexts, and passes the schema', () => {
     const message = changedMessage(
-      {image: 'arr-pytorch-base', hash: 'abcdefabcdef', requestedBy: 't'},
+      {image: 'arr-vertex-launcher', hash: 'abcdefabcdef', requestedBy: 't'},
       catalog,
       'arr-local',
     );
     assert.strictEqual(
       message.source,
-      'gs://arr-local-arr-build-contexts/contexts/arr-pytorch-base/abcdefabcdef.tar.gz',
+      'gs://arr-local-arr-build-contexts/contexts/arr-vertex-launcher/abcdefabcdef.tar.gz',
     );
+    // A context-keyed image's context is named by both, as the trigger names it.
+    const context = changedMessage(
+      {
+        image: 'arr-pytorch-base',
+        hash: 'abcdefabcdef',
+        contextDigest: '0123456789ab',
+        requestedBy: 't',
+      },
+      catalog,
+      'arr-local',
+    );
+    assert.strictEqual(
+      context.source,
+      'gs://arr-local-arr-build-contexts/contexts/arr-pytorch-base/abcdefabcdef-0123456789ab.tar.gz',
+    );
+    assert.strictEqual(context.contextDigest, '0123456789ab');
     assert.strictEqual(
       defaultSource('p-123456', 'arr-trainer', '0123456789ab'),
       'gs://p-123456-arr-build-contexts/contexts/arr-trainer/0123456789ab.tar.gz',
     );
     assert.ok(DockerfileChanged.safeParse(message).success);
     assert.strictEqual('force' in message, false);
+  });
+
+  it('changed: a context-keyed image needs its context digest; a Dockerfile-keyed one takes none', () => {
+    const missing = refusal(() =>
+      changedMessage(
+        {image: 'arr-pytorch-base', hash: 'abcdefabcdef', requestedBy: 't'},
+        catalog,
+        'arr-local',
+      ),
+    );
+    assert.match(missing.message, /keyed on its whole build context/);
+    assert.match(missing.message, /--from <folder>/);
+    const malformed = refusal(() =>
+      changedMessage(
+        {
+          image: 'arr-trainer',
+          hash: 'abcdefabcdef',
+          contextDigest: 'ABC',
+          requestedBy: 't',
+        },
+        catalog,
+        'arr-local',
+      ),
+    );
+    assert.match(
+      malformed.message,
+      /--context-digest must be 12 lowercase hex/,
+    );
+    const extra = refusal(() =>
+      changedMessage(
+        {
+          image: 'arr-vertex-launcher',
+          hash: 'abcdefabcdef',
+          contextDigest: '0123456789ab',
+          requestedBy: 't',
+        },
+        catalog,
+        'arr-local',
+      ),
+    );
+    assert.match(extra.message, /keyed on its Dockerfile alone/);
+  });
+
+  it('changed --from: the hash and the context digest come from the folder (the image folder or a checkout)', () => {
+    const checkout = fs.mkdtempSync(path.join(os.tmpdir(), 'arr-from-'));
+    try {
+      const base = catalog.get('arr-pytorch-base')!;
+      const dir = path.join(checkout, base.context);
+      fs.mkdirSync(dir, {recursive: true});
+      fs.writeFileSync(path.join(checkout, base.dockerfile), 'FROM scratch\n');
+      fs.writeFileSync(path.join(dir, 'requirements.txt'), 'torch==2.4\n');
+      fs.writeFileSync(path.join(dir, '.dockerignore'), '*.md\n');
+      fs.writeFileSync(path.join(dir, 'NOTES.md'), 'x');
+      const fromCheckout = contentFromFolder(base, checkout);
+      const fromFolder = contentFromFolder(base, dir);
+      assert.deepStrictEqual(fromFolder, fromCheckout);
+      assert.strictEqual(
+        fromCheckout.dockerfileHash,
+        createHash('sha256')
+          .update('FROM scratch\n')
+          .digest('hex')
+          .slice(0, 12),
+      );
+      assert.strictEqual(fromCheckout.contextDigest, contextDigest(dir));
+      assert.strictEqual(fromCheckout.files, 3);
+      assert.strictEqual(fromCheckout.ignored, 1);
+      assert.match(
+        describeFolderContent('arr-pytorch-base', fromCheckout),
+        /^arr-pytorch-base: Dockerfile [0-9a-f]{12} \(.*\) \+ context [0-9a-f]{12} \(.*: 3 files, 1 left out by \.dockerignore\)$/,
+      );
+      const launcher = catalog.get('arr-vertex-launcher')!;
+      assert.throws(
+        () => contentFromFolder(launcher, checkout),
+        /no Dockerfile for arr-vertex-launcher/,
+      );
+      fs.mkdirSync(path.join(checkout, launcher.context), {recursive: true});
+      fs.writeFileSync(path.join(checkout, launcher.dockerfile), 'FROM x\n');
+      assert.strictEqual(
+        contentFromFolder(launcher, checkout).contextDigest,
+        undefined,
+      );
+    } finally {
+      fs.rmSync(checkout, {recursive: true, force: true});
+    }
   });
 
   it('teardown: a confirmation other than the ephemeral id exactly is refused', () => {

@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import {
   buildPlan,
   functionEnvironment,
+  triggerIncludedFiles,
   triggerSubstitutions,
 } from '../../deploy/plan';
+import {contextDigest} from '../../shared/context-digest';
 import {loadConfig} from '../../shared/config';
 import {DockerfileChanged} from '../../shared/events';
 import {
@@ -216,16 +218,22 @@ describe('Cloud Build configs', () => {
     assert.ok(
       create.includes('--inline-config=cloudbuild/dockerfile-changed.yaml'),
     );
+    // A context-keyed image's key covers its whole folder: any file there runs the trigger.
+    assert.deepEqual(
+      triggerIncludedFiles(catalogImages()),
+      catalogImages().map(i =>
+        i.keyCovers === 'context' ? `${i.context}/**` : i.dockerfile,
+      ),
+    );
+    assert.ok(catalogImages().some(i => i.keyCovers === 'context'));
     assert.ok(
       create.includes(
-        `--included-files=${catalogImages()
-          .map(i => i.dockerfile)
-          .join(',')}`,
+        `--included-files=${triggerIncludedFiles(catalogImages()).join(',')}`,
       ),
     );
   });
 
-  it('the hash step prints what `sha256sum Dockerfile | cut -c1-12` prints, and skips absent Dockerfiles', () => {
+  it('the hash step prints what `sha256sum Dockerfile | cut -c1-12` prints (and the context digest where the catalog asks), and skips absent Dockerfiles', () => {
     const {dir, present} = makeCheckout();
     const run = runStep('hash', dir);
     assert.equal(run.status, 0, run.stderr);
@@ -235,9 +243,15 @@ describe('Cloud Build configs', () => {
       present,
     );
     for (const line of lines) {
-      const [name, hash] = line.split(' ');
+      const [name, hash, ...rest] = line.split(' ');
       const image = catalogImages().find(i => i.name === name);
       assert.ok(image);
+      assert.deepEqual(
+        rest,
+        image.keyCovers === 'context'
+          ? ['context', contextDigest(path.join(dir, image.context))]
+          : [],
+      );
       const file = path.join(dir, image.dockerfile);
       const sha256sum = spawnSync(
         'bash',
@@ -284,7 +298,10 @@ describe('Cloud Build configs', () => {
         .readFileSync(path.join(dir, 'dockerfile-hashes.txt'), 'utf8')
         .trim()
         .split('\n')
-        .map(l => l.split(' ') as [string, string]),
+        .map(l => {
+          const [image, hash, , digest] = l.split(' ');
+          return [image, {hash, digest}] as const;
+        }),
     );
     assert.deepEqual(
       state.published.map(p => p.topic),
@@ -292,10 +309,20 @@ describe('Cloud Build configs', () => {
     );
     for (const [i, p] of state.published.entries()) {
       const message = DockerfileChanged.parse(JSON.parse(p.message));
-      const object = `gs://arr-sample-project-arr-build-contexts/contexts/${present[i]}/${hashes.get(present[i])}.tar.gz`;
+      const {hash, digest} = hashes.get(present[i])!;
+      const image = catalogImages().find(c => c.name === present[i])!;
+      const context = image.keyCovers === 'context';
+      assert.equal(
+        digest,
+        context ? contextDigest(path.join(dir, image.context)) : '-',
+      );
+      // A context-keyed image's context is named by both: a new requirements.txt under
+      // an unchanged Dockerfile is a new object, never the old one kept by --no-clobber.
+      const object = `gs://arr-sample-project-arr-build-contexts/contexts/${present[i]}/${context ? `${hash}-${digest}` : hash}.tar.gz`;
       assert.deepEqual(message, {
         image: present[i],
-        dockerfileHash: hashes.get(present[i]),
+        dockerfileHash: hash,
+        ...(context ? {contextDigest: digest} : {}),
         source: object,
         requestedBy: 'cloud-build-trigger abc1234',
       });

@@ -36,10 +36,11 @@ export function catalogImages(): CatalogImage[] {
   const catalog = JSON.parse(
     fs.readFileSync(path.join(ROOT, 'shared', 'image-catalog.json'), 'utf8'),
   ) as {images: CatalogImage[]};
-  return catalog.images.map(({name, dockerfile, context}) => ({
+  return catalog.images.map(({name, dockerfile, context, keyCovers}) => ({
     name,
     dockerfile,
     context,
+    ...(keyCovers ? {keyCovers} : {}),
   }));
 }
 

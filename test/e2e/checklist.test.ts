@@ -6,7 +6,13 @@
  */
 import * as assert from 'assert';
 import {Timestamp} from '@google-cloud/firestore';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type {Context} from 'mocha';
+import {contentFromFolder} from '../../cli/from-folder';
+import {cacheKey} from '../../shared/cache-key';
+import {imageCatalog} from '../../shared/catalog';
 import {ExitCode} from '../../cli/errors';
 import type {PublishView, RunsView, StatusView} from '../../cli/views';
 import type {LocalStack} from '../../deploy/local/stack';
@@ -20,8 +26,32 @@ import {
 const PERSISTENT = 'arr-coc-registry-persistent';
 const EPHEMERAL = 'arr-coc-registry';
 const BASE_HASH = 'abcdefabcdef';
-const ML_STACK_HASH = '111111111111';
-const TRAINER_HASH = '222222222222';
+
+/**
+ * A checkout of the training repository, as the Dockerfile trigger sees one: each
+ * catalog image's folder with its Dockerfile and the files it copies.
+ */
+function makeCheckout(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'arr-checklist-'));
+  for (const image of imageCatalog().images) {
+    fs.mkdirSync(path.join(root, image.context), {recursive: true});
+    fs.writeFileSync(
+      path.join(root, image.dockerfile),
+      `FROM ${image.parent ?? 'nvidia/cuda:12.4.1-devel-ubuntu22.04'}\nCOPY . /src\n`,
+    );
+    fs.writeFileSync(
+      path.join(root, image.context, 'requirements.txt'),
+      `# ${image.name}\ntorch==2.4.0\n`,
+    );
+    fs.writeFileSync(path.join(root, image.context, '.dockerignore'), '*.md\n');
+  }
+  return root;
+}
+
+/** The key `arr changed --from` leads to for an image without a parent. */
+function rootKey(checkout: string, image: string): string {
+  return cacheKey(contentFromFolder(imageCatalog().get(image)!, checkout));
+}
 
 describe("the seed's testing checklist, end to end through arr over the local stack", function () {
   this.timeout(120_000);
@@ -29,8 +59,13 @@ describe("the seed's testing checklist, end to end through arr over the local st
   let stack: LocalStack;
   let broken = false;
 
+  let checkout: string;
+  let baseKey: string;
+
   before(async function (this: Context) {
     this.timeout(180_000);
+    checkout = makeCheckout();
+    baseKey = rootKey(checkout, 'arr-pytorch-base');
     driver = await startArrOnStack('arr-checklist');
     stack = driver.stack;
   });
@@ -38,6 +73,7 @@ describe("the seed's testing checklist, end to end through arr over the local st
   after(async function (this: Context) {
     this.timeout(60_000);
     await driver?.stop();
+    fs.rmSync(checkout, {recursive: true, force: true});
   });
 
   // Later steps build on earlier ones: after a failure they would only repeat it.
@@ -91,17 +127,26 @@ describe("the seed's testing checklist, end to end through arr over the local st
   it('2. a new base image is built once, into the persistent repository only; its dependents after it, into the ephemeral one', async () => {
     // The Dockerfile trigger publishes every image; the dependents wait for the base.
     assert.match(
-      await arrOk('changed', 'arr-ml-stack', '--hash', ML_STACK_HASH),
+      await arrOk('changed', 'arr-ml-stack', '--from', checkout),
       /Waiting for arr-pytorch-base/,
     );
     assert.match(
-      await arrOk('changed', 'arr-trainer', '--hash', TRAINER_HASH),
+      await arrOk('changed', 'arr-trainer', '--from', checkout),
       /Waiting for arr-ml-stack/,
     );
     assert.deepStrictEqual(createdBuilds(), []);
 
-    const out = await arrOk('changed', 'arr-pytorch-base', '--hash', BASE_HASH);
-    assert.match(out, /✓ Build arr-pytorch-base:abcdefabcdef succeeded/);
+    const from = await arr('changed', 'arr-pytorch-base', '--from', checkout);
+    assert.strictEqual(from.code, 0, from.stderr);
+    assert.match(
+      from.stderr,
+      /arr-pytorch-base: Dockerfile [0-9a-f]{12} \(.*\) \+ context [0-9a-f]{12} \(.*: 3 files\)/,
+    );
+    const out = from.stdout;
+    assert.match(
+      out,
+      new RegExp(`✓ Build arr-pytorch-base:${baseKey} succeeded`),
+    );
     assert.match(out, /\[arr-ml-stack\] ⊕ Building arr-ml-stack:/);
     assert.match(out, /\[arr-trainer\] ⊕ Building arr-trainer:/);
     assert.match(out, /✓ 3 builds succeeded/);
@@ -113,7 +158,7 @@ describe("the seed's testing checklist, end to end through arr over the local st
     ]);
     const view = await status();
     assert.deepStrictEqual(tagsOf(view, PERSISTENT, 'arr-pytorch-base'), [
-      BASE_HASH,
+      baseKey,
       'latest',
     ]);
     assert.deepStrictEqual(tagsOf(view, EPHEMERAL, 'arr-pytorch-base'), []);
@@ -144,7 +189,7 @@ describe("the seed's testing checklist, end to end through arr over the local st
 
     const base = view.images.find(i => i.image === 'arr-pytorch-base');
     assert.strictEqual(base?.present, true);
-    assert.strictEqual(base?.key, BASE_HASH);
+    assert.strictEqual(base?.key, baseKey);
     assert.strictEqual(base?.repository, PERSISTENT);
 
     // In text, each repository's images sit right under its own row.
@@ -210,7 +255,7 @@ describe("the seed's testing checklist, end to end through arr over the local st
     assert.strictEqual(repository(view, EPHEMERAL).state, 'deleted');
     assert.strictEqual(repository(view, PERSISTENT).exists, true);
     assert.deepStrictEqual(tagsOf(view, PERSISTENT, 'arr-pytorch-base'), [
-      BASE_HASH,
+      baseKey,
       'latest',
     ]);
   });
@@ -246,10 +291,12 @@ describe("the seed's testing checklist, end to end through arr over the local st
   });
 
   it('5. the same base hash again is a cache hit: the base was built exactly once in the whole cycle', async () => {
-    const out = await arrOk('changed', 'arr-pytorch-base', '--hash', BASE_HASH);
+    const out = await arrOk('changed', 'arr-pytorch-base', '--from', checkout);
     assert.match(
       out,
-      /✓ Using cached arr-pytorch-base:abcdefabcdef \(hash matches, no rebuild\)/,
+      new RegExp(
+        `✓ Using cached arr-pytorch-base:${baseKey} \\(hash matches, no rebuild\\)`,
+      ),
     );
     assert.deepStrictEqual(
       createdBuilds().filter(image => image === 'arr-pytorch-base'),
@@ -258,7 +305,10 @@ describe("the seed's testing checklist, end to end through arr over the local st
   });
 
   it('the manual migration: a base pushed by hand with its hash tag is adopted by the next arr changed, without a build', async () => {
-    const migrated = 'feedfacecafe';
+    const hash = 'feedfacecafe';
+    const contextDigest = 'c0c0c0c0c0c0';
+    // The base is keyed on its build context: the copy is tagged with its cache key.
+    const migrated = cacheKey({dockerfileHash: hash, contextDigest});
     // What `docker tag` + `docker push` of the old image leaves in the registry.
     stack.standIns.artifactRegistry.seedImage(
       `projects/arr-checklist/locations/us-central1/repositories/${PERSISTENT}`,
@@ -266,10 +316,19 @@ describe("the seed's testing checklist, end to end through arr over the local st
       [migrated],
       {sizeBytes: 15e9},
     );
-    const out = await arrOk('changed', 'arr-pytorch-base', '--hash', migrated);
+    const out = await arrOk(
+      'changed',
+      'arr-pytorch-base',
+      '--hash',
+      hash,
+      '--context-digest',
+      contextDigest,
+    );
     assert.match(
       out,
-      /✓ Adopted arr-pytorch-base:feedfacecafe \(sha256:[0-9a-f]+\): already in arr-coc-registry-persistent, pushed outside the control plane; no build/,
+      new RegExp(
+        `✓ Adopted arr-pytorch-base:${migrated} \\(sha256:[0-9a-f]+\\): already in arr-coc-registry-persistent, pushed outside the control plane; no build`,
+      ),
     );
     assert.deepStrictEqual(
       createdBuilds().filter(image => image === 'arr-pytorch-base'),
@@ -282,12 +341,69 @@ describe("the seed's testing checklist, end to end through arr over the local st
     assert.strictEqual(base?.origin, 'adopted');
   });
 
+  it('6. context keys: a bumped requirements.txt under an unchanged Dockerfile rebuilds the base and its dependents; a Dockerfile-keyed image ignores its other files', async () => {
+    const base = imageCatalog().get('arr-pytorch-base')!;
+    const before = createdBuilds().length;
+    // Only a file the Dockerfile copies changes; the Dockerfile does not.
+    fs.writeFileSync(
+      path.join(checkout, base.context, 'requirements.txt'),
+      '# arr-pytorch-base\ntorch==2.5.1\n',
+    );
+    fs.writeFileSync(path.join(checkout, base.context, 'NOTES.md'), 'ignored');
+    const bumped = rootKey(checkout, 'arr-pytorch-base');
+    assert.notStrictEqual(bumped, baseKey);
+    const out = await arrOk('changed', 'arr-pytorch-base', '--from', checkout);
+    assert.match(
+      out,
+      new RegExp(`✓ Build arr-pytorch-base:${bumped} succeeded`),
+    );
+    assert.match(
+      out,
+      /\[build arr-pytorch-base:[0-9a-f]{12}\] → Rebuilding arr-ml-stack/,
+    );
+    assert.deepStrictEqual(createdBuilds().slice(before), [
+      'arr-pytorch-base',
+      'arr-ml-stack',
+      'arr-trainer',
+    ]);
+
+    // The launcher is keyed on its Dockerfile alone: its other files change no key.
+    await arrOk('changed', 'arr-vertex-launcher', '--from', checkout);
+    const launcherBuilds = createdBuilds().length;
+    const launcher = imageCatalog().get('arr-vertex-launcher')!;
+    fs.writeFileSync(
+      path.join(checkout, launcher.context, 'requirements.txt'),
+      'google-cloud-aiplatform==1.70.0\n',
+    );
+    const again = await arrOk(
+      'changed',
+      'arr-vertex-launcher',
+      '--from',
+      checkout,
+    );
+    assert.match(again, /✓ Using cached arr-vertex-launcher:/);
+    assert.strictEqual(createdBuilds().length, launcherBuilds);
+
+    // Touching mtimes changes nothing either.
+    const old = new Date('2001-01-01T00:00:00Z');
+    fs.utimesSync(
+      path.join(checkout, base.context, 'requirements.txt'),
+      old,
+      old,
+    );
+    assert.match(
+      await arrOk('changed', 'arr-pytorch-base', '--from', checkout),
+      new RegExp(`✓ Using cached arr-pytorch-base:${bumped}`),
+    );
+  });
+
   describe('and arr, around the checklist', () => {
     it('refuses bad input before publishing anything', async () => {
       const before = (JSON.parse(await arrOk('runs', '--json')) as RunsView)
         .runs.length;
       for (const args of [
         ['changed', 'arr-pytorch', '--hash', BASE_HASH],
+        ['changed', 'arr-pytorch-base', '--hash', BASE_HASH], // no context digest
         ['changed', 'arr-trainer', '--hash', 'ABCDEF'],
         ['teardown', '--confirm', PERSISTENT],
         ['setup', '--force'],

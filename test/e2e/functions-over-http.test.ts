@@ -1,3 +1,4 @@
+import {cacheKey} from '../../shared/cache-key';
 import * as assert from 'assert';
 import {resolve} from 'node:path';
 import {PubSub} from '@google-cloud/pubsub';
@@ -198,10 +199,14 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
     plane.cloudBuild.setBuildDurations({queuedMs: 20, workingMs: 50});
 
     const hash = 'c0ffee000001';
+    const contextDigest = 'c0de00000001';
+    // The base is keyed on its build context: its key covers both.
+    const key = cacheKey({dockerfileHash: hash, contextDigest});
     const message = {
       image: 'arr-pytorch-base',
       dockerfileHash: hash,
-      source: `gs://arr-local-contexts/contexts/arr-pytorch-base/${hash}.tar.gz`,
+      contextDigest,
+      source: `gs://arr-local-contexts/contexts/arr-pytorch-base/${hash}-${contextDigest}.tar.gz`,
     };
     const ids = await Promise.all(
       [1, 2, 3].map(() =>
@@ -217,7 +222,7 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
 
     const deadline = Date.now() + 20_000;
     while (
-      (await readBuildRecord(firestore, 'arr-pytorch-base', hash))?.status !==
+      (await readBuildRecord(firestore, 'arr-pytorch-base', key))?.status !==
       'SUCCESS'
     ) {
       assert.ok(
@@ -231,7 +236,7 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
       await new Promise(resolve => setTimeout(resolve, 100));
       entry = await readManifestEntry(firestore, 'arr-pytorch-base');
     }
-    assert.strictEqual(entry?.key, hash);
+    assert.strictEqual(entry?.key, key);
     assert.strictEqual(entry?.repository, 'arr-coc-registry-persistent');
 
     const cached = await pubsub
@@ -239,10 +244,10 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
       .publishMessage({json: message});
     const run = await waitForFinishedRun(firestore, cached);
     assert.ok(
-      run.steps.some(
-        s =>
-          s.text ===
-          `✓ Using cached arr-pytorch-base:${hash} (hash matches, no rebuild)`,
+      run.steps.some(s =>
+        s.text.startsWith(
+          `✓ Using cached arr-pytorch-base:${key} (hash matches, no rebuild)`,
+        ),
       ),
     );
     assert.strictEqual(plane.cloudBuild.calls.count('CreateBuild'), 1);

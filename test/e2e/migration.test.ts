@@ -5,6 +5,7 @@
  * status warns, setup does not label it deletable, teardown refuses (naming the image and
  * the commands), and after the copy the same teardown goes through with the base intact.
  */
+import {cacheKey} from '../../shared/cache-key';
 import * as assert from 'assert';
 import type {Context} from 'mocha';
 import {ExitCode} from '../../cli/errors';
@@ -22,6 +23,9 @@ const PERSISTENT = 'arr-coc-registry-persistent';
 const EPHEMERAL = 'arr-coc-registry';
 const OLD_BASE = `us-central1-docker.pkg.dev/${PROJECT}/${EPHEMERAL}/arr-pytorch-base`;
 const HASH = 'feedfacecafe';
+// The base is keyed on its build context: the copy is tagged with its cache key.
+const CONTEXT_DIGEST = 'c0c0c0c0c0c0';
+const KEY = cacheKey({dockerfileHash: HASH, contextDigest: CONTEXT_DIGEST});
 
 describe('migration from the old single repository, end to end through arr', function () {
   this.timeout(120_000);
@@ -140,7 +144,7 @@ describe('migration from the old single repository, end to end through arr', fun
 
     const confirmed = await driver.arr('teardown', '--confirm', EPHEMERAL);
     assert.strictEqual(confirmed.code, ExitCode.Refused, confirmed.stdout);
-    assert.match(confirmed.stdout, /docker push \$DST:\$HASH/);
+    assert.match(confirmed.stdout, /docker push \$DST:\$KEY/);
     assert.strictEqual(deletes(), 0);
     assert.strictEqual(
       repositoryIn(await driver.status(), EPHEMERAL).exists,
@@ -153,7 +157,7 @@ describe('migration from the old single repository, end to end through arr', fun
     driver.stack.standIns.artifactRegistry.seedImage(
       `projects/${PROJECT}/locations/us-central1/repositories/${PERSISTENT}`,
       'arr-pytorch-base',
-      [HASH, 'latest'],
+      [KEY, 'latest'],
       {digest: baseDigest},
     );
     assert.deepStrictEqual(
@@ -170,8 +174,10 @@ describe('migration from the old single repository, end to end through arr', fun
       'arr-pytorch-base',
       '--hash',
       HASH,
+      '--context-digest',
+      CONTEXT_DIGEST,
     );
-    assert.match(adopted, /✓ Adopted arr-pytorch-base:feedfacecafe/);
+    assert.match(adopted, new RegExp(`✓ Adopted arr-pytorch-base:${KEY}`));
     assert.ok(!driver.createdBuilds().includes('arr-pytorch-base'));
 
     const teardown = await driver.arrOk('teardown', '--confirm', EPHEMERAL);
@@ -185,7 +191,7 @@ describe('migration from the old single repository, end to end through arr', fun
     );
     assert.deepStrictEqual(
       base.map(i => [i.digest, i.tags]),
-      [[baseDigest, [HASH, 'latest']]],
+      [[baseDigest, [KEY, 'latest']]],
     );
     const entry = view.images.find(i => i.image === 'arr-pytorch-base');
     assert.strictEqual(entry?.origin, 'adopted');

@@ -8,6 +8,7 @@ import {handleEvent} from '../../shared/handle-event';
 import {readManifestEntry} from '../../shared/manifest';
 import {readRun, RunRecord} from '../../shared/runs';
 import {
+  dockerfileKeyedCatalog,
   pubSubEvent,
   TestControlPlane,
   testControlPlane,
@@ -28,7 +29,9 @@ describe('dockerfileChanged and buildFinished', () => {
   let inbox: Inbox;
 
   beforeEach(async () => {
-    plane = await testControlPlane();
+    // The seed's contract: every image keyed on its Dockerfile alone (context keys:
+    // context-keys.test.ts, on the checked-in catalog).
+    plane = await testControlPlane({}, {catalog: dockerfileKeyedCatalog()});
     plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
       labels: {'arr-lifecycle': 'persistent'},
     });
@@ -173,10 +176,14 @@ describe('dockerfileChanged and buildFinished', () => {
     plane.artifactRegistry.calls.clear();
     plane.cloudBuild.calls.clear();
     const run = await changed('arr-pytorch-base', BASE_HASH);
+    // The line also says what the hit avoided: the build that made the image.
     assert.ok(
-      texts(run).includes(
-        `✓ Using cached arr-pytorch-base:${BASE_HASH} (hash matches, no rebuild)`,
+      texts(run).some(t =>
+        t.startsWith(
+          `✓ Using cached arr-pytorch-base:${BASE_HASH} (hash matches, no rebuild) — avoided a rebuild: built in `,
+        ),
       ),
+      texts(run).join('\n'),
     );
     assert.strictEqual(createBuilds(), 0);
     assert.deepStrictEqual(plane.artifactRegistry.calls.counts(), {GetTag: 1});

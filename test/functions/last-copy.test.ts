@@ -3,6 +3,7 @@
  * holds the only copy of the base image. Teardown refuses to delete it, setup does not
  * label it deletable, and no build goes into a repository of another tier.
  */
+import {cacheKey} from '../../shared/cache-key';
 import * as assert from 'assert';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
 import {setupRequestedHandler} from '../../functions/setup-requested/handler';
@@ -14,6 +15,7 @@ import {migrationCommands, strandedImages} from '../../shared/last-copy';
 import {readRepositoryRecord} from '../../shared/repository-records';
 import {readRun, RunRecord} from '../../shared/runs';
 import {
+  dockerfileKeyedCatalog,
   pubSubEvent,
   TestControlPlane,
   testControlPlane,
@@ -81,7 +83,26 @@ describe('the last-copy rule', () => {
       [version('arr-pytorch-base', BASE_DIGEST)],
       [],
     );
-    const commands = migrationCommands(stranded, config);
+    // The checked-in base is keyed on its build context: tagged with its cache key,
+    // which `arr key` computes from the checkout it was built from.
+    const keyed = migrationCommands(stranded, config);
+    assert.match(keyed[2], /^KEY=\$\(arr key arr-pytorch-base --from \.\)/);
+    assert.deepStrictEqual(keyed.slice(3, 8), [
+      'docker pull $SRC',
+      'docker tag $SRC $DST:$KEY',
+      'docker tag $SRC $DST:latest',
+      'docker push $DST:$KEY',
+      'docker push $DST:latest',
+    ]);
+    assert.match(keyed[8], /^arr changed arr-pytorch-base --from \./);
+
+    // Keyed on the Dockerfile alone (the seed's rule): tagged with the Dockerfile hash.
+    const [seedRule] = strandedImages(
+      dockerfileKeyedCatalog(),
+      [version('arr-pytorch-base', BASE_DIGEST)],
+      [],
+    );
+    const commands = migrationCommands(seedRule, config);
     assert.deepStrictEqual(commands.slice(0, 2), [
       `SRC=us-central1-docker.pkg.dev/p/${EPHEMERAL}/arr-pytorch-base@${BASE_DIGEST}`,
       `DST=us-central1-docker.pkg.dev/p/${PERSISTENT}/arr-pytorch-base`,
@@ -101,7 +122,7 @@ describe('the last-copy rule', () => {
 
     // A version already tagged with a hash keeps it: that is the key it was built for.
     const [tagged] = strandedImages(
-      catalog,
+      dockerfileKeyedCatalog(),
       [version('arr-pytorch-base', BASE_DIGEST, ['0123456789ab', 'latest'])],
       [],
     );
@@ -188,7 +209,7 @@ describe('the migration window over the stand-ins', () => {
       text,
       /DST=us-central1-docker\.pkg\.dev\/arr-test-project\/arr-coc-registry-persistent\/arr-pytorch-base\n/,
     );
-    assert.match(text, /docker push \$DST:\$HASH/);
+    assert.match(text, /docker push \$DST:\$KEY/);
     assert.match(
       run.error ?? '',
       /Teardown refused: .*only copy.*nothing deleted/,
@@ -297,6 +318,7 @@ describe('the migration window over the stand-ins', () => {
       {
         image: 'arr-pytorch-base',
         dockerfileHash: 'ba5e00000001',
+        contextDigest: 'c0c0c0c0c0c0',
         source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000001.tar.gz`,
       },
       swapped,
@@ -311,8 +333,9 @@ describe('the migration window over the stand-ins', () => {
 
   it('nor adopted from it: a tag found in a repository of another tier is not recorded', async () => {
     seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    // Tagged with the key the message leads to (the base is keyed on its context).
     plane.artifactRegistry.seedImage(name(EPHEMERAL), 'arr-pytorch-base', [
-      'ba5e00000002',
+      cacheKey({dockerfileHash: 'ba5e00000002', contextDigest: 'c0c0c0c0c0c0'}),
     ]);
     const swapped = createContext(
       {
@@ -327,6 +350,7 @@ describe('the migration window over the stand-ins', () => {
       {
         image: 'arr-pytorch-base',
         dockerfileHash: 'ba5e00000002',
+        contextDigest: 'c0c0c0c0c0c0',
         source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000002.tar.gz`,
       },
       swapped,

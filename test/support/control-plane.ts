@@ -13,6 +13,7 @@ import {TagBindingsStandIn} from '../../deploy/local/standins/tag-bindings-stand
 import {applyDeployedLifecycleTags} from '../../deploy/local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {handleEvent} from '../../shared/handle-event';
+import {Catalog, imageCatalog} from '../../shared/catalog';
 import {Config, loadConfig} from '../../shared/config';
 import {Context, createContext} from '../../shared/context';
 import {createLogger} from '../../shared/log';
@@ -96,8 +97,20 @@ export interface TestControlPlane {
   close(): Promise<void>;
 }
 
+/**
+ * The checked-in catalog with every image keyed on its Dockerfile alone: the seed's
+ * contract, which Dockerfile-keyed images keep exactly (the suites written against it
+ * run on this; context keys have suites of their own on the real catalog).
+ */
+export function dockerfileKeyedCatalog(): Catalog {
+  return new Catalog(
+    imageCatalog().images.map(image => ({...image, keyCovers: 'dockerfile'})),
+  );
+}
+
 export async function testControlPlane(
   overrides: Record<string, string> = {},
+  options: {catalog?: Catalog} = {},
 ): Promise<TestControlPlane> {
   const registry = await artifactRegistryStandIn();
   const builds = await cloudBuildStandIn();
@@ -121,6 +134,7 @@ export async function testControlPlane(
   });
   const context = createContext(config, {
     log: createLogger({test: 'true'}, sink),
+    catalog: options.catalog,
   });
   // Tests count on retries being quick; the policy under test is the same otherwise.
   let relayed = 0;

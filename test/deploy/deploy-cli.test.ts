@@ -60,6 +60,9 @@ function seedPersistentRepository(fake: FakeProject): void {
 const PROJECT_PARENT =
   '//cloudresourcemanager.googleapis.com/projects/123456789012';
 
+/** Deploy only: the tests of --verify are below and in verify.test.ts. */
+const NO_VERIFY = [...SAMPLE_ARGS, '--no-verify'];
+
 function outcomes(stdout: string): string[] {
   return stdout.split('\n').filter(l => /^\[\d+\/\d+\] /.test(l));
 }
@@ -125,7 +128,13 @@ describe('deploy CLI against a fake gcloud', function () {
       assert.ok(key in state.resources, `${key} exists after the first run`);
     }
 
-    const second = runCli(fake, SAMPLE_ARGS);
+    // The first run verified at its end (repositories absent until the first setup).
+    assert.match(first.stdout, /not checked: absent/);
+    assert.match(
+      first.stdout,
+      /✓ Verified: \d+ claims hold \(\d+ not checked: absent\), smoke passed\./,
+    );
+    const second = runCli(fake, NO_VERIFY);
     assert.equal(second.status, 0, second.stdout + second.stderr);
     assert.deepEqual(
       changingCalls(second.calls),
@@ -148,10 +157,10 @@ describe('deploy CLI against a fake gcloud', function () {
 
   it('after a failure mid-way, a re-run converges to the same project as a clean run', () => {
     const clean = newFakeProject();
-    assert.equal(runCli(clean, SAMPLE_ARGS).status, 0);
+    assert.equal(runCli(clean, NO_VERIFY).status, 0);
 
     const fake = newFakeProject();
-    const failed = runCli(fake, SAMPLE_ARGS, 'functions deploy build-finished');
+    const failed = runCli(fake, NO_VERIFY, 'functions deploy build-finished');
     assert.equal(failed.status, 1);
     assert.match(failed.stdout, /✗ Function build-finished .*: failed/);
     assert.match(failed.stdout, /PERMISSION_DENIED: injected failure/);
@@ -165,7 +174,7 @@ describe('deploy CLI against a fake gcloud', function () {
     );
     assert.ok(!('job/arr-nightly-teardown' in readState(fake).resources));
 
-    const rerun = runCli(fake, SAMPLE_ARGS);
+    const rerun = runCli(fake, NO_VERIFY);
     assert.equal(rerun.status, 0, rerun.stdout);
     assert.match(rerun.stdout, /Function setup-requested .*: already present/);
     assert.match(rerun.stdout, /Function build-finished .*: created/);
@@ -176,7 +185,7 @@ describe('deploy CLI against a fake gcloud', function () {
     assert.deepEqual(converged.policies, reference.policies);
     assert.deepEqual(converged.bindings, reference.bindings);
     assert.deepEqual(converged.services.sort(), reference.services.sort());
-    assert.deepEqual(changingCalls(runCli(fake, SAMPLE_ARGS).calls), []);
+    assert.deepEqual(changingCalls(runCli(fake, NO_VERIFY).calls), []);
   });
 
   it('redeploys a function whose configuration changed, and only that', () => {

@@ -60,6 +60,9 @@ function seedPersistentRepository(fake: FakeProject): void {
 const PROJECT_PARENT =
   '//cloudresourcemanager.googleapis.com/projects/123456789012';
 
+/** Deploy only: the tests of --verify are below and in verify.test.ts. */
+const NO_VERIFY = [...SAMPLE_ARGS, '--no-verify'];
+
 function outcomes(stdout: string): string[] {
   return stdout.split('\n').filter(l => /^\[\d+\/\d+\] /.test(l));
 }
@@ -134,7 +137,13 @@ describe('deploy CLI against a fake gcloud', function () {
       'the TTL policy on runs.expireAt is enabled',
     );
 
-    const second = runCli(fake, SAMPLE_ARGS);
+    // The first run verified at its end (repositories absent until the first setup).
+    assert.match(first.stdout, /not checked: absent/);
+    assert.match(
+      first.stdout,
+      /✓ Verified: \d+ claims hold \(\d+ not checked: absent\), smoke passed\./,
+    );
+    const second = runCli(fake, NO_VERIFY);
     assert.equal(second.status, 0, second.stdout + second.stderr);
     assert.deepEqual(
       changingCalls(second.calls),
@@ -160,10 +169,10 @@ describe('deploy CLI against a fake gcloud', function () {
     // an idle 2-CPU machine, over 180 s in all when other suites share it.
     this.timeout(360_000);
     const clean = newFakeProject();
-    assert.equal(runCli(clean, SAMPLE_ARGS).status, 0);
+    assert.equal(runCli(clean, NO_VERIFY).status, 0);
 
     const fake = newFakeProject();
-    const failed = runCli(fake, SAMPLE_ARGS, 'functions deploy build-finished');
+    const failed = runCli(fake, NO_VERIFY, 'functions deploy build-finished');
     assert.equal(failed.status, 1);
     assert.match(failed.stdout, /✗ Function build-finished .*: failed/);
     assert.match(failed.stdout, /PERMISSION_DENIED: injected failure/);
@@ -177,7 +186,7 @@ describe('deploy CLI against a fake gcloud', function () {
     );
     assert.ok(!('job/arr-nightly-teardown' in readState(fake).resources));
 
-    const rerun = runCli(fake, SAMPLE_ARGS);
+    const rerun = runCli(fake, NO_VERIFY);
     assert.equal(rerun.status, 0, rerun.stdout);
     assert.match(rerun.stdout, /Function setup-requested .*: already present/);
     assert.match(rerun.stdout, /Function build-finished .*: created/);
@@ -188,7 +197,7 @@ describe('deploy CLI against a fake gcloud', function () {
     assert.deepEqual(converged.policies, reference.policies);
     assert.deepEqual(converged.bindings, reference.bindings);
     assert.deepEqual(converged.services.sort(), reference.services.sort());
-    assert.deepEqual(changingCalls(runCli(fake, SAMPLE_ARGS).calls), []);
+    assert.deepEqual(changingCalls(runCli(fake, NO_VERIFY).calls), []);
   });
 
   it('redeploys a function whose configuration changed, and only that', () => {

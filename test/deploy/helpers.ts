@@ -93,7 +93,7 @@ export function fakeEnv(
     FAKE_GCLOUD_CALLS: fake.callsPath,
     ARR_DEPLOY_RETRY_DELAY_MS: '0',
     // deploy --verify's live smoke runs this instead of build/cli/arr.js.
-    ARR_VERIFY_ARR_CLI: path.join(FIXTURES, 'fake-arr.js'),
+    ARR_VERIFY_ARR_CLI: path.join(FIXTURES, 'fake-arr'),
     FAKE_ARR_CALLS: path.join(fake.dir, 'arr-calls.jsonl'),
   };
   delete env.FAKE_GCLOUD_FAIL_ON;

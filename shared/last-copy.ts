@@ -92,7 +92,7 @@ export function describeStranded(version: StrandedImage): string {
  * The manual migration for one stranded version: pull it by digest (the exact bytes),
  * tag it `:<hash>` and `:latest` in the persistent repository, push both, and let
  * dockerfile-changed adopt it (no build). The hash is the image's tag when that tag looks
- * like one, else the Dockerfile's, computed the way the seed's checklist does. A
+ * like one, else the Dockerfile's, computed the way the README's migration does. A
  * context-keyed image is tagged with its cache key, which covers the whole build context:
  * `arr key` computes it from the checkout the image was built from (offline), and
  * `arr changed --from` the same checkout records the copy.

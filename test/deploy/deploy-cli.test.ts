@@ -68,7 +68,8 @@ function outcomes(stdout: string): string[] {
 }
 
 describe('deploy CLI against a fake gcloud', function () {
-  this.timeout(180_000);
+  // Each spawns a node process per fake gcloud call: minutes on a loaded 2-core machine.
+  this.timeout(420_000);
 
   it('prints the plan with --dry-run and runs no gcloud command', () => {
     const fake = newFakeProject();

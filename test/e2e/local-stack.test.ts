@@ -534,10 +534,11 @@ describe('npm start (the stack CLI as a process)', function () {
     assert.doesNotMatch(first.output(), /"severity":/);
 
     // buildFinished is killed while a build runs: it is started again, says so, and the build completes.
+    // arr-vertex-launcher is keyed on its Dockerfile alone: --hash is all it needs.
     const changed = runArr(
       [
         'changed',
-        'arr-pytorch-base',
+        'arr-vertex-launcher',
         '--hash',
         '0123456789ab',
         '--timeout',
@@ -548,7 +549,7 @@ describe('npm start (the stack CLI as a process)', function () {
     await until(
       'the build to start',
       () =>
-        /dockerfileChanged +INFO +⊕ Building arr-pytorch-base:0123456789ab/.test(
+        /dockerfileChanged +INFO +⊕ Building arr-vertex-launcher:0123456789ab/.test(
           first.output(),
         )
           ? true
@@ -567,7 +568,7 @@ describe('npm start (the stack CLI as a process)', function () {
     assert.strictEqual(result.code, 0, result.stdout + result.stderr);
     assert.match(
       result.stdout,
-      /✓ Build arr-pytorch-base:0123456789ab succeeded/,
+      /✓ Build arr-vertex-launcher:0123456789ab succeeded/,
     );
     assert.match(
       first.output(),

@@ -303,8 +303,8 @@ describe('the migration window over the stand-ins', () => {
     assert.deepStrictEqual(again?.warnings, []);
   });
 
-  it('with the repository names swapped in config, the base is not built into the ephemeral-labelled repository', async () => {
-    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+  /** The base changed, handled with the repository names swapped in config. */
+  function baseChangedWithSwappedNames(hash: string): Promise<RunRecord> {
     const swapped = createContext(
       {
         ...plane.config,
@@ -313,16 +313,21 @@ describe('the migration window over the stand-ins', () => {
       },
       {log: plane.context.log},
     );
-    const run = await handle(
+    return handle(
       dockerfileChangedHandler,
       {
         image: 'arr-pytorch-base',
-        dockerfileHash: 'ba5e00000001',
+        dockerfileHash: hash,
         contextDigest: 'c0c0c0c0c0c0',
-        source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000001.tar.gz`,
+        source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/${hash}.tar.gz`,
       },
       swapped,
     );
+  }
+
+  it('with the repository names swapped in config, the base is not built into the ephemeral-labelled repository', async () => {
+    seedOldWorld({'arr-lifecycle': 'ephemeral'});
+    const run = await baseChangedWithSwappedNames('ba5e00000001');
     assert.strictEqual(run.status, 'refused', texts(run));
     assert.match(
       run.error ?? '',
@@ -337,24 +342,7 @@ describe('the migration window over the stand-ins', () => {
     plane.artifactRegistry.seedImage(name(EPHEMERAL), 'arr-pytorch-base', [
       cacheKey({dockerfileHash: 'ba5e00000002', contextDigest: 'c0c0c0c0c0c0'}),
     ]);
-    const swapped = createContext(
-      {
-        ...plane.config,
-        persistentRepository: EPHEMERAL,
-        ephemeralRepository: PERSISTENT,
-      },
-      {log: plane.context.log},
-    );
-    const run = await handle(
-      dockerfileChangedHandler,
-      {
-        image: 'arr-pytorch-base',
-        dockerfileHash: 'ba5e00000002',
-        contextDigest: 'c0c0c0c0c0c0',
-        source: `gs://${PROJECT}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000002.tar.gz`,
-      },
-      swapped,
-    );
+    const run = await baseChangedWithSwappedNames('ba5e00000002');
     assert.strictEqual(run.status, 'refused', texts(run));
     assert.doesNotMatch(texts(run), /Adopted/);
   });

@@ -34,7 +34,7 @@ export interface CacheHit {
   cloudBuildCallsPerHit: number;
   /** Firestore RPCs per hit for the cache decision (images/, builds/). */
   firestoreDecisionCallsPerHit: number;
-  /** Firestore RPCs per hit for the run record (runs/): dedupe, steps, outcome. */
+  /** Firestore RPCs per hit after the decision: the run record (runs/: dedupe, steps, outcome) and the savings counter (stats/). */
   firestoreRunRecordCallsPerHit: number;
   /** Firestore decision reads + stand-in calls: the goal is ≤ 2. */
   remoteCallsPerHit: number;

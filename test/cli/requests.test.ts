@@ -3,7 +3,10 @@ import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {Writable} from 'node:stream';
+import {key} from '../../cli/commands/key';
 import {contentFromFolder, describeFolderContent} from '../../cli/from-folder';
+import {cacheKey} from '../../shared/cache-key';
 import {contextDigest} from '../../shared/context-digest';
 import {ExitCode, UsageError} from '../../cli/errors';
 import {
@@ -191,6 +194,27 @@ describe('arr input validation (before anything is published)', () => {
       assert.match(
         describeFolderContent('arr-pytorch-base', fromCheckout),
         /^arr-pytorch-base: Dockerfile [0-9a-f]{12} \(.*\) \+ context [0-9a-f]{12} \(.*: 3 files, 1 left out by \.dockerignore\)$/,
+      );
+      // arr key: the key alone on stdout, the details on stderr; a dependent has none offline.
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = {
+        out: new Writable({
+          write: (c: Buffer, _e, done) => (out.push(c.toString()), done()),
+        }),
+        err: new Writable({
+          write: (c: Buffer, _e, done) => (err.push(c.toString()), done()),
+        }),
+      };
+      assert.strictEqual(
+        key(catalog, 'arr-pytorch-base', {from: checkout, json: false}, io),
+        ExitCode.Ok,
+      );
+      assert.strictEqual(out.join(''), `${cacheKey(fromCheckout)}\n`);
+      assert.match(err.join(''), / → cache key [0-9a-f]{12}\n$/);
+      assert.throws(
+        () => key(catalog, 'arr-ml-stack', {from: checkout, json: false}, io),
+        /no Dockerfile for arr-ml-stack/,
       );
       const launcher = catalog.get('arr-vertex-launcher')!;
       assert.throws(

@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import {describeBuildCost, ratesWith} from '../../shared/build-rates';
 import {ConfigError, loadConfig} from '../../shared/config';
 
 const base = {GOOGLE_CLOUD_PROJECT: 'arr-test-project'};
@@ -38,6 +39,31 @@ describe('config', () => {
     assert.strictEqual(
       loadConfig({...base, RUN_RETENTION_DAYS: ' '}).runRetentionDays,
       30,
+    );
+  });
+
+  it('reads BUILD_MINUTE_RATES over the default rate table, and refuses a malformed one', () => {
+    assert.strictEqual(loadConfig(base).buildMinuteRates, undefined);
+    const config = loadConfig({
+      ...base,
+      BUILD_MINUTE_RATES: 'E2_HIGHCPU_32=0.07, E2_MEDIUM=0.003',
+    });
+    assert.deepStrictEqual(config.buildMinuteRates, {
+      E2_HIGHCPU_32: 0.07,
+      E2_MEDIUM: 0.003,
+    });
+    const rates = ratesWith(config.buildMinuteRates);
+    assert.strictEqual(rates.E2_HIGHCPU_32, 0.07);
+    assert.strictEqual(rates.E2_HIGHCPU_8, 0.016);
+    assert.strictEqual(
+      describeBuildCost(3 * 3600 + 12 * 60, 'E2_HIGHCPU_32', {
+        E2_HIGHCPU_32: 0.064,
+      }),
+      '3 h 12 min on E2_HIGHCPU_32 (~$12.29)',
+    );
+    assert.match(
+      configError({...base, BUILD_MINUTE_RATES: 'E2_HIGHCPU_32=cheap'}).message,
+      /BUILD_MINUTE_RATES .*MACHINE_TYPE=USD_PER_MINUTE/,
     );
   });
 

@@ -20,7 +20,7 @@ import {
 import {CallLog} from './call-log';
 import {MethodFaults} from './faults';
 import {invalidArgument} from './grpc-errors';
-import {type RunningServer, startGrpcServer, unary} from './grpc-server';
+import {type RunningServer, serveWithOperations, unary} from './grpc-server';
 import {OperationStore, type WireOperation} from './long-running';
 import {loadArtifactRegistryProtos} from './proto-loading';
 import {
@@ -133,21 +133,16 @@ export class ArtifactRegistryStandIn {
     options: ArtifactRegistryStandInOptions = {},
   ): Promise<ArtifactRegistryStandIn> {
     const standIn = new ArtifactRegistryStandIn(options);
-    standIn.server = await startGrpcServer(
-      [
-        {
-          definition: standIn.protos.service(SERVICE),
-          implementation: standIn.serviceImplementation(),
-        },
-        {
-          definition: standIn.protos.service(OPERATIONS_SERVICE),
-          implementation: {
-            GetOperation: unary(standIn, 'GetOperation', request =>
-              standIn.operations.get(stringField(request, 'name')),
-            ),
-          },
-        },
-      ],
+    standIn.server = await serveWithOperations(
+      standIn,
+      {
+        definition: standIn.protos.service(SERVICE),
+        implementation: standIn.serviceImplementation(),
+      },
+      {
+        definition: standIn.protos.service(OPERATIONS_SERVICE),
+        store: standIn.operations,
+      },
       options.port ?? 0,
     );
     return standIn;

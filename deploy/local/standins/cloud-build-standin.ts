@@ -23,7 +23,7 @@ import {
 import {CallLog} from './call-log';
 import {MethodFaults} from './faults';
 import {failedPrecondition, invalidArgument, notFound} from './grpc-errors';
-import {type RunningServer, startGrpcServer, unary} from './grpc-server';
+import {type RunningServer, serveWithOperations, unary} from './grpc-server';
 import {OperationStore, type WireOperation} from './long-running';
 import {paginate} from './pagination';
 import {type JsonValue, loadCloudBuildProtos} from './proto-loading';
@@ -181,21 +181,16 @@ export class CloudBuildStandIn {
     options: CloudBuildStandInOptions,
   ): Promise<CloudBuildStandIn> {
     const standIn = new CloudBuildStandIn(options);
-    standIn.server = await startGrpcServer(
-      [
-        {
-          definition: standIn.protos.service(SERVICE),
-          implementation: standIn.serviceImplementation(),
-        },
-        {
-          definition: standIn.protos.service(OPERATIONS_SERVICE),
-          implementation: {
-            GetOperation: unary(standIn, 'GetOperation', request =>
-              standIn.operations.get(stringField(request, 'name')),
-            ),
-          },
-        },
-      ],
+    standIn.server = await serveWithOperations(
+      standIn,
+      {
+        definition: standIn.protos.service(SERVICE),
+        implementation: standIn.serviceImplementation(),
+      },
+      {
+        definition: standIn.protos.service(OPERATIONS_SERVICE),
+        store: standIn.operations,
+      },
       options.port ?? 0,
     );
     return standIn;

@@ -2,7 +2,8 @@ import {grpc} from 'google-gax';
 import type {CallLog} from './call-log';
 import type {MethodFaults} from './faults';
 import {toServiceError} from './grpc-errors';
-import {asProtoObject, type ProtoObject} from './request-fields';
+import type {OperationStore} from './long-running';
+import {asProtoObject, stringField, type ProtoObject} from './request-fields';
 
 export type UnaryHandler = (request: ProtoObject) => object | Promise<object>;
 
@@ -72,4 +73,34 @@ export async function startGrpcServer(
         });
       }),
   };
+}
+
+/**
+ * Serves an API's service and, beside it, `google.longrunning.Operations` (GetOperation,
+ * from `operations`), which the clients poll for every long-running method. Calls to both
+ * go through the stand-in's accounting and faults.
+ */
+export function serveWithOperations<M extends string>(
+  harness: MethodHarness<M | 'GetOperation'>,
+  service: ServedService,
+  operations: {
+    definition: grpc.ServiceDefinition;
+    store: Pick<OperationStore, 'get'>;
+  },
+  port: number,
+): Promise<RunningServer> {
+  return startGrpcServer(
+    [
+      service,
+      {
+        definition: operations.definition,
+        implementation: {
+          GetOperation: unary(harness, 'GetOperation', request =>
+            operations.store.get(stringField(request, 'name')),
+          ),
+        },
+      },
+    ],
+    port,
+  );
 }

@@ -7,7 +7,7 @@
 import {randomUUID} from 'node:crypto';
 import {CallLog} from './call-log';
 import {MethodFaults} from './faults';
-import {type RunningServer, startGrpcServer, unary} from './grpc-server';
+import {type RunningServer, serveWithOperations, unary} from './grpc-server';
 import {OperationStore, type WireOperation} from './long-running';
 import {paginate} from './pagination';
 import {loadResourceManagerProtos} from './proto-loading';
@@ -103,21 +103,16 @@ export class TagBindingsStandIn {
     options: TagBindingsStandInOptions = {},
   ): Promise<TagBindingsStandIn> {
     const standIn = new TagBindingsStandIn(options);
-    standIn.server = await startGrpcServer(
-      [
-        {
-          definition: standIn.protos.service(SERVICE),
-          implementation: standIn.serviceImplementation(),
-        },
-        {
-          definition: standIn.protos.service(OPERATIONS_SERVICE),
-          implementation: {
-            GetOperation: unary(standIn, 'GetOperation', request =>
-              standIn.operations.get(stringField(request, 'name')),
-            ),
-          },
-        },
-      ],
+    standIn.server = await serveWithOperations(
+      standIn,
+      {
+        definition: standIn.protos.service(SERVICE),
+        implementation: standIn.serviceImplementation(),
+      },
+      {
+        definition: standIn.protos.service(OPERATIONS_SERVICE),
+        store: standIn.operations,
+      },
       options.port ?? 0,
     );
     return standIn;

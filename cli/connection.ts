@@ -64,7 +64,7 @@ export function resolveTarget(
   }
   if (lookup.kind === 'live') {
     throw new CliError(
-      `The local stack (pid ${lookup.state.pid}) is still starting; try again in a few seconds.`,
+      `The local stack (pid ${lookup.state.pid}) is still starting (npm start builds, then starts the emulators and functions); try again once it prints "Local stack running".`,
       ExitCode.Environment,
     );
   }

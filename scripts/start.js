@@ -24,8 +24,12 @@ const {build, BUILD} = require('./build');
 const STACK_CLI = path.join(BUILD, 'deploy', 'local', 'stack-cli.js');
 const argv = process.argv.slice(2);
 
-/** The last build's answer to argv, if it has one: an exit code, or undefined to go on. */
-function preflight() {
+/**
+ * The last build's answer to argv, if it has one: an exit code, or undefined
+ * to go on (it has then claimed the state file, so `arr` says the stack is
+ * starting while it builds).
+ */
+async function preflight() {
   let cli;
   try {
     cli = require(STACK_CLI);
@@ -43,7 +47,7 @@ function forgetBuild() {
 }
 
 async function main() {
-  const early = preflight();
+  const early = await preflight();
   if (early !== undefined) return early;
   if (argv.includes('--no-build')) {
     try {

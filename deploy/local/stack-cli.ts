@@ -239,7 +239,8 @@ function check(argv: readonly string[], env: Environment): Checked {
   }
   const statePath = defaultStatePath(env);
   const existing = readStackState(statePath);
-  if (existing.kind === 'live') {
+  // Live and ours: preflight claimed it before the build.
+  if (existing.kind === 'live' && existing.state.pid !== process.pid) {
     process.stderr.write(
       pc.yellow(`${describeRunningStack(existing.state, statePath)}\n`),
     );
@@ -249,16 +250,49 @@ function check(argv: readonly string[], env: Environment): Checked {
 }
 
 /**
- * What `npm start` answers before it builds (scripts/start.js calls it from
- * the previous build): the exit code for --help, bad options or a stack that
- * is already running; undefined to go on.
+ * Claims the state file for this process, as `starting`, after stopping what
+ * a stack that is gone left running. Undefined when claimed; an exit code when
+ * another stack was quicker.
  */
-export function preflight(
+async function claim(
+  statePath: string,
+  existing: StateLookup,
+  startedAt: string,
+): Promise<number | undefined> {
+  if (existing.kind === 'live' && existing.state.pid === process.pid) {
+    return undefined; // claimed before the build
+  }
+  try {
+    claimStackState(
+      {version: 1, phase: 'starting', pid: process.pid, startedAt},
+      statePath,
+    );
+  } catch (err) {
+    if (err instanceof StackAlreadyRunningError) {
+      process.stderr.write(pc.yellow(`${err.message}\n`));
+      return 1;
+    }
+    throw err;
+  }
+  process.once('exit', () => releaseStackState(process.pid, statePath));
+  if (existing.kind === 'stale') await stopLeftovers(existing.state);
+  return undefined;
+}
+
+/**
+ * What `npm start` does before it builds (scripts/start.js calls it from the
+ * previous build): answers --help, bad options and a stack that is already
+ * running (an exit code), or stops what a killed stack left and claims the
+ * state file, so that `arr` says the stack is starting while it builds
+ * (undefined: go on).
+ */
+export async function preflight(
   argv: readonly string[],
   env: Environment = process.env,
-): number | undefined {
+): Promise<number | undefined> {
   const checked = check(argv, env);
-  return 'exit' in checked ? checked.exit : undefined;
+  if ('exit' in checked) return checked.exit;
+  return claim(checked.statePath, checked.existing, new Date().toISOString());
 }
 
 const SEVERITY_COLOUR: Record<string, (text: string) => string> = {
@@ -447,22 +481,18 @@ async function main(argv: readonly string[]): Promise<number> {
     stream.on('error', () => {});
   }
 
-  const startedAt = new Date().toISOString();
+  const startedAt =
+    existing.kind === 'live'
+      ? existing.state.startedAt
+      : new Date().toISOString();
   let state: StackState = {
     version: 1,
     phase: 'starting',
     pid: process.pid,
     startedAt,
   };
-  try {
-    claimStackState(state, statePath);
-  } catch (err) {
-    if (err instanceof StackAlreadyRunningError) {
-      process.stderr.write(pc.yellow(`${err.message}\n`));
-      return 1;
-    }
-    throw err;
-  }
+  const claimed = await claim(statePath, existing, startedAt);
+  if (claimed !== undefined) return claimed;
   // The state file names every process group the stack runs, as they come and
   // go, so that the next start can stop them if this process is killed.
   let released = false;
@@ -479,7 +509,6 @@ async function main(argv: readonly string[]): Promise<number> {
     releaseStackState(process.pid, statePath);
   };
   process.once('exit', release);
-  if (existing.kind === 'stale') await stopLeftovers(existing.state);
 
   let stack: LocalStack | undefined;
   let stopping = false;

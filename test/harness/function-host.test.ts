@@ -13,6 +13,7 @@ import {join} from 'node:path';
 import {PubSub} from '@google-cloud/pubsub';
 import {
   FunctionHostEvent,
+  RESTART_LIMIT,
   ServedFunctions,
   postPushMessage,
   pushBody,
@@ -321,6 +322,39 @@ describe('function host lifecycle', () => {
     }
     assert.deepEqual(livingMembers(host.pgid), []);
     assert.equal(events.length, 2, 'stop() is not an exit to restart after');
+  });
+
+  it(`after ${RESTART_LIMIT} restarts within a minute, a function that keeps exiting stays down, and says so`, async function () {
+    this.timeout(120_000);
+    const events: FunctionHostEvent[] = [];
+    const host = await startFunctionHost({
+      source: FIXTURE,
+      target: 'recordEvent',
+      restart: true,
+      onEvent: event => events.push(event),
+    });
+    try {
+      for (let restarts = 1; restarts <= RESTART_LIMIT; restarts++) {
+        process.kill(-host.pgid, 'SIGKILL');
+        await eventually(
+          () => (host.restarts === restarts ? true : undefined),
+          {waitingFor: `restart ${restarts}`, timeoutMs: 30_000},
+        );
+      }
+      process.kill(-host.pgid, 'SIGKILL');
+      const gaveUp = await eventually(
+        () => events.find(event => event.kind === 'gave-up'),
+        {waitingFor: 'it to stay down'},
+      );
+      assert.ok(gaveUp.kind === 'gave-up');
+      assert.match(gaveUp.reason, /exited 6 times within a minute/);
+      const last = events[events.length - 2];
+      assert.ok(last.kind === 'exited' && last.restarting === false);
+      assert.equal(host.restarts, RESTART_LIMIT);
+      await assert.rejects(fetch(`${host.url}/`));
+    } finally {
+      await host.stop();
+    }
   });
 
   it('without restart, an exit is reported and the function stays down', async () => {

@@ -236,10 +236,9 @@ export class Run {
     this.scheduleWrite();
   }
 
-  /** What the run decided, as data; written with its next step or outcome. */
+  /** What the run decided, as data; written with its next step or outcome (no write of its own). */
   async result(result: RunResult): Promise<void> {
     this.pendingFields.result = withoutUndefined({...result});
-    this.scheduleWrite();
   }
 
   /** Record a message this run published, so a watcher can follow the run it starts. */

@@ -10,11 +10,11 @@
  */
 import {randomUUID} from 'node:crypto';
 import {performance} from 'node:perf_hooks';
-import {postPushMessage, pushEndpointFor} from '../deploy/local/function-host';
+import {postPushMessage, pushEndpointFor} from '../local/function-host';
 import {dockerfileChangedHandler} from '../functions/dockerfile-changed/handler';
 import {loadConfig} from '../shared/config';
 import {createContext} from '../shared/context';
-import {handleEvent} from '../shared/handle-event';
+import {handleDelivery} from '../shared/handle-delivery';
 import {createLogger} from '../shared/log';
 import {BASE_IMAGE, dockerfileChanged, isCacheHit} from './checklist';
 import {FirestoreCallCounter} from './firestore-calls';
@@ -149,14 +149,14 @@ async function firestoreCallsPerHit(
       },
     });
     // One to open the channels, uncounted.
-    await handleEvent(
+    await handleDelivery(
       event(`warm-${randomUUID()}`),
       dockerfileChangedHandler,
       context,
     );
     counter.clear();
     for (let i = 0; i < events; i++) {
-      await handleEvent(
+      await handleDelivery(
         event(`count-${randomUUID()}`),
         dockerfileChangedHandler,
         context,

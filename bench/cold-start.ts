@@ -9,9 +9,9 @@
 import {randomUUID} from 'node:crypto';
 import {dirname, join, resolve} from 'node:path';
 import {performance} from 'node:perf_hooks';
-import {findFreePort} from '../deploy/local/ports';
-import {pushBody, pushEndpointFor} from '../deploy/local/function-host';
-import {ProcessGroup} from '../deploy/local/process-group';
+import {findFreePort} from '../local/ports';
+import {pushBody, pushEndpointFor} from '../local/function-host';
+import {ProcessGroup} from '../local/process-group';
 import {BASE_IMAGE, dockerfileChanged} from './checklist';
 import {sleep, type StackDriver} from './stack-driver';
 import {median} from './stats';

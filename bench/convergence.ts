@@ -8,10 +8,7 @@
  * Used by test/e2e/convergence.test.ts (one cycle) and `npm run bench -- --long`.
  */
 import {grpc} from 'google-gax';
-import {
-  ArtifactRegistryMethod,
-  CloudBuildMethod,
-} from '../deploy/local/standins';
+import {ArtifactRegistryMethod, CloudBuildMethod} from '../local/standins';
 import {imageCatalog} from '../shared/catalog';
 import {FINISHED_RUN_STATUSES, type RunRecord} from '../shared/runs';
 import {

@@ -7,7 +7,7 @@
  */
 import {randomUUID} from 'node:crypto';
 import {performance} from 'node:perf_hooks';
-import {postPushMessage} from '../deploy/local/function-host';
+import {postPushMessage} from '../local/function-host';
 import {FINISHED_RUN_STATUSES} from '../shared/runs';
 import {functionUrl} from './cache-hit';
 import {BASE_IMAGE, dockerfileChanged} from './checklist';

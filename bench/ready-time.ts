@@ -8,7 +8,7 @@
  * build created (Cloud Build's notification, build-finished, the dependent's
  * dockerfile-changed), and the last finish → the image recorded present.
  */
-import {buildDurationsFor} from '../deploy/local/stack';
+import {buildDurationsFor} from '../local/stack';
 import {imageCatalog} from '../shared/catalog';
 import {
   CHECKLIST_IMAGES,

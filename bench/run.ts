@@ -8,7 +8,7 @@
  *   npm run bench -- --long        # + convergence under faults, 5 cycles
  */
 import {cpus} from 'node:os';
-import {type LocalStack, startLocalStack} from '../deploy/local/stack';
+import {type LocalStack, startLocalStack} from '../local/stack';
 import {type BuildsAvoided, measureBuildsAvoided} from './builds-avoided';
 import {type CacheHit, measureCacheHit} from './cache-hit';
 import {type CleanupAtScale, measureCleanupAtScale} from './cleanup-at-scale';

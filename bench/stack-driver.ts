@@ -4,15 +4,15 @@
  * Firestore emulator and counted on the stand-ins. No CLI, no in-process handler.
  */
 import {Firestore} from '@google-cloud/firestore';
-import {TERMINAL_BUILD_STATUSES} from '../shared/events';
+import {TERMINAL_BUILD_STATUSES} from '../shared/messages';
 import type {PubSub} from '@google-cloud/pubsub';
-import {resetFirestore} from '../deploy/local/emulators';
+import {resetFirestore} from '../local/emulators';
 import {
   type LocalStack,
   buildDurationsFor,
   emulatorPubSub,
-} from '../deploy/local/stack';
-import type {BuildStatus} from '../deploy/local/standins';
+} from '../local/stack';
+import type {BuildStatus} from '../local/standins';
 import {BUILDS, type BuildRecord} from '../shared/build-records';
 import {IMAGES, type ManifestEntry} from '../shared/manifest';
 import {FINISHED_RUN_STATUSES, RUNS, type RunRecord} from '../shared/runs';

@@ -6,7 +6,7 @@
  */
 import {Firestore} from '@google-cloud/firestore';
 import {PubSub} from '@google-cloud/pubsub';
-import {defaultStatePath, readStackState} from '../deploy/local/stack-state';
+import {defaultStatePath, readStackState} from './stack-state';
 import {ArtifactRegistry} from '../shared/artifact-registry';
 import {createClients, Clients} from '../shared/clients';
 import {Config, ConfigError, loadConfig} from '../shared/config';

@@ -10,7 +10,7 @@ import {
   DockerfileChanged,
   SetupRequest,
   TeardownRequest,
-} from '../shared/events';
+} from '../shared/messages';
 import {UsageError} from './errors';
 
 export const SETUP_TOPIC = 'setup-requested';

@@ -9,7 +9,7 @@
  * listeners, and tests feed it by hand.
  */
 import type {BuildRecord} from '../shared/build-records';
-import {TERMINAL_BUILD_STATUSES, type BuildStatus} from '../shared/events';
+import {TERMINAL_BUILD_STATUSES, type BuildStatus} from '../shared/messages';
 import {FINISHED_RUN_STATUSES, RunRecord, RunStep} from '../shared/runs';
 
 export interface TrackedRun {

@@ -25,6 +25,7 @@ const COMPILED = [
   'functions',
   'shared',
   'deploy',
+  'local',
   'cli',
   'bench',
   'test',

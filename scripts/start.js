@@ -12,7 +12,7 @@
  *   starts is replaced by node, so the SIGTERM or SIGINT npm passes on reaches
  *   the stack, which stops everything it started. (Without `exec`, dash would
  *   take the signal and die, and the stack would run on, orphaned.) The stack
- *   also stops when npm itself goes away (deploy/local/stack-cli.ts).
+ *   also stops when npm itself goes away (local/stack-cli.ts).
  *
  * Plain JavaScript: it runs before anything is compiled.
  */
@@ -21,7 +21,7 @@
 const path = require('node:path');
 const {build, BUILD} = require('./build');
 
-const STACK_CLI = path.join(BUILD, 'deploy', 'local', 'stack-cli.js');
+const STACK_CLI = path.join(BUILD, 'local', 'stack-cli.js');
 const argv = process.argv.slice(2);
 
 /**

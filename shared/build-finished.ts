@@ -5,7 +5,7 @@
  */
 import type {Firestore} from '@google-cloud/firestore';
 import type {ArtifactRegistry} from './artifact-registry';
-import type {Config} from './config';
+import {type Config, repositoryForTier} from './config';
 import {
   activeBuildsInto,
   applyBuildUpdate,
@@ -17,9 +17,9 @@ import {applyCleanupPlan} from './cleanup';
 import {CleanupPlan, describeCleanupPlan, planCleanup} from './cleanup-planner';
 import type {Context} from './context';
 import {publishDependents} from './dependents';
-import {BuildNotification, TERMINAL_BUILD_STATUSES} from './events';
+import {BuildNotification, TERMINAL_BUILD_STATUSES} from './messages';
 import {attemptOf, CONTROL_PLANE_BUILD_TAG} from './image-build';
-import {catalogImage, repositoryFor} from './image-changes';
+import {catalogImage} from './dockerfile-changed';
 import {recordPresentImage} from './manifest';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
@@ -46,7 +46,7 @@ export async function handleBuildNotification(
     return;
   }
   const catalogEntry = catalogImage(context, image);
-  const repository = repositoryFor(catalogEntry.tier, context);
+  const repository = repositoryForTier(context.config, catalogEntry.tier);
   const label = `${image}:${key}`;
   const path = imagePath(
     context.config.projectId,

@@ -4,7 +4,7 @@
  */
 import type {Firestore, Transaction} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
-import {BuildStatus, TERMINAL_BUILD_STATUSES} from './events';
+import {BuildStatus, TERMINAL_BUILD_STATUSES} from './messages';
 
 export const BUILDS = 'builds';
 

@@ -16,7 +16,7 @@
  * Dockerfile-keyed images keep exactly the keys they had before context keys existed.
  */
 import {createHash} from 'node:crypto';
-import {DOCKERFILE_HASH_PATTERN} from './events';
+import {DOCKERFILE_HASH_PATTERN} from './messages';
 import {PermanentError} from './errors';
 
 export interface ParentKey {

@@ -9,7 +9,7 @@ import template from '../cloudbuild/image-build.json';
 import type {CatalogImage} from './catalog';
 import type {Config} from './config';
 import {classifyError, PermanentError} from './errors';
-import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './events';
+import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './messages';
 import {imagePath} from './repository-id';
 import {
   Attempt,

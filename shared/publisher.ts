@@ -1,6 +1,6 @@
 /** Publishing follow-up work: `dockerfile-changed` messages for images to (re)build. */
 import type {Context} from './context';
-import type {DockerfileChanged} from './events';
+import type {DockerfileChanged} from './messages';
 import {withRetry} from './retry';
 import type {Run} from './runs';
 

@@ -6,7 +6,7 @@
  */
 import {keyCoversOf} from './catalog';
 import type {Context} from './context';
-import {repositoryFor} from './image-changes';
+import {repositoryForTier} from './config';
 import {readManifest} from './manifest';
 import {publishDockerfileChanged} from './publisher';
 import type {Run} from './runs';
@@ -25,7 +25,7 @@ export async function reconcileImages(
     const entry = manifest.get(image.name);
     const latest = entry?.latestRequest;
     if (!entry || !latest) continue;
-    const repository = repositoryFor(image.tier, context);
+    const repository = repositoryForTier(context.config, image.tier);
     if (entry.present && entry.key) {
       const tag = await context.registry.getTag(
         repository,

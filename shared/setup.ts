@@ -12,7 +12,7 @@ import {
 } from './artifact-registry';
 import type {Tier} from './catalog';
 import type {Context} from './context';
-import type {SetupRequest} from './events';
+import type {SetupRequest} from './messages';
 import {
   describeStranded,
   findStrandedImages,

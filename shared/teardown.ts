@@ -5,7 +5,7 @@
 import type {DockerImageInfo} from './artifact-registry';
 import {activeBuildsInto} from './build-records';
 import type {Context} from './context';
-import type {TeardownRequest} from './events';
+import type {TeardownRequest} from './messages';
 import {markRepositoryImagesAbsent, readManifest} from './manifest';
 import {describeBuildCost, ratesWith} from './build-rates';
 import {recordRepository} from './repository-records';

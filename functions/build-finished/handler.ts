@@ -1,10 +1,10 @@
 /** build-finished: Cloud Build's notifications → build records, manifest, dependents, cleanup. */
 import {handleBuildNotification} from '../../shared/build-finished';
-import {BuildNotification} from '../../shared/events';
-import type {EventHandler} from '../../shared/handle-event';
-import {decodeMessage} from '../../shared/pubsub-event';
+import {BuildNotification} from '../../shared/messages';
+import type {DeliveryHandler} from '../../shared/handle-delivery';
+import {decodeMessage} from '../../shared/decode-message';
 
-export const buildFinishedHandler: EventHandler<BuildNotification> = {
+export const buildFinishedHandler: DeliveryHandler<BuildNotification> = {
   kind: 'build-finished',
   decode: event => decodeMessage(event, BuildNotification),
   act: (build, run, context) => handleBuildNotification(build, run, context),

@@ -1,11 +1,11 @@
 /** setup-requested: ensure both repositories, then bring back images a teardown removed. */
-import type {EventHandler} from '../../shared/handle-event';
-import {SetupRequest} from '../../shared/events';
-import {decodeMessage} from '../../shared/pubsub-event';
+import type {DeliveryHandler} from '../../shared/handle-delivery';
+import {SetupRequest} from '../../shared/messages';
+import {decodeMessage} from '../../shared/decode-message';
 import {reconcileImages} from '../../shared/reconcile';
 import {ensureRepositories} from '../../shared/setup';
 
-export const setupRequestedHandler: EventHandler<SetupRequest> = {
+export const setupRequestedHandler: DeliveryHandler<SetupRequest> = {
   kind: 'setup',
   decode: event => decodeMessage(event, SetupRequest),
   summary: request => ({

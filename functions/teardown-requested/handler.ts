@@ -1,10 +1,10 @@
 /** teardown-requested: guarded deletion of the ephemeral repository, and nothing else. */
-import {TeardownRequest} from '../../shared/events';
-import type {EventHandler} from '../../shared/handle-event';
-import {decodeMessage} from '../../shared/pubsub-event';
+import {TeardownRequest} from '../../shared/messages';
+import type {DeliveryHandler} from '../../shared/handle-delivery';
+import {decodeMessage} from '../../shared/decode-message';
 import {tearDown} from '../../shared/teardown';
 
-export const teardownRequestedHandler: EventHandler<TeardownRequest> = {
+export const teardownRequestedHandler: DeliveryHandler<TeardownRequest> = {
   kind: 'teardown',
   malformed: 'refuse',
   decode: event => decodeMessage(event, TeardownRequest),

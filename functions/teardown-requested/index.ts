@@ -1,11 +1,11 @@
 import * as functions from '@google-cloud/functions-framework';
 import type {CloudEvent} from '@google-cloud/functions-framework';
 import {processContext} from '../../shared/context';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {teardownRequestedHandler} from './handler';
 
 const context = processContext();
 
 functions.cloudEvent('teardownRequested', (event: CloudEvent<unknown>) =>
-  handleEvent(event, teardownRequestedHandler, context),
+  handleDelivery(event, teardownRequestedHandler, context),
 );

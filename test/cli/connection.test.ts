@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {resolveTarget} from '../../cli/connection';
 import {CliError, ExitCode} from '../../cli/errors';
-import {StackState, writeStackState} from '../../deploy/local/stack-state';
+import {StackState, writeStackState} from '../../cli/stack-state';
 
 /** A pid that is certainly not running: far above pid_max on Linux. */
 const DEAD_PID = 2 ** 30;

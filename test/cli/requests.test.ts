@@ -16,7 +16,7 @@ import {
   teardownMessage,
 } from '../../cli/requests';
 import {imageCatalog} from '../../shared/catalog';
-import {DockerfileChanged} from '../../shared/events';
+import {DockerfileChanged} from '../../shared/messages';
 
 const catalog = imageCatalog();
 

@@ -12,7 +12,7 @@ import {
 } from '../../deploy/plan';
 import {contextDigest} from '../../shared/context-digest';
 import {loadConfig} from '../../shared/config';
-import {DockerfileChanged} from '../../shared/events';
+import {DockerfileChanged} from '../../shared/messages';
 import {
   ROOT,
   catalogImages,

@@ -15,7 +15,7 @@ import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
 import {ExitCode} from '../../cli/errors';
 import type {PublishView, RunsView, StatusView} from '../../cli/views';
-import type {LocalStack} from '../../deploy/local/stack';
+import type {LocalStack} from '../../local/stack';
 import {emulatorFirestore} from '../../bench/stack-driver';
 import {
   ArrOnStack,

@@ -10,7 +10,7 @@
  * No timed assertion: the stack is only given time to come to rest.
  */
 import * as assert from 'assert';
-import {type LocalStack, startLocalStack} from '../../deploy/local/stack';
+import {type LocalStack, startLocalStack} from '../../local/stack';
 import {
   type ConvergenceRecord,
   convergenceViolations,

@@ -6,8 +6,8 @@ import {
   postPushMessage,
   serveFunctions,
   ServedFunctions,
-} from '../../deploy/local/function-host';
-import {PubSubNotificationSink} from '../../deploy/local/standins/build-notifications';
+} from '../../local/function-host';
+import {PubSubNotificationSink} from '../../local/standins/build-notifications';
 import {readBuildRecord} from '../../shared/build-records';
 import {IMAGES, readManifestEntry} from '../../shared/manifest';
 import {readRun} from '../../shared/runs';

@@ -8,11 +8,8 @@ import {resolve} from 'node:path';
 import {PubSub} from '@google-cloud/pubsub';
 import {renderRun} from '../../cli/render';
 import {runView} from '../../cli/views';
-import {
-  serveFunctions,
-  ServedFunctions,
-} from '../../deploy/local/function-host';
-import {MAX_MESSAGE_BYTES} from '../../shared/pubsub-event';
+import {serveFunctions, ServedFunctions} from '../../local/function-host';
+import {MAX_MESSAGE_BYTES} from '../../shared/decode-message';
 import {readRun, RunRecord} from '../../shared/runs';
 import {harness} from '../harness/harness';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';

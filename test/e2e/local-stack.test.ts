@@ -20,18 +20,18 @@ import {connect} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {Context} from 'mocha';
-import {buildDurationsFor, LOCAL_ROUTES} from '../../deploy/local/stack';
+import {buildDurationsFor, LOCAL_ROUTES} from '../../local/stack';
 import {
   describeFunctionEvent,
   formatFunctionLine,
   parseStackArgs,
   StackUsageError,
-} from '../../deploy/local/stack-cli';
+} from '../../local/stack-cli';
 import {
   isRecordedGroupRunning,
   ProcessGroupRecord,
   stopLeftoverGroups,
-} from '../../deploy/local/process-group';
+} from '../../local/process-group';
 import {livingMembers, runningCommands} from '../harness/process-cleanup';
 import {
   claimStackState,
@@ -39,9 +39,9 @@ import {
   releaseStackState,
   StackAlreadyRunningError,
   StackState,
-} from '../../deploy/local/stack-state';
+} from '../../cli/stack-state';
 
-const STACK_CLI = resolve(__dirname, '../../deploy/local/stack-cli.js');
+const STACK_CLI = resolve(__dirname, '../../local/stack-cli.js');
 /** The repository: where `npm start` runs. */
 const ROOT = resolve(__dirname, '../../..');
 const ARR = join(ROOT, 'bin', 'arr.js');
@@ -412,7 +412,7 @@ function processAlive(pid: number): boolean {
 
 /** Modification time and inode of files `arr` and the stack load from build/. */
 function buildFingerprint(): string {
-  return ['cli/arr.js', 'deploy/local/stack-cli.js', 'functions/index.js']
+  return ['cli/arr.js', 'local/stack-cli.js', 'functions/index.js']
     .map(file => {
       const stat = statSync(join(ROOT, 'build', file));
       return `${file} ${stat.ino} ${stat.mtimeMs}`;

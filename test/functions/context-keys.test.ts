@@ -10,7 +10,7 @@ import {readBuildRecord} from '../../shared/build-records';
 import {DEFAULT_BUILD_MINUTE_RATES_USD} from '../../shared/build-rates';
 import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {readManifestEntry} from '../../shared/manifest';
 import {readRun, RunRecord} from '../../shared/runs';
 import {readSavings, SAVINGS, STATS} from '../../shared/savings';
@@ -78,7 +78,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
       ...(extra.contextDigest ? {contextDigest: extra.contextDigest} : {}),
       source: `gs://arr-test-contexts/contexts/${image}/${dockerfileHash}.tar.gz`,
     });
-    await handleEvent(event, dockerfileChangedHandler, plane.context);
+    await handleDelivery(event, dockerfileChangedHandler, plane.context);
     const run = await readRun(await firestore(), event.id);
     assert.ok(run);
     return run;
@@ -97,7 +97,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
       const messages = inbox.take();
       for (const message of messages) {
         handled.add(message.id);
-        await handleEvent(
+        await handleDelivery(
           pubSubEvent(undefined, {
             id: message.id,
             rawData: message.data.toString('base64'),

@@ -4,7 +4,7 @@ import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
 import {BuildRecord, readBuildRecord} from '../../shared/build-records';
 import {cacheKey} from '../../shared/cache-key';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {readManifestEntry} from '../../shared/manifest';
 import {readRun, RunRecord} from '../../shared/runs';
 import {
@@ -60,7 +60,7 @@ describe('dockerfileChanged and buildFinished', () => {
     });
     for (let delivery = 1; ; delivery++) {
       try {
-        await handleEvent(event, dockerfileChangedHandler, plane.context);
+        await handleDelivery(event, dockerfileChangedHandler, plane.context);
         break;
       } catch (error) {
         if (delivery >= 5) throw error;
@@ -95,7 +95,7 @@ describe('dockerfileChanged and buildFinished', () => {
           id: message.id,
           rawData: message.data.toString('base64'),
         });
-        await handleEvent(event, dockerfileChangedHandler, plane.context);
+        await handleDelivery(event, dockerfileChangedHandler, plane.context);
       }
       if (relayed === 0 && messages.length === 0) return;
     }
@@ -447,7 +447,7 @@ describe('dockerfileChanged and buildFinished', () => {
       rawData: data.toString('base64'),
       attributes: {buildId: 'foreign-1', status: 'SUCCESS'},
     });
-    await handleEvent(event, buildFinishedHandler, plane.context);
+    await handleDelivery(event, buildFinishedHandler, plane.context);
     const run = await readRun(await firestore(), event.id);
     assert.strictEqual(run?.status, 'succeeded');
     assert.ok(
@@ -494,7 +494,7 @@ describe('dockerfileChanged and buildFinished', () => {
         BASE_HASH,
       )) as BuildRecord;
     const deliver = (event: ReturnType<typeof pubSubEvent>) =>
-      handleEvent(event, dockerfileChangedHandler, plane.context);
+      handleDelivery(event, dockerfileChangedHandler, plane.context);
     const baseChanged = () =>
       pubSubEvent({
         image: 'arr-pytorch-base',

@@ -6,7 +6,7 @@
  */
 import * as assert from 'assert';
 import {grpc} from 'google-gax';
-import {catalogImage} from '../../shared/image-changes';
+import {catalogImage} from '../../shared/dockerfile-changed';
 import {
   OutcomeUnknownError,
   PermanentError,

@@ -10,7 +10,10 @@ import {setupRequestedHandler} from '../../functions/setup-requested/handler';
 import {teardownRequestedHandler} from '../../functions/teardown-requested/handler';
 import {imageCatalog} from '../../shared/catalog';
 import {createContext} from '../../shared/context';
-import {handleEvent, type EventHandler} from '../../shared/handle-event';
+import {
+  handleDelivery,
+  type DeliveryHandler,
+} from '../../shared/handle-delivery';
 import {migrationCommands, strandedImages} from '../../shared/last-copy';
 import {readRepositoryRecord} from '../../shared/repository-records';
 import {readRun, RunRecord} from '../../shared/runs';
@@ -142,12 +145,12 @@ describe('the migration window over the stand-ins', () => {
   afterEach(() => plane.close());
 
   async function handle<T>(
-    handler: EventHandler<T>,
+    handler: DeliveryHandler<T>,
     data: unknown,
     context = plane.context,
   ): Promise<RunRecord> {
     const event = pubSubEvent(data);
-    await handleEvent(event, handler, context);
+    await handleDelivery(event, handler, context);
     const run = await readRun(
       await plane.context.clients.firestore(),
       event.id,

@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import {Timestamp} from '@google-cloud/firestore';
 import {setupRequestedHandler} from '../../functions/setup-requested/handler';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {RUNS, readRun} from '../../shared/runs';
 import {runSummaryView} from '../../cli/views';
 import {
@@ -27,7 +27,7 @@ describe('run records expire', () => {
   async function handledSetup(overrides: Record<string, string>) {
     plane = await testControlPlane(overrides);
     const event = pubSubEvent({requestedBy: 'ana', dryRun: true});
-    await handleEvent(event, setupRequestedHandler, plane.context);
+    await handleDelivery(event, setupRequestedHandler, plane.context);
     const firestore = await plane.context.clients.firestore();
     const run = await readRun(firestore, event.id);
     assert.ok(run, 'the run is recorded');
@@ -67,7 +67,7 @@ describe('run records expire', () => {
       deliveries: 1,
       startedAt: new Date().toISOString(),
     });
-    await handleEvent(old, setupRequestedHandler, plane!.context);
+    await handleDelivery(old, setupRequestedHandler, plane!.context);
     const resumed = await readRun(firestore, old.id);
     assert.strictEqual(resumed?.deliveries, 2);
     assert.ok(resumed?.expireAt instanceof Timestamp);

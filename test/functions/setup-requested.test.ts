@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import {grpc} from 'google-gax';
 import {setupRequestedHandler} from '../../functions/setup-requested/handler';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {readRepositoryRecord} from '../../shared/repository-records';
 import {readRun, RunRecord} from '../../shared/runs';
 import {configurationMismatches} from '../../shared/setup';
@@ -26,7 +26,7 @@ describe('setupRequested', () => {
 
   async function setup(data: unknown = {}, id?: string): Promise<RunRecord> {
     const event = pubSubEvent(data, {id});
-    await handleEvent(event, setupRequestedHandler, plane.context);
+    await handleDelivery(event, setupRequestedHandler, plane.context);
     const firestore = await plane.context.clients.firestore();
     const run = await readRun(firestore, event.id);
     assert.ok(run, 'the run is recorded');
@@ -272,7 +272,7 @@ describe('setupRequested', () => {
     });
     const event = pubSubEvent({});
     await assert.rejects(
-      handleEvent(event, setupRequestedHandler, plane.context),
+      handleDelivery(event, setupRequestedHandler, plane.context),
       /UNAVAILABLE/,
     );
     const run = await readRun(
@@ -284,7 +284,7 @@ describe('setupRequested', () => {
 
     // The redelivery resumes the same run and finishes it.
     plane.artifactRegistry.faults.reset();
-    await handleEvent(event, setupRequestedHandler, plane.context);
+    await handleDelivery(event, setupRequestedHandler, plane.context);
     const finished = await readRun(
       await plane.context.clients.firestore(),
       event.id,
@@ -373,7 +373,7 @@ describe('setupRequested', () => {
   for (const [what, message, reason] of malformed) {
     it(`records ${what} as a failed run, acknowledges it, and calls nothing`, async () => {
       const event = pubSubEvent(message.data ?? {}, {rawData: message.rawData});
-      await handleEvent(event, setupRequestedHandler, plane.context);
+      await handleDelivery(event, setupRequestedHandler, plane.context);
       const run = await readRun(
         await plane.context.clients.firestore(),
         event.id,

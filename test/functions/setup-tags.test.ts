@@ -8,7 +8,7 @@ import {grpc} from 'google-gax';
 import {setupRequestedHandler} from '../../functions/setup-requested/handler';
 import {tagBindingsClientOptions} from '../../shared/clients';
 import {loadConfig} from '../../shared/config';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {
   repositoryFullResourceName,
   tagRepositoryEphemeral,
@@ -41,7 +41,7 @@ describe('setup and the arr-lifecycle tag', () => {
 
   async function setup(data: unknown = {}): Promise<RunRecord> {
     const event = pubSubEvent(data);
-    await handleEvent(event, setupRequestedHandler, plane.context);
+    await handleDelivery(event, setupRequestedHandler, plane.context);
     const run = await readRun(
       await plane.context.clients.firestore(),
       event.id,

@@ -9,7 +9,7 @@ import {grpc} from 'google-gax';
 import {teardownRequestedHandler} from '../../functions/teardown-requested/handler';
 import type {Config} from '../../shared/config';
 import {createContext} from '../../shared/context';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {isValidRepositoryId} from '../../shared/repository-id';
 import {
   pubSubEvent,
@@ -183,7 +183,7 @@ describe('teardown guard property', () => {
             .listRepositories({projectId: PROJECT, location: 'us-central1'})
             .map(r => r.repositoryId),
         );
-        await handleEvent(
+        await handleDelivery(
           pubSubEvent(message),
           teardownRequestedHandler,
           context,

@@ -3,7 +3,7 @@ import {grpc} from 'google-gax';
 import {teardownRequestedHandler} from '../../functions/teardown-requested/handler';
 import type {Config} from '../../shared/config';
 import {createContext} from '../../shared/context';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {IMAGES, ManifestEntry, readManifestEntry} from '../../shared/manifest';
 import {readRepositoryRecord} from '../../shared/repository-records';
 import {readRun, RunRecord} from '../../shared/runs';
@@ -71,7 +71,7 @@ describe('teardownRequested', () => {
     context = plane.context,
   ): Promise<RunRecord> {
     const event = pubSubEvent(data);
-    await handleEvent(event, teardownRequestedHandler, context);
+    await handleDelivery(event, teardownRequestedHandler, context);
     const run = await readRun(
       await plane.context.clients.firestore(),
       event.id,
@@ -217,7 +217,7 @@ describe('teardownRequested', () => {
         plane.artifactRegistry.faults.failAlways('GetRepository', {code});
         const event = pubSubEvent({confirm: EPHEMERAL});
         await assert.rejects(
-          handleEvent(event, teardownRequestedHandler, plane.context),
+          handleDelivery(event, teardownRequestedHandler, plane.context),
           /could not verify/,
         );
         assert.strictEqual(deletes(), 0);
@@ -439,13 +439,13 @@ describe('teardownRequested', () => {
     });
     const event = pubSubEvent({confirm: EPHEMERAL});
     await assert.rejects(
-      handleEvent(event, teardownRequestedHandler, plane.context),
+      handleDelivery(event, teardownRequestedHandler, plane.context),
       /DEADLINE_EXCEEDED/,
     );
     assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
     plane.artifactRegistry.faults.reset();
 
-    await handleEvent(event, teardownRequestedHandler, plane.context);
+    await handleDelivery(event, teardownRequestedHandler, plane.context);
     const firestore = await plane.context.clients.firestore();
     const run = await readRun(firestore, event.id);
     assert.strictEqual(run?.status, 'succeeded');

@@ -3,10 +3,7 @@
  * project id, and the environment that points clients at the emulators.
  * Also where other shared fixtures (stand-ins) hook their per-test reset.
  */
-import {
-  LocalEmulators,
-  emulatorEnvironment,
-} from '../../deploy/local/emulators';
+import {LocalEmulators, emulatorEnvironment} from '../../local/emulators';
 
 export const TEST_PROJECT_ID = 'arr-test-project';
 

@@ -1,6 +1,6 @@
 /** Leak checks for tests: is anything of a process group still running? */
 import {execFileSync} from 'node:child_process';
-import {processGroupMembers} from '../../deploy/local/process-group';
+import {processGroupMembers} from '../../local/process-group';
 
 /** Members of the group that are still running (zombies excluded), from /proc. */
 export function livingMembers(pgid: number): number[] {

@@ -8,8 +8,8 @@ import {
   resetFirestore,
   startEmulators,
   emulatorEnvironment,
-} from '../../deploy/local/emulators';
-import {checkEmulatorPrerequisites} from '../../deploy/local/prerequisites';
+} from '../../local/emulators';
+import {checkEmulatorPrerequisites} from '../../local/prerequisites';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {TEST_PROJECT_ID, harnessState} from './harness';
 

@@ -1,5 +1,5 @@
 /** Polling for things that happen asynchronously (deliveries, redeliveries). */
-import {sleep} from '../../deploy/local/process-group';
+import {sleep} from '../../local/process-group';
 
 export interface EventuallyOptions {
   readonly timeoutMs?: number;

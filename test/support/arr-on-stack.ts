@@ -9,8 +9,8 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {StatusView} from '../../cli/views';
-import {LocalStack, startLocalStack} from '../../deploy/local/stack';
-import {writeStackState} from '../../deploy/local/stack-state';
+import {LocalStack, startLocalStack} from '../../local/stack';
+import {writeStackState} from '../../cli/stack-state';
 
 const ARR = resolve(__dirname, '../../cli/arr.js');
 

@@ -5,19 +5,19 @@
  * logged at ERROR. The project's `arr-lifecycle` tag is as deploy leaves it.
  */
 import {Writable} from 'node:stream';
-import {ArtifactRegistryStandIn} from '../../deploy/local/standins/artifact-registry-standin';
-import {MemoryNotificationSink} from '../../deploy/local/standins/build-notifications';
-import {CloudBuildStandIn} from '../../deploy/local/standins/cloud-build-standin';
-import {artifactRepositoryIncarnation} from '../../deploy/local/standins/start-standins';
-import {TagBindingsStandIn} from '../../deploy/local/standins/tag-bindings-standin';
-import {applyDeployedLifecycleTags} from '../../deploy/local/lifecycle-tags';
+import {ArtifactRegistryStandIn} from '../../local/standins/artifact-registry-standin';
+import {MemoryNotificationSink} from '../../local/standins/build-notifications';
+import {CloudBuildStandIn} from '../../local/standins/cloud-build-standin';
+import {artifactRepositoryIncarnation} from '../../local/standins/start-standins';
+import {TagBindingsStandIn} from '../../local/standins/tag-bindings-standin';
+import {applyDeployedLifecycleTags} from '../../local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
-import {handleEvent} from '../../shared/handle-event';
+import {handleDelivery} from '../../shared/handle-delivery';
 import {Catalog, imageCatalog} from '../../shared/catalog';
 import {Config, loadConfig} from '../../shared/config';
 import {Context, createContext} from '../../shared/context';
 import {createLogger} from '../../shared/log';
-import type {PubSubCloudEvent} from '../../shared/pubsub-event';
+import type {PubSubCloudEvent} from '../../shared/decode-message';
 import {harness, onEachTest, onSuiteEnd} from '../harness/harness';
 
 let artifactRegistry: ArtifactRegistryStandIn | undefined;
@@ -156,7 +156,7 @@ export async function testControlPlane(
           rawData: data.toString('base64'),
           attributes: {...attributes},
         });
-        await handleEvent(event, buildFinishedHandler, context);
+        await handleDelivery(event, buildFinishedHandler, context);
         delivered++;
       }
     }

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import {grpc} from 'google-gax';
 import {ArtifactRegistryClient, protos} from '@google-cloud/artifact-registry';
-import {standInClientOptions} from '../../deploy/local/standins';
+import {standInClientOptions} from '../../../local/standins';
 import {
   EPHEMERAL,
   PARENT,

@@ -12,11 +12,11 @@ import {
   asPubSubCloudEvent,
   MalformedMessageError,
   PubSubCloudEvent,
-} from './pubsub-event';
+} from './decode-message';
 import {withRetry} from './retry';
 import {beginRun, Run, RunKind} from './runs';
 
-export interface EventHandler<Request> {
+export interface DeliveryHandler<Request> {
   kind: RunKind;
   decode(event: PubSubCloudEvent): Request;
   summary?(request: Request): {requestedBy?: string; dryRun?: boolean};
@@ -31,9 +31,9 @@ export interface EventHandler<Request> {
   ): Promise<void>;
 }
 
-export async function handleEvent<Request>(
+export async function handleDelivery<Request>(
   delivered: unknown,
-  handler: EventHandler<Request>,
+  handler: DeliveryHandler<Request>,
   context: Context,
 ): Promise<void> {
   const event = asPubSubCloudEvent(delivered);

@@ -2,14 +2,14 @@
  * dockerfile-changed: build an image only when its cache key has no image yet, and start
  * exactly one Cloud Build per (image, key), however many deliveries arrive at once.
  */
-import {type CatalogImage, keyCoversOf, type Tier} from './catalog';
+import {type CatalogImage, keyCoversOf} from './catalog';
 import {cacheKey, describeContent, type ImageContent} from './cache-key';
 import {LIFECYCLE_LABEL} from './artifact-registry';
 import {quote} from './quote';
 import {repositoryForTier} from './config';
 import type {Context} from './context';
 import {OutcomeUnknownError, PermanentError, TransientError} from './errors';
-import type {DockerfileChanged} from './events';
+import type {DockerfileChanged} from './messages';
 import {
   applyBuildUpdate,
   BuildRecord,
@@ -33,7 +33,7 @@ import {
 import {publishDependents} from './dependents';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
-import {TERMINAL_BUILD_STATUSES, BuildStatus} from './events';
+import {TERMINAL_BUILD_STATUSES, BuildStatus} from './messages';
 import {buildSeconds, countDecision, type Decision} from './savings';
 import {describeBuildCost, ratesWith} from './build-rates';
 
@@ -78,10 +78,6 @@ function joined(
     reusedSeconds: seconds,
     joinedBuild: {image: record.image, key: record.key},
   });
-}
-
-export function repositoryFor(tier: Tier, context: Context): string {
-  return repositoryForTier(context.config, tier);
 }
 
 export function catalogImage(context: Context, name: string): CatalogImage {
@@ -140,7 +136,7 @@ export async function handleDockerfileChange(
   context: Context,
 ): Promise<void> {
   const image = catalogImage(context, request.image);
-  const repository = repositoryFor(image.tier, context);
+  const repository = repositoryForTier(context.config, image.tier);
   const identity = {image: image.name, tier: image.tier, repository};
   const content = await imageContent(image, request, run);
   const firestore = await context.clients.firestore();

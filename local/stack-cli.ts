@@ -13,8 +13,8 @@
 import {relative} from 'node:path';
 import {parseArgs} from 'node:util';
 import pc from 'picocolors';
-import {ConfigError, loadConfig} from '../../shared/config';
-import {DEFAULTS} from '../options';
+import {ConfigError, loadConfig} from '../shared/config';
+import {DEFAULTS} from '../deploy/options';
 import type {FunctionHostEvent} from './function-host';
 import {MissingPrerequisiteError} from './prerequisites';
 import {
@@ -39,7 +39,7 @@ import {
   readStackState,
   releaseStackState,
   writeStackState,
-} from './stack-state';
+} from '../cli/stack-state';
 
 type Environment = Readonly<Record<string, string | undefined>>;
 

@@ -13,10 +13,10 @@ import {
   type RunningStandIns,
   standInClientOptions,
   startStandIns,
-} from '../../deploy/local/standins';
-import {eventually} from '../harness/wait';
-import {harness} from '../harness/harness';
-import {uniqueTopicAndSubscription} from '../harness/names';
+} from '../../../local/standins';
+import {eventually} from '../../harness/wait';
+import {harness} from '../../harness/harness';
+import {uniqueTopicAndSubscription} from '../../harness/names';
 
 export const PROJECT = 'arr-test-project';
 export const LOCATION = 'us-central1';

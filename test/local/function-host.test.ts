@@ -21,12 +21,12 @@ import {
   serveFunctions,
   startFunctionHost,
   wirePushSubscription,
-} from '../../deploy/local/function-host';
+} from '../../local/function-host';
 import type {RecordedDelivery} from './fixtures/recording-function';
-import {harness} from './harness';
-import {uniqueName, uniqueTopicAndSubscription} from './names';
-import {livingMembers} from './process-cleanup';
-import {eventually} from './wait';
+import {harness} from '../harness/harness';
+import {uniqueName, uniqueTopicAndSubscription} from '../harness/names';
+import {livingMembers} from '../harness/process-cleanup';
+import {eventually} from '../harness/wait';
 
 const FIXTURE = join(__dirname, 'fixtures', 'recording-function.js');
 const MESSAGE_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished';

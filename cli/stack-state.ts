@@ -15,10 +15,16 @@ import {
   writeSync,
 } from 'node:fs';
 import {dirname, join, resolve} from 'node:path';
-import type {ProcessGroupRecord} from './process-group';
 
-/** build/deploy/local/stack-state.js → the repository root. */
-export const REPOSITORY_ROOT = resolve(__dirname, '..', '..', '..');
+/** What identifies a group after its parent is gone: the local stack's state file keeps these. */
+export interface ProcessGroupRecord {
+  readonly name: string;
+  readonly pgid: number;
+  readonly marker?: string;
+}
+
+/** build/cli/stack-state.js → the repository root. */
+export const REPOSITORY_ROOT = resolve(__dirname, '..', '..');
 
 /** Where `arr` and `npm start` look, unless ARR_LOCAL_STACK_STATE says otherwise. */
 export function defaultStatePath(

@@ -1,13 +1,13 @@
 /**
  * `google.devtools.cloudbuild.v1.Build.Status` names, as Cloud Build's JSON writes them:
- * the same lists the control plane reads (shared/events.ts), so the two cannot drift.
+ * the same lists the control plane reads (shared/messages.ts), so the two cannot drift.
  */
 import {
   BuildStatus as BUILD_STATUS_NAMES,
   FAILED_BUILD_STATUS_NAMES,
   TERMINAL_BUILD_STATUS_NAMES,
-} from '../../../shared/events';
-import type {TerminalBuildStatus} from '../../../shared/events';
+} from '../../shared/messages';
+import type {TerminalBuildStatus} from '../../shared/messages';
 
 export type {TerminalBuildStatus};
 export const BUILD_STATUSES = BUILD_STATUS_NAMES;

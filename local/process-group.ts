@@ -7,6 +7,9 @@ import {ChildProcess, spawn} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
 import {Socket} from 'node:net';
 import {Readable} from 'node:stream';
+import type {ProcessGroupRecord} from '../cli/stack-state';
+
+export type {ProcessGroupRecord};
 
 /** How much of a child's output is kept for error messages. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
@@ -26,13 +29,6 @@ export interface ProcessGroupOptions {
   readonly marker?: string;
   /** Each line the group writes to stdout or stderr, as it comes. */
   readonly onLine?: (line: string) => void;
-}
-
-/** What identifies a group after its parent is gone: the local stack's state file keeps these. */
-export interface ProcessGroupRecord {
-  readonly name: string;
-  readonly pgid: number;
-  readonly marker?: string;
 }
 
 export interface ExitStatus {

@@ -9,7 +9,7 @@
  */
 import {resolve} from 'node:path';
 import {PubSub, type Topic} from '@google-cloud/pubsub';
-import {DEFAULTS} from '../options';
+import {DEFAULTS} from '../deploy/options';
 import {
   type LocalEmulators,
   emulatorEnvironment,
@@ -30,7 +30,7 @@ import {
   standInEnvironment,
   startStandIns,
 } from './standins';
-import {REPOSITORY_ROOT} from './stack-state';
+import {REPOSITORY_ROOT} from '../cli/stack-state';
 
 export const DEFAULT_LOCAL_PROJECT = 'arr-local';
 /** How long a local build "runs" unless told otherwise. */

@@ -3,8 +3,8 @@ import {grpc} from 'google-gax';
 import {
   FORCEABLE_BUILD_STATUSES,
   PubSubNotificationSink,
-} from '../../deploy/local/standins';
-import {uniqueName} from '../harness/names';
+} from '../../../local/standins';
+import {uniqueName} from '../../harness/names';
 import {
   EPHEMERAL,
   PARENT,

@@ -3,7 +3,7 @@
  * TagBindings stand-in: the key's two values exist, and the project holds `persistent`, so
  * every repository inherits it until setup binds `ephemeral` on the ephemeral one.
  */
-import {lifecycleTagValue} from '../../shared/repository-tags';
+import {lifecycleTagValue} from '../shared/repository-tags';
 import type {TagBindingsStandIn} from './standins';
 
 export function lifecycleTagValues(projectId: string): string[] {

@@ -13,7 +13,7 @@ import {
   MissingPrerequisiteError,
   checkEmulatorPrerequisites,
   findExecutable,
-} from '../../deploy/local/prerequisites';
+} from '../../local/prerequisites';
 
 describe('emulator prerequisite check', () => {
   let scratch: string;

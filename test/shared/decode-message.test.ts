@@ -4,13 +4,13 @@ import {
   DockerfileChanged,
   SetupRequest,
   TeardownRequest,
-} from '../../shared/events';
+} from '../../shared/messages';
 import {
   asPubSubCloudEvent,
   decodeMessage,
   MalformedMessageError,
   PubSubCloudEvent,
-} from '../../shared/pubsub-event';
+} from '../../shared/decode-message';
 
 function eventWithData(data: string | undefined): PubSubCloudEvent {
   return {

@@ -2,12 +2,12 @@ import * as assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import {createServer, Server} from 'node:net';
 import {Firestore} from '@google-cloud/firestore';
-import {EmulatorStartError, startEmulator} from '../../deploy/local/emulators';
-import {findFreePort} from '../../deploy/local/ports';
-import {ProcessGroup} from '../../deploy/local/process-group';
-import {harness} from './harness';
-import {livingMembers, runningCommands} from './process-cleanup';
-import {eventually} from './wait';
+import {EmulatorStartError, startEmulator} from '../../local/emulators';
+import {findFreePort} from '../../local/ports';
+import {ProcessGroup} from '../../local/process-group';
+import {harness} from '../harness/harness';
+import {livingMembers, runningCommands} from '../harness/process-cleanup';
+import {eventually} from '../harness/wait';
 
 describe('emulators started by the root hooks', () => {
   it('both answer "Ok" on their root', async () => {
@@ -123,7 +123,7 @@ describe('process groups', () => {
 
   it('a parent killed by SIGTERM takes its groups with it', async () => {
     const script = `
-      const {ProcessGroup} = require(${JSON.stringify(require.resolve('../../deploy/local/process-group'))});
+      const {ProcessGroup} = require(${JSON.stringify(require.resolve('../../local/process-group'))});
       ProcessGroup.start({name: 'orphan-candidate', command: 'sleep', args: ['300']})
         .then(group => console.log(group.pgid));
       setInterval(() => {}, 1000);

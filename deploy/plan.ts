@@ -9,7 +9,7 @@
  */
 import {createHash} from 'node:crypto';
 import {Command, renderCommand} from './command';
-import {FUNCTION_SPECS, FunctionSpec} from './function-specs';
+import {FUNCTION_SPECS, FunctionSpec, topicOf} from './function-specs';
 import {
   CUSTOM_ROLES,
   CustomRole,
@@ -722,7 +722,7 @@ function functionDeployStep(
     `--region=${o.region}`,
     `--source=${inputs.sourceDir}`,
     `--entry-point=${spec.entryPoint}`,
-    `--trigger-topic=${spec.topic(o)}`,
+    `--trigger-topic=${topicOf(spec, o)}`,
     '--retry',
     `--service-account=${account}`,
     `--trigger-service-account=${account}`,
@@ -741,7 +741,7 @@ function functionDeployStep(
   ];
   return {
     kind: 'ensure',
-    title: `Function ${spec.name} → ${spec.entryPoint} on topic ${spec.topic(o)} as ${account} (max ${spec.maxInstances} instances)`,
+    title: `Function ${spec.name} → ${spec.entryPoint} on topic ${topicOf(spec, o)} as ${account} (max ${spec.maxInstances} instances)`,
     probe: [
       'gcloud',
       'functions',

@@ -1,5 +1,5 @@
 /**
- * The seed's testing checklist as one cycle of events: setup → every Dockerfile
+ * The operator's checklist (README "Walkthrough") as one cycle of events: setup → every Dockerfile
  * (the base first) → a confirmed teardown → setup again (its reconcile brings the
  * ephemeral images back) → the same base hash again, which must be a cache hit
  * ("✓ Using cached arr-pytorch-base:… (hash matches, no rebuild)").

@@ -138,7 +138,7 @@ describe('migration from the old single repository, end to end through arr', fun
     assert.strictEqual(dry.code, ExitCode.Refused, dry.stdout);
     assert.match(
       dry.stdout,
-      /holds the only copy of arr-pytorch-base@sha256:[0-9a-f]{64} \([0-9.]+ MB, tags: latest\)/,
+      /holds the only copy of arr-pytorch-base@sha256:[0-9a-f]{64} \([0-9.]+ [MG]B, tags: latest\)/,
     );
     assert.match(dry.stdout, new RegExp(`SRC=${OLD_BASE}@${baseDigest}\n`));
 

@@ -1,12 +1,21 @@
 /**
  * Deploy options: parsed from the command line, validated once, with every
  * error naming the flag at fault.
+ *
+ * What the functions also read (repositories, region, topics, run retention) takes its
+ * defaults and patterns from shared/: a default deploy configures the functions with
+ * exactly the values they would assume themselves. Only deploy-only options live here.
  */
+import {
+  CONFIG_DEFAULTS,
+  MAX_RUN_RETENTION_DAYS,
+  PROJECT_ID_PATTERN,
+  REGION_PATTERN,
+  TOPIC_PATTERN,
+} from '../shared/config';
+import {DEFAULT_TOPICS, type Topics} from '../shared/function-specs';
+import {REPOSITORY_ID_PATTERN} from '../shared/repository-id';
 
-export const REPOSITORY_ID_PATTERN = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
-const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 const EMAIL_PATTERN = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 const CRON_PATTERN = /^\S+( \S+){4}$/;
@@ -21,7 +30,7 @@ export type TriggerSource =
   | {kind: 'repository'; resource: string}
   | {kind: 'none'};
 
-export interface DeployOptions {
+export interface DeployOptions extends Topics {
   project: string;
   region: string;
   dryRun: boolean;
@@ -31,10 +40,6 @@ export interface DeployOptions {
   smoke: boolean;
   persistentRepository: string;
   ephemeralRepository: string;
-  cloudBuildsTopic: string;
-  dockerfileChangedTopic: string;
-  setupRequestedTopic: string;
-  teardownRequestedTopic: string;
   deadLetterTopic: string;
   deadLetterSubscription: string;
   maxDeliveryAttempts: number;
@@ -53,17 +58,11 @@ export interface DeployOptions {
 }
 
 export const DEFAULTS = {
-  region: 'us-central1',
-  persistentRepository: 'arr-coc-registry-persistent',
-  ephemeralRepository: 'arr-coc-registry',
-  cloudBuildsTopic: 'cloud-builds',
-  dockerfileChangedTopic: 'dockerfile-changed',
-  setupRequestedTopic: 'setup-requested',
-  teardownRequestedTopic: 'teardown-requested',
+  ...CONFIG_DEFAULTS,
+  ...DEFAULT_TOPICS,
   deadLetterTopic: 'arr-dead-letter',
   deadLetterSubscription: 'arr-dead-letter-keep',
   maxDeliveryAttempts: 10,
-  runRetentionDays: 30,
   schedule: '0 2 * * *',
   timeZone: 'Etc/UTC',
   triggerBranch: 'main',
@@ -115,7 +114,7 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --dockerfile-changed-topic T   (default ${DEFAULTS.dockerfileChangedTopic})
   --dead-letter-topic T          (default ${DEFAULTS.deadLetterTopic})
   --max-delivery-attempts N      before a message is dead-lettered, 5..100 (default ${DEFAULTS.maxDeliveryAttempts})
-  --run-retention-days N         days a run record (runs/) is kept before Firestore's TTL deletes it, 1..3650 (default ${DEFAULTS.runRetentionDays})
+  --run-retention-days N         days a run record (runs/) is kept before Firestore's TTL deletes it, 1..${MAX_RUN_RETENTION_DAYS} (default ${DEFAULTS.runRetentionDays})
   --bucket B                     build contexts bucket (default <project>-arr-build-contexts)
   --schedule CRON                nightly teardown schedule (default "${DEFAULTS.schedule}")
   --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
@@ -290,9 +289,9 @@ function parseAttempts(value: string): number {
 
 function parseRetention(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 3650) {
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_RUN_RETENTION_DAYS) {
     throw new DeployOptionsError(
-      `--run-retention-days must be a whole number of days from 1 to 3650, got "${value}".`,
+      `--run-retention-days must be a whole number of days from 1 to ${MAX_RUN_RETENTION_DAYS}, got "${value}".`,
     );
   }
   return n;

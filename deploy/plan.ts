@@ -9,7 +9,7 @@
  */
 import {createHash} from 'node:crypto';
 import {Command, renderCommand} from './command';
-import {FUNCTION_SPECS, FunctionSpec, topicOf} from './function-specs';
+import {FUNCTION_SPECS, FunctionSpec, topicOf} from '../shared/function-specs';
 import {
   CUSTOM_ROLES,
   CustomRole,

@@ -16,7 +16,8 @@ import {
   parseDeployArgs,
   USAGE,
 } from './options';
-import {buildPlan, CatalogImage, renderPlan, TRIGGER_CONFIG_PATH} from './plan';
+import {imageCatalog} from '../shared/catalog';
+import {buildPlan, renderPlan, TRIGGER_CONFIG_PATH} from './plan';
 import {
   checkDeployableRuntime,
   FUNCTIONS_RUNTIME,
@@ -27,38 +28,6 @@ import {defaultArrCommand, verifyProject} from './verify';
 
 /** build/deploy/deploy-cli.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..');
-
-function readCatalog(root: string): CatalogImage[] {
-  const file = path.join(root, 'shared/image-catalog.json');
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-    images?: unknown;
-  };
-  if (!Array.isArray(parsed.images)) {
-    throw new Error(`${file} has no "images" list.`);
-  }
-  return parsed.images.map((i: Record<string, unknown>) => {
-    const {name, dockerfile, context, keyCovers} = i;
-    if (
-      typeof name !== 'string' ||
-      typeof dockerfile !== 'string' ||
-      typeof context !== 'string'
-    ) {
-      throw new Error(
-        `${file}: every image needs string name, dockerfile and context.`,
-      );
-    }
-    if (
-      keyCovers !== undefined &&
-      keyCovers !== 'dockerfile' &&
-      keyCovers !== 'context'
-    ) {
-      throw new Error(
-        `${file}: ${name}: keyCovers must be "dockerfile" or "context".`,
-      );
-    }
-    return {name, dockerfile, context, keyCovers};
-  });
-}
 
 function fileHash(file: string): string {
   return createHash('sha256')
@@ -151,7 +120,7 @@ async function main(argv: readonly string[]): Promise<number> {
     sourceDir: STAGED_SOURCE_DIR,
     sourceHash,
     triggerConfigHash: fileHash(path.join(ROOT, TRIGGER_CONFIG_PATH)),
-    images: readCatalog(ROOT),
+    images: imageCatalog().images,
     now: today,
     runtime: FUNCTIONS_RUNTIME.id,
   });

@@ -8,6 +8,7 @@
  * number, the subscription Eventarc made for a function).
  */
 import {createHash} from 'node:crypto';
+import {type CatalogImage, keyCoversOf} from '../shared/catalog';
 import {Command, renderCommand} from './command';
 import {FUNCTION_SPECS, FunctionSpec, topicOf} from '../shared/function-specs';
 import {
@@ -71,20 +72,12 @@ export interface PlanInputs {
   sourceHash: string;
   /** 12 hex: fingerprint of cloudbuild/dockerfile-changed.yaml. */
   triggerConfigHash: string;
-  /** From shared/image-catalog.json. */
+  /** The image catalog (shared/catalog.ts). */
   images: readonly CatalogImage[];
   /** The current date: the runtime is checked against Google's schedule on it. */
   now: Date;
   /** Runtime id for the functions; default FUNCTIONS_RUNTIME (deploy/runtime.ts). */
   runtime?: string;
-}
-
-export interface CatalogImage {
-  name: string;
-  dockerfile: string;
-  context: string;
-  /** What the cache key covers; `dockerfile` when absent (shared/catalog.ts). */
-  keyCovers?: 'dockerfile' | 'context';
 }
 
 function fingerprint(parts: unknown): string {
@@ -913,7 +906,7 @@ export function imagesSubstitution(images: readonly CatalogImage[]): string {
           );
         }
       }
-      return `${i.name}|${i.dockerfile}|${i.context}|${i.keyCovers ?? 'dockerfile'}`;
+      return `${i.name}|${i.dockerfile}|${i.context}|${keyCoversOf(i)}`;
     })
     .join(' ');
 }
@@ -926,7 +919,7 @@ export function triggerIncludedFiles(
   images: readonly CatalogImage[],
 ): string[] {
   return images.map(i =>
-    i.keyCovers === 'context' ? `${i.context}/**` : i.dockerfile,
+    keyCoversOf(i) === 'context' ? `${i.context}/**` : i.dockerfile,
   );
 }
 

@@ -9,7 +9,8 @@ import {createRequire} from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {DeployOptions, parseDeployArgs} from '../../deploy/options';
-import {CatalogImage, PlanInputs} from '../../deploy/plan';
+import {PlanInputs} from '../../deploy/plan';
+import {type CatalogImage, imageCatalog} from '../../shared/catalog';
 
 /** build/test/deploy → the repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -32,16 +33,8 @@ export function sampleOptions(extra: readonly string[] = []): DeployOptions {
   return parseDeployArgs([...SAMPLE_ARGS, ...extra]);
 }
 
-export function catalogImages(): CatalogImage[] {
-  const catalog = JSON.parse(
-    fs.readFileSync(path.join(ROOT, 'shared', 'image-catalog.json'), 'utf8'),
-  ) as {images: CatalogImage[]};
-  return catalog.images.map(({name, dockerfile, context, keyCovers}) => ({
-    name,
-    dockerfile,
-    context,
-    ...(keyCovers ? {keyCovers} : {}),
-  }));
+export function catalogImages(): readonly CatalogImage[] {
+  return imageCatalog().images;
 }
 
 /** The day the expected plan was made on (the runtime is checked against it). */

@@ -17,7 +17,8 @@ import {
   USAGE,
 } from './options';
 import {imageCatalog} from '../shared/catalog';
-import {buildPlan, renderPlan, TRIGGER_CONFIG_PATH} from './plan';
+import {buildPlan, renderPlan} from './plan';
+import {TRIGGER_CONFIG_PATH} from './trigger-steps';
 import {
   checkDeployableRuntime,
   FUNCTIONS_RUNTIME,

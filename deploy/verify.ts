@@ -24,7 +24,7 @@ import {
   teardownCondition,
 } from './iam';
 import {DeployOptions} from './options';
-import {functionEnvironment} from './plan';
+import {functionEnvironment} from './function-steps';
 import {NOT_FOUND} from './steps';
 import {
   lifecycleTagValue,

@@ -1,198 +1,23 @@
 /**
  * `npm run deploy -- --project P [--region R] [--dry-run] ...`
  *
- * Deploys the control plane to a Google Cloud project with gcloud: stages the
- * compiled functions, builds the plan, then runs it step by step (or, with
- * --dry-run, prints it and runs nothing). Re-running changes nothing that is
- * already in place.
+ * Deploys the control plane to a Google Cloud project with gcloud (deploy/run-deploy.ts):
+ * this file gives it the process's arguments, output, environment and gcloud on PATH.
+ * Re-running changes nothing that is already in place.
  */
-import {createHash} from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {runPlan, spawnExec, StepFailedError, summarise} from './gcloud-runner';
-import {
-  DeployOptions,
-  DeployOptionsError,
-  parseDeployArgs,
-  USAGE,
-} from './options';
-import {imageCatalog} from '../shared/catalog';
-import {buildPlan, renderPlan} from './plan';
-import {TRIGGER_CONFIG_PATH} from './trigger-steps';
-import {
-  checkDeployableRuntime,
-  FUNCTIONS_RUNTIME,
-  RuntimeError,
-} from './runtime';
-import {StageError, stageSource, STAGED_SOURCE_DIR} from './stage-source';
-import {defaultArrCommand, verifyProject} from './verify';
+import {spawnExec} from './gcloud-runner';
+import {runDeploy} from './run-deploy';
 
 /** build/deploy/deploy-cli.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function fileHash(file: string): string {
-  return createHash('sha256')
-    .update(fs.readFileSync(file))
-    .digest('hex')
-    .slice(0, 12);
-}
-
-/** Today, or the date in ARR_DEPLOY_NOW (ISO 8601; tests set it to check the runtime schedule). */
-function now(): Date {
-  const override = process.env.ARR_DEPLOY_NOW;
-  if (override === undefined || override === '') return new Date();
-  const date = new Date(override);
-  if (Number.isNaN(date.getTime())) {
-    throw new RuntimeError(
-      `ARR_DEPLOY_NOW is not a date: ${JSON.stringify(override)}`,
-    );
-  }
-  return date;
-}
-
-function warnings(o: DeployOptions, runtimeWarning?: string): string[] {
-  const out: string[] = runtimeWarning === undefined ? [] : [runtimeWarning];
-  if (o.cloudBuildsTopic !== 'cloud-builds') {
-    out.push(
-      `! Cloud Build publishes build notifications only to a topic named "cloud-builds"; build-finished listens on "${o.cloudBuildsTopic}", so something must forward them there.`,
-    );
-  }
-  if (o.trigger.kind === 'none') {
-    out.push(
-      '! No --trigger-github or --trigger-repository: the Cloud Build trigger on Dockerfile commits is not created (publish dockerfile-changed by hand, or re-run with one).',
-    );
-  }
-  if (o.operatorsGroup === '') {
-    out.push(
-      '! No --operators-group: only the scheduler (and project owners) may publish teardown-requested.',
-    );
-  }
-  return out;
-}
-
-async function main(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const options = parseDeployArgs(argv);
-  const log = (line: string) => process.stdout.write(`${line}\n`);
-  const verify = async (): Promise<number> => {
-    log(
-      `\nVerifying project ${options.project}: each IAM claim asked of the Policy Troubleshooter${options.smoke ? ', then a live smoke through arr' : ''}.`,
-    );
-    const report = await verifyProject(options, {
-      exec: spawnExec(ROOT),
-      log,
-      arrCommand: defaultArrCommand(ROOT),
-      smoke: options.smoke,
-    });
-    return report.ok ? 0 : 1;
-  };
-  if (options.verify === 'only') {
-    return verify();
-  }
-
-  const today = now();
-  // Before anything else: Google refuses functions on a decommissioned runtime.
-  const runtimeWarning = checkDeployableRuntime(FUNCTIONS_RUNTIME.id, today);
-
-  let sourceHash: string;
-  try {
-    const staged = stageSource(ROOT);
-    sourceHash = staged.hash;
-    log(
-      `✓ Staged function source: ${staged.dir} (${staged.files} files, ${staged.hash})`,
-    );
-  } catch (err) {
-    if (err instanceof StageError && options.dryRun) {
-      sourceHash = 'not-built';
-      log(
-        `! ${err.message} (dry run: the plan shows the source it would deploy)`,
-      );
-    } else {
-      throw err;
-    }
-  }
-  log(
-    `✓ Functions runtime: ${FUNCTIONS_RUNTIME.id} (Node.js ${FUNCTIONS_RUNTIME.nodeMajor}; deprecated from ${FUNCTIONS_RUNTIME.deprecation}, decommissioned ${FUNCTIONS_RUNTIME.decommission})`,
-  );
-  const steps = buildPlan(options, {
-    sourceDir: STAGED_SOURCE_DIR,
-    sourceHash,
-    triggerConfigHash: fileHash(path.join(ROOT, TRIGGER_CONFIG_PATH)),
-    images: imageCatalog().images,
-    now: today,
-    runtime: FUNCTIONS_RUNTIME.id,
-  });
-  for (const w of warnings(options, runtimeWarning)) {
-    log(w);
-  }
-
-  if (options.dryRun) {
-    log(
-      `Dry run for project ${options.project} in ${options.region}: ${steps.length} steps, nothing is run.`,
-    );
-    log(
-      'Each step runs its describe command, then create only if absent (update if it has drifted).\n',
-    );
-    process.stdout.write(renderPlan(steps));
-    return 0;
-  }
-
-  log(
-    `Deploying to project ${options.project} in ${options.region}: ${steps.length} steps.`,
-  );
-  const retryDelay = Number(process.env.ARR_DEPLOY_RETRY_DELAY_MS ?? '5000');
-  try {
-    const reports = await runPlan(steps, {
-      exec: spawnExec(ROOT),
-      log,
-      retryDelayMs: Number.isFinite(retryDelay) ? retryDelay : 5000,
-    });
-    log(`✓ Deployed: ${summarise(reports)}.`);
-    if (reports.some(r => r.outcome === 'skipped')) {
-      // The persistent repository does not exist yet: it inherits arr-lifecycle=persistent
-      // from the project until deploy binds the value on it directly.
-      log(
-        `Next: publish a first setup-requested to create the repositories, then run this deploy again (it binds arr-lifecycle=persistent on ${options.persistentRepository} itself):\n  gcloud pubsub topics publish ${options.setupRequestedTopic} --project=${options.project} --message='{"requestedBy":"first-deploy"}'`,
-      );
-    }
-    if (options.verify === 'skip') {
-      log(
-        `Not verified (--no-verify): run npm run deploy -- --project ${options.project} --verify`,
-      );
-      return 0;
-    }
-  } catch (err) {
-    if (err instanceof StepFailedError) {
-      log(
-        `✗ Stopped at step ${err.stepNumber} of ${steps.length}. Fix the cause above and run the same command again: steps already in place are skipped.`,
-      );
-      return 1;
-    }
-    throw err;
-  }
-  return verify();
-}
-
-main(process.argv.slice(2)).then(
-  code => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (
-      err instanceof DeployOptionsError ||
-      err instanceof StageError ||
-      err instanceof RuntimeError
-    ) {
-      process.stderr.write(`✗ ${err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(
-      `✗ ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+void runDeploy(process.argv.slice(2), {
+  root: ROOT,
+  exec: spawnExec(ROOT),
+  stdout: text => process.stdout.write(text),
+  stderr: text => process.stderr.write(text),
+  env: process.env,
+}).then(code => {
+  process.exitCode = code;
+});

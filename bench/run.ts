@@ -8,6 +8,7 @@
  *   npm run bench -- --long        # + convergence under faults, 5 cycles
  */
 import {cpus} from 'node:os';
+import {Command} from 'commander';
 import {type LocalStack, startLocalStack} from '../local/stack';
 import {type BuildsAvoided, measureBuildsAvoided} from './builds-avoided';
 import {type CacheHit, measureCacheHit} from './cache-hit';
@@ -56,27 +57,53 @@ interface Options {
   long: boolean;
 }
 
-function parseArgs(argv: readonly string[]): Options {
-  const options: Options = {json: false, long: false};
-  for (const arg of argv) {
-    if (arg === '--json') options.json = true;
-    else if (arg === '--long') options.long = true;
-    else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(
-        'usage: npm run bench [-- --json] [-- --long]\n' +
-          '  --json  print the figures as JSON\n' +
-          '  --long  also run the checklist cycle under faults, 5 cycles\n',
-      );
-      process.exit(0);
-    } else {
-      throw new Error(`unknown option ${arg} (try --help)`);
-    }
+const USAGE =
+  'usage: npm run bench [-- --json] [-- --long]\n' +
+  '  --json  print the figures as JSON\n' +
+  '  --long  also run the checklist cycle under faults, 5 cycles\n';
+
+/** The options, or undefined after printing the usage for --help. */
+function parseArgs(argv: readonly string[]): Options | undefined {
+  const unknown = (arg: string) =>
+    new Error(`unknown option ${arg} (try --help)`);
+  const command = new Command('bench')
+    .option('--json')
+    .option('--long')
+    .option('-h, --help')
+    .helpOption(false)
+    .allowExcessArguments(true)
+    .showSuggestionAfterError(false)
+    .configureOutput({
+      writeOut: () => {},
+      writeErr: () => {},
+      outputError: () => {},
+    })
+    .exitOverride(err => {
+      // "error: unknown option '--x'": the one way a parse fails here.
+      throw unknown(/'([^']+)'/.exec(err.message)?.[1] ?? err.message);
+    })
+    .parse(argv, {from: 'user'});
+  const stray = command.args[0];
+  if (stray !== undefined) throw unknown(stray);
+  const {
+    json = false,
+    long = false,
+    help = false,
+  } = command.opts<{
+    json?: boolean;
+    long?: boolean;
+    help?: boolean;
+  }>();
+  if (help) {
+    process.stdout.write(USAGE);
+    return undefined;
   }
-  return options;
+  return {json, long};
 }
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (options === undefined) return;
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const began = Date.now();
   // Each stack gets fresh function processes: the storm's memory figure starts from

@@ -4,6 +4,7 @@
  * what it found and did, so a re-run after a failure shows where it picks up.
  */
 import {spawn} from 'node:child_process';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {renderCommand, substitute, substituteText} from './command';
 import {EnsureStep, NOT_FOUND, ProbeError, ProbeResult, Step} from './steps';
 
@@ -72,8 +73,6 @@ const MARK: Record<Outcome, string> = {
 function lastLine(text: string): string {
   return text.trim().split('\n').filter(Boolean).pop() ?? '(no message)';
 }
-
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 export async function runPlan(
   steps: readonly Step[],

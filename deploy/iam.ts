@@ -5,7 +5,11 @@
  * persistent repository). The reasoning, with its sources: deploy/README-deploy.md.
  */
 import {lifecycleTagKey, lifecycleTagValue} from '../shared/repository-tags';
-import {FUNCTION_SPECS, FunctionName, functionSpec} from './function-specs';
+import {
+  FUNCTION_SPECS,
+  FunctionName,
+  functionSpec,
+} from '../shared/function-specs';
 import {DeployOptions} from './options';
 
 /** Service account ids deploy creates besides the four functions' own. */

@@ -1,12 +1,22 @@
 /**
  * Deploy options: parsed from the command line, validated once, with every
  * error naming the flag at fault.
+ *
+ * What the functions also read (repositories, region, topics, run retention) takes its
+ * defaults and patterns from shared/: a default deploy configures the functions with
+ * exactly the values they would assume themselves. Only deploy-only options live here.
  */
+import {Command, CommanderError} from 'commander';
+import {
+  CONFIG_DEFAULTS,
+  MAX_RUN_RETENTION_DAYS,
+  PROJECT_ID_PATTERN,
+  REGION_PATTERN,
+  TOPIC_PATTERN,
+} from '../shared/config';
+import {DEFAULT_TOPICS, type Topics} from '../shared/function-specs';
+import {REPOSITORY_ID_PATTERN} from '../shared/repository-id';
 
-export const REPOSITORY_ID_PATTERN = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
-const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 const EMAIL_PATTERN = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 const CRON_PATTERN = /^\S+( \S+){4}$/;
@@ -21,7 +31,7 @@ export type TriggerSource =
   | {kind: 'repository'; resource: string}
   | {kind: 'none'};
 
-export interface DeployOptions {
+export interface DeployOptions extends Topics {
   project: string;
   region: string;
   dryRun: boolean;
@@ -31,10 +41,6 @@ export interface DeployOptions {
   smoke: boolean;
   persistentRepository: string;
   ephemeralRepository: string;
-  cloudBuildsTopic: string;
-  dockerfileChangedTopic: string;
-  setupRequestedTopic: string;
-  teardownRequestedTopic: string;
   deadLetterTopic: string;
   deadLetterSubscription: string;
   maxDeliveryAttempts: number;
@@ -53,17 +59,11 @@ export interface DeployOptions {
 }
 
 export const DEFAULTS = {
-  region: 'us-central1',
-  persistentRepository: 'arr-coc-registry-persistent',
-  ephemeralRepository: 'arr-coc-registry',
-  cloudBuildsTopic: 'cloud-builds',
-  dockerfileChangedTopic: 'dockerfile-changed',
-  setupRequestedTopic: 'setup-requested',
-  teardownRequestedTopic: 'teardown-requested',
+  ...CONFIG_DEFAULTS,
+  ...DEFAULT_TOPICS,
   deadLetterTopic: 'arr-dead-letter',
   deadLetterSubscription: 'arr-dead-letter-keep',
   maxDeliveryAttempts: 10,
-  runRetentionDays: 30,
   schedule: '0 2 * * *',
   timeZone: 'Etc/UTC',
   triggerBranch: 'main',
@@ -76,7 +76,7 @@ export class DeployOptionsError extends Error {
   }
 }
 
-/** Flags that take a value, and the one boolean flag. */
+/** Flags that take a value. */
 export const VALUE_FLAGS = [
   'project',
   'region',
@@ -115,7 +115,7 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --dockerfile-changed-topic T   (default ${DEFAULTS.dockerfileChangedTopic})
   --dead-letter-topic T          (default ${DEFAULTS.deadLetterTopic})
   --max-delivery-attempts N      before a message is dead-lettered, 5..100 (default ${DEFAULTS.maxDeliveryAttempts})
-  --run-retention-days N         days a run record (runs/) is kept before Firestore's TTL deletes it, 1..3650 (default ${DEFAULTS.runRetentionDays})
+  --run-retention-days N         days a run record (runs/) is kept before Firestore's TTL deletes it, 1..${MAX_RUN_RETENTION_DAYS} (default ${DEFAULTS.runRetentionDays})
   --bucket B                     build contexts bucket (default <project>-arr-build-contexts)
   --schedule CRON                nightly teardown schedule (default "${DEFAULTS.schedule}")
   --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
@@ -127,57 +127,87 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --firestore-location LOC       location of a new Firestore database (default: the region)
 `;
 
-function isValueFlag(name: string): name is ValueFlag {
-  return (VALUE_FLAGS as readonly string[]).includes(name);
+/** Switches: flags that take no value. */
+const SWITCHES = ['dry-run', 'verify', 'no-verify', 'no-smoke'] as const;
+type Switch = (typeof SWITCHES)[number];
+
+/** A commander parse error in this CLI's words, naming the flag or argument at fault. */
+function optionsError(err: CommanderError): DeployOptionsError {
+  const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+  switch (err.code) {
+    case 'commander.unknownOption': {
+      const flag = quoted.split(/[ =]/)[0];
+      if (!flag.startsWith('--')) {
+        return new DeployOptionsError(
+          `Unexpected argument "${quoted}". Flags start with --; see --help.`,
+        );
+      }
+      if (quoted.includes('=') && SWITCHES.some(s => `--${s}` === flag)) {
+        return new DeployOptionsError(`${flag} takes no value.`);
+      }
+      return new DeployOptionsError(`Unknown flag ${flag}; see --help.`);
+    }
+    case 'commander.optionMissingArgument':
+      return new DeployOptionsError(`${quoted.split(' ')[0]} needs a value.`);
+    default:
+      return new DeployOptionsError(err.message.replace(/^error: /, ''));
+  }
+}
+
+/**
+ * The deploy command line for commander: each value flag records into `values` (refusing
+ * a second one, and a flag where its value should be), each switch into `switches`. Parse
+ * errors throw DeployOptionsError instead of exiting; --help is the caller's (USAGE).
+ */
+function deployCommand(
+  values: Map<ValueFlag, string>,
+  switches: Set<Switch>,
+): Command {
+  const command = new Command('deploy')
+    .exitOverride(err => {
+      throw optionsError(err);
+    })
+    .configureOutput({
+      writeOut: () => {},
+      writeErr: () => {},
+      outputError: () => {},
+    })
+    .helpOption(false)
+    .allowExcessArguments(true)
+    .showSuggestionAfterError(false);
+  for (const flag of VALUE_FLAGS) {
+    command.option(`--${flag} <value>`, '', (value: string) => {
+      if (values.has(flag)) {
+        throw new DeployOptionsError(`--${flag} is given twice.`);
+      }
+      // `--region --dry-run`: a forgotten value, not a region named --dry-run.
+      if (value.startsWith('--')) {
+        throw new DeployOptionsError(`--${flag} needs a value.`);
+      }
+      values.set(flag, value);
+      return value;
+    });
+  }
+  for (const name of SWITCHES) {
+    command.option(`--${name}`);
+    command.on(`option:${name}`, () => switches.add(name));
+  }
+  return command;
 }
 
 /** Parses `--flag value` and `--flag=value`; rejects unknown flags. */
 export function parseDeployArgs(argv: readonly string[]): DeployOptions {
   const values = new Map<ValueFlag, string>();
-  let dryRun = false;
-  const switches = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      throw new DeployOptionsError(
-        `Unexpected argument "${arg}". Flags start with --; see --help.`,
-      );
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (name === 'dry-run') {
-      if (eq !== -1) {
-        throw new DeployOptionsError('--dry-run takes no value.');
-      }
-      dryRun = true;
-      continue;
-    }
-    if (name === 'verify' || name === 'no-verify' || name === 'no-smoke') {
-      if (eq !== -1) {
-        throw new DeployOptionsError(`--${name} takes no value.`);
-      }
-      switches.add(name);
-      continue;
-    }
-    if (!isValueFlag(name)) {
-      throw new DeployOptionsError(`Unknown flag --${name}; see --help.`);
-    }
-    let value: string;
-    if (eq !== -1) {
-      value = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) {
-        throw new DeployOptionsError(`--${name} needs a value.`);
-      }
-      value = next;
-      i++;
-    }
-    if (values.has(name)) {
-      throw new DeployOptionsError(`--${name} is given twice.`);
-    }
-    values.set(name, value);
+  const switches = new Set<Switch>();
+  const command = deployCommand(values, switches);
+  command.parse(argv, {from: 'user'});
+  const stray = command.args[0];
+  if (stray !== undefined) {
+    throw new DeployOptionsError(
+      `Unexpected argument "${stray}". Flags start with --; see --help.`,
+    );
   }
+  const dryRun = switches.has('dry-run');
   if (switches.has('verify') && switches.has('no-verify')) {
     throw new DeployOptionsError(
       'Give either --verify or --no-verify, not both.',
@@ -290,9 +320,9 @@ function parseAttempts(value: string): number {
 
 function parseRetention(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 3650) {
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_RUN_RETENTION_DAYS) {
     throw new DeployOptionsError(
-      `--run-retention-days must be a whole number of days from 1 to 3650, got "${value}".`,
+      `--run-retention-days must be a whole number of days from 1 to ${MAX_RUN_RETENTION_DAYS}, got "${value}".`,
     );
   }
   return n;

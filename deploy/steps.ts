@@ -3,6 +3,7 @@
  * describes before it creates: `probe` is read-only, `judge` reads its result as present /
  * absent / drifted, and only then are `create` or `update` run.
  */
+import {createHash} from 'node:crypto';
 import type {Command} from './command';
 
 export type StepState = 'present' | 'absent' | 'drifted';
@@ -103,4 +104,31 @@ export function describeJudge(
     }
     return failed(probe, what);
   };
+}
+
+/** `--project=P`: where most commands act. */
+export function projectFlag(o: {project: string}): string[] {
+  return [`--project=${o.project}`];
+}
+
+/** Label (functions) or description marker (job, trigger) carrying the config fingerprint. */
+export const FINGERPRINT_KEY = 'arr-deploy';
+
+/** 12 hex of what a resource is made from: a changed fingerprint is a drifted resource. */
+export function fingerprint(parts: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify(parts))
+    .digest('hex')
+    .slice(0, 12);
+}
+
+/** Present when the description carries `arr-deploy=<expected>`, drifted otherwise. */
+export function descriptionJudge(what: string, expected: string) {
+  return describeJudge(what, r => {
+    const description = field(r, 'description');
+    return (
+      typeof description === 'string' &&
+      description.includes(`${FINGERPRINT_KEY}=${expected}`)
+    );
+  });
 }

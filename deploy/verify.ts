@@ -24,7 +24,7 @@ import {
   teardownCondition,
 } from './iam';
 import {DeployOptions} from './options';
-import {functionEnvironment} from './plan';
+import {functionEnvironment} from './function-steps';
 import {NOT_FOUND} from './steps';
 import {
   lifecycleTagValue,
@@ -563,8 +563,11 @@ export function renderClaims(results: readonly ClaimResult[]): string {
 }
 
 /** `node <root>/build/cli/arr.js`; ARR_VERIFY_ARR_CLI replaces the script (tests). */
-export function defaultArrCommand(root: string): string[] {
+export function defaultArrCommand(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
   const script =
-    process.env.ARR_VERIFY_ARR_CLI ?? path.join(root, 'build', 'cli', 'arr.js');
+    env.ARR_VERIFY_ARR_CLI ?? path.join(root, 'build', 'cli', 'arr.js');
   return [process.execPath, script];
 }

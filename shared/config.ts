@@ -5,6 +5,7 @@
  * starts with a wrong repository name is worse than one that does not start at all.
  */
 import {parseBuildMinuteRates} from './build-rates';
+import {DEFAULT_TOPICS} from './function-specs';
 import {isValidRepositoryId} from './repository-id';
 
 export interface HostPort {
@@ -45,22 +46,36 @@ export class ConfigError extends Error {
   }
 }
 
-const DEFAULTS = {
-  REGION: 'us-central1',
-  PERSISTENT_REPOSITORY: 'arr-coc-registry-persistent',
-  EPHEMERAL_REPOSITORY: 'arr-coc-registry',
-  CLOUD_BUILDS_TOPIC: 'cloud-builds',
-  DOCKERFILE_CHANGED_TOPIC: 'dockerfile-changed',
-  MAX_BUILD_ATTEMPTS: '3',
-  RUN_RETENTION_DAYS: '30',
+/**
+ * What the functions run with unless configured otherwise; deploy's flags default to the
+ * same values (deploy/options.ts imports them), so a default deploy and a default local
+ * stack name the same resources.
+ */
+export const CONFIG_DEFAULTS = {
+  region: 'us-central1',
+  persistentRepository: 'arr-coc-registry-persistent',
+  ephemeralRepository: 'arr-coc-registry',
+  runRetentionDays: 30,
 } as const;
 
 /** Longest retention RUN_RETENTION_DAYS accepts: ten years. */
 export const MAX_RUN_RETENTION_DAYS = 3650;
 
-const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
-const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/;
+const DEFAULTS = {
+  REGION: CONFIG_DEFAULTS.region,
+  PERSISTENT_REPOSITORY: CONFIG_DEFAULTS.persistentRepository,
+  EPHEMERAL_REPOSITORY: CONFIG_DEFAULTS.ephemeralRepository,
+  CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
+  DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
+  MAX_BUILD_ATTEMPTS: '3',
+  RUN_RETENTION_DAYS: String(CONFIG_DEFAULTS.runRetentionDays),
+} as const;
+
+/** Google Cloud's rule for project ids: 6-30 lowercase letters, digits, hyphens. */
+export const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+export const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
+/** Pub/Sub's rule for topic ids (a `goog` prefix is also refused by the service). */
+export const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/;
 const SERVICE_ACCOUNT_PATTERN =
   /^[a-z0-9-]+@[a-z0-9.-]+\.iam\.gserviceaccount\.com$/;
 

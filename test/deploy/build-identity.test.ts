@@ -5,7 +5,7 @@
  * account must not use the default logs bucket).
  */
 import * as assert from 'node:assert/strict';
-import {functionEnvironment} from '../../deploy/plan';
+import {functionEnvironment} from '../../deploy/function-steps';
 import {identities} from '../../deploy/iam';
 import {imageCatalog} from '../../shared/catalog';
 import {loadConfig} from '../../shared/config';

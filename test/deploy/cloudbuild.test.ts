@@ -4,12 +4,12 @@ import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {functionEnvironment} from '../../deploy/function-steps';
+import {buildPlan} from '../../deploy/plan';
 import {
-  buildPlan,
-  functionEnvironment,
   triggerIncludedFiles,
   triggerSubstitutions,
-} from '../../deploy/plan';
+} from '../../deploy/trigger-steps';
 import {contextDigest} from '../../shared/context-digest';
 import {loadConfig} from '../../shared/config';
 import {DockerfileChanged} from '../../shared/messages';

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import {repositoryResourceName} from '../../shared/repository-id';
 import {
   lifecycleTagKey,
   lifecycleTagValue,
@@ -16,6 +17,7 @@ import {
   changingCalls,
   newFakeProject,
   runCli,
+  runCliProcess,
   sampleOptions,
 } from './helpers';
 
@@ -49,7 +51,11 @@ function seedPersistentRepository(fake: FakeProject): void {
     JSON.stringify({
       resources: {
         [`repository/${o.region}/${o.persistentRepository}`]: {
-          name: `projects/${o.project}/locations/${o.region}/repositories/${o.persistentRepository}`,
+          name: repositoryResourceName(
+            o.project,
+            o.region,
+            o.persistentRepository,
+          ),
           format: 'DOCKER',
         },
       },
@@ -68,12 +74,36 @@ function outcomes(stdout: string): string[] {
 }
 
 describe('deploy CLI against a fake gcloud', function () {
-  // Each spawns a node process per fake gcloud call: minutes on a loaded 2-core machine.
-  this.timeout(420_000);
+  // In process (test/deploy/helpers.ts runCli) but for the one test of the real process.
+  this.timeout(120_000);
 
-  it('prints the plan with --dry-run and runs no gcloud command', () => {
+  it('as a process: deploy-cli.js runs gcloud from PATH, stops at a failure, and a re-run picks up there', async () => {
     const fake = newFakeProject();
-    const run = runCli(fake, [...SAMPLE_ARGS, '--dry-run']);
+    const failed = runCliProcess(fake, NO_VERIFY, 'iam roles describe');
+    assert.equal(failed.status, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stdout, /✓ Staged function source/);
+    assert.match(failed.stdout, /✗ Custom role arrRepositorySetup .*: failed/);
+    assert.match(failed.stdout, /PERMISSION_DENIED: injected failure/);
+    assert.match(failed.stdout, /✗ Stopped at step \d+ of \d+\./);
+    assert.equal(
+      failed.calls[0].join(' '),
+      'projects describe arr-sample-project --format=value(projectNumber)',
+    );
+    assert.ok('firestore/(default)' in readState(fake).resources);
+    assert.ok(!('role/arrRepositorySetup' in readState(fake).resources));
+
+    const rerun = await runCli(fake, NO_VERIFY);
+    assert.equal(rerun.status, 0, rerun.stdout + rerun.stderr);
+    assert.match(
+      rerun.stdout,
+      /Firestore database \(default\), Native mode: already present/,
+    );
+    assert.match(rerun.stdout, /Custom role arrRepositorySetup .*: created/);
+  });
+
+  it('prints the plan with --dry-run and runs no gcloud command', async () => {
+    const fake = newFakeProject();
+    const run = await runCli(fake, [...SAMPLE_ARGS, '--dry-run']);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(run.calls, []);
     assert.match(
@@ -86,9 +116,9 @@ describe('deploy CLI against a fake gcloud', function () {
     );
   });
 
-  it('first run creates everything, second run creates nothing', () => {
+  it('first run creates everything, second run creates nothing', async () => {
     const fake = newFakeProject();
-    const first = runCli(fake, SAMPLE_ARGS);
+    const first = await runCli(fake, SAMPLE_ARGS);
     assert.equal(first.status, 0, first.stdout + first.stderr);
     const firstLines = outcomes(first.stdout);
     assert.ok(firstLines.length > 50);
@@ -144,7 +174,7 @@ describe('deploy CLI against a fake gcloud', function () {
       first.stdout,
       /✓ Verified: \d+ claims hold \(\d+ not checked: absent\), smoke passed\./,
     );
-    const second = runCli(fake, NO_VERIFY);
+    const second = await runCli(fake, NO_VERIFY);
     assert.equal(second.status, 0, second.stdout + second.stderr);
     assert.deepEqual(
       changingCalls(second.calls),
@@ -165,15 +195,16 @@ describe('deploy CLI against a fake gcloud', function () {
     );
   });
 
-  it('after a failure mid-way, a re-run converges to the same project as a clean run', function () {
-    // Four deploy runs of ~140 fake gcloud calls, each a Node.js process: 25-40 s a run on
-    // an idle 2-CPU machine, over 180 s in all when other suites share it.
-    this.timeout(360_000);
+  it('after a failure mid-way, a re-run converges to the same project as a clean run', async () => {
     const clean = newFakeProject();
-    assert.equal(runCli(clean, NO_VERIFY).status, 0);
+    assert.equal((await runCli(clean, NO_VERIFY)).status, 0);
 
     const fake = newFakeProject();
-    const failed = runCli(fake, NO_VERIFY, 'functions deploy build-finished');
+    const failed = await runCli(
+      fake,
+      NO_VERIFY,
+      'functions deploy build-finished',
+    );
     assert.equal(failed.status, 1);
     assert.match(failed.stdout, /✗ Function build-finished .*: failed/);
     assert.match(failed.stdout, /PERMISSION_DENIED: injected failure/);
@@ -187,7 +218,7 @@ describe('deploy CLI against a fake gcloud', function () {
     );
     assert.ok(!('job/arr-nightly-teardown' in readState(fake).resources));
 
-    const rerun = runCli(fake, NO_VERIFY);
+    const rerun = await runCli(fake, NO_VERIFY);
     assert.equal(rerun.status, 0, rerun.stdout);
     assert.match(rerun.stdout, /Function setup-requested .*: already present/);
     assert.match(rerun.stdout, /Function build-finished .*: created/);
@@ -198,13 +229,17 @@ describe('deploy CLI against a fake gcloud', function () {
     assert.deepEqual(converged.policies, reference.policies);
     assert.deepEqual(converged.bindings, reference.bindings);
     assert.deepEqual(converged.services.sort(), reference.services.sort());
-    assert.deepEqual(changingCalls(runCli(fake, NO_VERIFY).calls), []);
+    assert.deepEqual(changingCalls((await runCli(fake, NO_VERIFY)).calls), []);
   });
 
-  it('redeploys a function whose configuration changed, and only that', () => {
+  it('redeploys a function whose configuration changed, and only that', async () => {
     const fake = newFakeProject();
-    assert.equal(runCli(fake, SAMPLE_ARGS).status, 0);
-    const changed = runCli(fake, [...SAMPLE_ARGS, '--schedule', '15 3 * * *']);
+    assert.equal((await runCli(fake, SAMPLE_ARGS)).status, 0);
+    const changed = await runCli(fake, [
+      ...SAMPLE_ARGS,
+      '--schedule',
+      '15 3 * * *',
+    ]);
     assert.equal(changed.status, 0, changed.stdout);
     assert.deepEqual(
       changingCalls(changed.calls).map(c => c.slice(0, 4).join(' ')),
@@ -216,7 +251,7 @@ describe('deploy CLI against a fake gcloud', function () {
     );
   });
 
-  it('stops, touching nothing, when the persistent repository carries arr-lifecycle=ephemeral', () => {
+  it('stops, touching nothing, when the persistent repository carries arr-lifecycle=ephemeral', async () => {
     const fake = newFakeProject();
     seedPersistentRepository(fake);
     const o = sampleOptions();
@@ -226,7 +261,7 @@ describe('deploy CLI against a fake gcloud', function () {
         [lifecycleTagValue(o.project, 'ephemeral')],
     };
     fs.writeFileSync(fake.statePath, JSON.stringify(state));
-    const run = runCli(fake, SAMPLE_ARGS);
+    const run = await runCli(fake, SAMPLE_ARGS);
     assert.equal(run.status, 1);
     assert.match(
       run.stdout,
@@ -238,10 +273,10 @@ describe('deploy CLI against a fake gcloud', function () {
     );
   });
 
-  it('leaves a project where no IAM binding can delete the persistent repository, whose tag nobody can change', () => {
+  it('leaves a project where no IAM binding can delete the persistent repository, whose tag nobody can change', async () => {
     // First deploy: the persistent repository does not exist yet, and inherits persistent.
     const fake = newFakeProject();
-    assert.equal(runCli(fake, SAMPLE_ARGS).status, 0);
+    assert.equal((await runCli(fake, SAMPLE_ARGS)).status, 0);
     // Setup creates it; the next deploy binds persistent on it, and changes nothing else.
     const o = sampleOptions();
     const persistent = repositoryFullResourceName(
@@ -255,7 +290,7 @@ describe('deploy CLI against a fake gcloud', function () {
       name: persistent,
     };
     fs.writeFileSync(fake.statePath, JSON.stringify(created));
-    const again = runCli(fake, SAMPLE_ARGS);
+    const again = await runCli(fake, SAMPLE_ARGS);
     assert.equal(again.status, 0, again.stdout);
     assert.deepEqual(changingCalls(again.calls), [
       [
@@ -299,9 +334,9 @@ describe('deploy CLI against a fake gcloud', function () {
     assert.equal(deleters, 1);
   });
 
-  it('refuses invalid options before running anything, naming the flag', () => {
+  it('refuses invalid options before running anything, naming the flag', async () => {
     const fake = newFakeProject();
-    const run = runCli(fake, [
+    const run = await runCli(fake, [
       '--project',
       'arr-sample-project',
       '--ephemeral-repository',
@@ -317,19 +352,19 @@ describe('deploy CLI against a fake gcloud', function () {
 });
 
 describe('deploy --verify against a fake gcloud', function () {
-  this.timeout(300_000);
+  this.timeout(120_000);
 
   /** A deployed fake project after the first setup: both repositories, tags bound. */
-  function deployedWithRepositories(): FakeProject {
+  async function deployedWithRepositories(): Promise<FakeProject> {
     const fake = newFakeProject();
-    const first = runCli(fake, [...SAMPLE_ARGS, '--no-verify']);
+    const first = await runCli(fake, [...SAMPLE_ARGS, '--no-verify']);
     assert.equal(first.status, 0, first.stdout + first.stderr);
     assert.match(first.stdout, /Not verified \(--no-verify\)/);
     const o = sampleOptions();
     const state = readState(fake);
     for (const id of [o.persistentRepository, o.ephemeralRepository]) {
       state.resources[`repository/${o.region}/${id}`] = {
-        name: `projects/${o.project}/locations/${o.region}/repositories/${id}`,
+        name: repositoryResourceName(o.project, o.region, id),
       };
     }
     state.bindings = {
@@ -341,9 +376,9 @@ describe('deploy --verify against a fake gcloud', function () {
     return fake;
   }
 
-  it('proves every claim in the project, runs the smoke, and fails naming the fix when a claim breaks', () => {
-    const fake = deployedWithRepositories();
-    const ok = runCli(fake, [...SAMPLE_ARGS, '--verify']);
+  it('proves every claim in the project, runs the smoke, and fails naming the fix when a claim breaks', async () => {
+    const fake = await deployedWithRepositories();
+    const ok = await runCli(fake, [...SAMPLE_ARGS, '--verify']);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     assert.deepEqual(changingCalls(ok.calls), [], '--verify changes nothing');
     assert.match(
@@ -377,7 +412,11 @@ describe('deploy --verify against a fake gcloud', function () {
       repositoryFullResourceName(o.project, o.region, o.ephemeralRepository)
     ];
     fs.writeFileSync(fake.statePath, JSON.stringify(state));
-    const broken = runCli(fake, [...SAMPLE_ARGS, '--verify', '--no-smoke']);
+    const broken = await runCli(fake, [
+      ...SAMPLE_ARGS,
+      '--verify',
+      '--no-smoke',
+    ]);
     assert.equal(broken.status, 1, broken.stdout);
     assert.match(
       broken.stdout,

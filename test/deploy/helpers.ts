@@ -1,7 +1,8 @@
 /**
  * Shared pieces of the deploy tests: the sample options and inputs the
- * expected plan is made from, a YAML reader, and a way to run the real deploy
- * CLI against the fake gcloud in fixtures/bin.
+ * expected plan is made from, a YAML reader, and ways to run the deploy CLI
+ * against the fake gcloud (fixtures/fake-gcloud.js): in process through its Exec
+ * seam, or as a process with fixtures/bin first on PATH.
  */
 import {spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,7 +10,11 @@ import {createRequire} from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {DeployOptions, parseDeployArgs} from '../../deploy/options';
-import {CatalogImage, PlanInputs} from '../../deploy/plan';
+import type {Exec} from '../../deploy/gcloud-runner';
+import {PlanInputs} from '../../deploy/plan';
+import {runDeploy} from '../../deploy/run-deploy';
+import type {ProbeResult} from '../../deploy/steps';
+import {type CatalogImage, imageCatalog} from '../../shared/catalog';
 
 /** build/test/deploy → the repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -32,16 +37,8 @@ export function sampleOptions(extra: readonly string[] = []): DeployOptions {
   return parseDeployArgs([...SAMPLE_ARGS, ...extra]);
 }
 
-export function catalogImages(): CatalogImage[] {
-  const catalog = JSON.parse(
-    fs.readFileSync(path.join(ROOT, 'shared', 'image-catalog.json'), 'utf8'),
-  ) as {images: CatalogImage[]};
-  return catalog.images.map(({name, dockerfile, context, keyCovers}) => ({
-    name,
-    dockerfile,
-    context,
-    ...(keyCovers ? {keyCovers} : {}),
-  }));
+export function catalogImages(): readonly CatalogImage[] {
+  return imageCatalog().images;
 }
 
 /** The day the expected plan was made on (the runtime is checked against it). */
@@ -93,7 +90,7 @@ export function fakeEnv(
     FAKE_GCLOUD_CALLS: fake.callsPath,
     ARR_DEPLOY_RETRY_DELAY_MS: '0',
     // deploy --verify's live smoke runs this instead of build/cli/arr.js.
-    ARR_VERIFY_ARR_CLI: path.join(FIXTURES, 'fake-arr'),
+    ARR_VERIFY_ARR_CLI: FAKE_ARR,
     FAKE_ARR_CALLS: path.join(fake.dir, 'arr-calls.jsonl'),
   };
   delete env.FAKE_GCLOUD_FAIL_ON;
@@ -114,30 +111,96 @@ export interface CliRun {
   calls: string[][];
 }
 
-/** Runs `node build/deploy/deploy-cli.js ARGS` with the fake gcloud first on PATH. */
-export function runCli(
-  fake: FakeProject,
+/** What a fake answers for one call. */
+type FakeCommand = (
   args: readonly string[],
-  failOn?: string,
-  env: Readonly<Record<string, string>> = {},
-): CliRun {
-  fs.writeFileSync(fake.callsPath, '');
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: fakeEnv(fake, failOn, env),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  const calls = fs
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+) => ProbeResult;
+
+const fixture = createRequire(path.join(FIXTURES, 'fake-gcloud.js'));
+const fakeGcloud = (fixture('./fake-gcloud.js') as {fakeGcloud: FakeCommand})
+  .fakeGcloud;
+export const FAKE_ARR = path.join(FIXTURES, 'fake-arr');
+const fakeArr = (fixture(FAKE_ARR) as {fakeArr: FakeCommand}).fakeArr;
+
+/**
+ * The fake gcloud and the fake arr of the smoke, called in process: the Exec a deploy
+ * gets instead of spawnExec. `gcloud …` is the fake gcloud; `env K=V … node fake-arr …`
+ * (verify's smoke) is the fake arr with those variables.
+ */
+export function fakeExec(env: NodeJS.ProcessEnv): Exec {
+  return async argv => {
+    if (argv[0] === 'gcloud') {
+      return fakeGcloud(argv.slice(1), env, ROOT);
+    }
+    if (argv[0] === 'env') {
+      const assignments = argv.slice(1).filter(a => /^[A-Z_]+=/.test(a));
+      const rest = argv.slice(1 + assignments.length);
+      if (rest[0] === process.execPath && rest[1] === FAKE_ARR) {
+        const vars = Object.fromEntries(
+          assignments.map(a => [
+            a.slice(0, a.indexOf('=')),
+            a.slice(a.indexOf('=') + 1),
+          ]),
+        );
+        return fakeArr(rest.slice(2), {...env, ...vars});
+      }
+    }
+    throw new Error(`The fakes do not run ${argv.join(' ')}`);
+  };
+}
+
+function readCalls(fake: FakeProject): string[][] {
+  return fs
     .readFileSync(fake.callsPath, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map(line => JSON.parse(line) as string[]);
+}
+
+/**
+ * Runs the deploy CLI's code (deploy/run-deploy.ts) in process on ARGS, with the fake
+ * gcloud behind its Exec seam: the same deploy as the process, without a process per call.
+ */
+export async function runCli(
+  fake: FakeProject,
+  args: readonly string[],
+  failOn?: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliRun> {
+  fs.writeFileSync(fake.callsPath, '');
+  const environment = fakeEnv(fake, failOn, env);
+  let stdout = '';
+  let stderr = '';
+  const status = await runDeploy(args, {
+    root: ROOT,
+    exec: fakeExec(environment),
+    stdout: text => (stdout += text),
+    stderr: text => (stderr += text),
+    env: environment,
+  });
+  return {status, stdout, stderr, calls: readCalls(fake)};
+}
+
+/** Runs `node build/deploy/deploy-cli.js ARGS` as a process, with the fake gcloud first on PATH. */
+export function runCliProcess(
+  fake: FakeProject,
+  args: readonly string[],
+  failOn?: string,
+): CliRun {
+  fs.writeFileSync(fake.callsPath, '');
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: fakeEnv(fake, failOn),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return {
     status: result.status,
     stdout: result.stdout,
     stderr: result.stderr,
-    calls,
+    calls: readCalls(fake),
   };
 }
 

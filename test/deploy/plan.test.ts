@@ -1,12 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  buildPlan,
-  functionEnvironment,
-  renderPlan,
-  REQUIRED_APIS,
-} from '../../deploy/plan';
+import {functionEnvironment} from '../../deploy/function-steps';
+import {buildPlan, renderPlan} from '../../deploy/plan';
+import {REQUIRED_APIS} from '../../deploy/project-steps';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {FIXTURES, sampleInputs, sampleOptions} from './helpers';
 

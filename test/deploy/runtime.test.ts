@@ -149,9 +149,9 @@ describe('functions runtime', () => {
     assert.equal(functionDeploys(day('2027-05-01'), 'nodejs22').length, 4);
   });
 
-  it('deploy CLI: a decommissioned runtime stops it with exit code 2 before any gcloud command', () => {
+  it('deploy CLI: a decommissioned runtime stops it with exit code 2 before any gcloud command', async () => {
     const fake = newFakeProject();
-    const run = runCli(fake, SAMPLE_ARGS, undefined, {
+    const run = await runCli(fake, SAMPLE_ARGS, undefined, {
       ARR_DEPLOY_NOW: `${FUNCTIONS_RUNTIME.decommission}T08:00:00Z`,
     });
     assert.equal(run.status, 2, run.stdout + run.stderr);
@@ -163,9 +163,9 @@ describe('functions runtime', () => {
     assert.ok(!run.stdout.includes('Staged function source'), run.stdout);
   });
 
-  it('deploy CLI: a deprecated runtime is a warning in the output, and the deploy goes on', () => {
+  it('deploy CLI: a deprecated runtime is a warning in the output, and the deploy goes on', async () => {
     const fake = newFakeProject();
-    const run = runCli(fake, [...SAMPLE_ARGS, '--dry-run'], undefined, {
+    const run = await runCli(fake, [...SAMPLE_ARGS, '--dry-run'], undefined, {
       ARR_DEPLOY_NOW: `${FUNCTIONS_RUNTIME.deprecation}T08:00:00Z`,
     });
     assert.equal(run.status, 0, run.stderr);

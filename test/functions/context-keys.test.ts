@@ -12,8 +12,8 @@ import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {readManifestEntry} from '../../shared/manifest';
-import {readRun, RunRecord} from '../../shared/runs';
-import {readSavings, SAVINGS, STATS} from '../../shared/savings';
+import {readRun, RunRecord, runRecords} from '../../shared/runs';
+import {readSavings, savingsCounters} from '../../shared/savings';
 import {
   pubSubEvent,
   TestControlPlane,
@@ -88,9 +88,9 @@ describe('context keys and savings (the checked-in catalog)', () => {
   async function runToQuiet(): Promise<void> {
     for (;;) {
       const relayed = await plane.relayBuildNotifications();
-      const runs = await (await firestore()).collection('runs').get();
+      const runs = await runRecords(await firestore()).get();
       const spawned = runs.docs
-        .flatMap(d => (d.data() as RunRecord).spawned ?? [])
+        .flatMap(d => d.data().spawned ?? [])
         .map(s => s.messageId)
         .filter(id => !handled.has(id));
       await inbox.waitFor(spawned);
@@ -294,9 +294,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
     await changed('arr-vertex-launcher');
     await changed('arr-vertex-launcher');
 
-    const counters = (
-      await (await firestore()).collection(STATS).doc(SAVINGS).get()
-    ).data();
+    const counters = (await savingsCounters(await firestore()).get()).data();
     assert.strictEqual(counters?.requested, 5);
     assert.strictEqual(counters?.started, 1);
     assert.strictEqual(counters?.cacheHits, 2);

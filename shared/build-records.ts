@@ -8,6 +8,7 @@ import type {
   Transaction,
 } from '@google-cloud/firestore';
 import type {Tier} from './catalog';
+import {GrpcStatus, grpcCode} from './errors';
 import {recordConverter} from './record-converter';
 import {BuildStatus, TERMINAL_BUILD_STATUSES} from './messages';
 
@@ -175,10 +176,10 @@ export async function claimBuild(
     // lock the same document and wait on each other until Firestore aborts them.
     const record = claimRecord(request);
     try {
-      await ref.create(stripUndefined(record));
+      await ref.create(record);
       return {kind: 'claimed', record, resumed: false};
     } catch (error) {
-      if ((error as {code?: unknown}).code !== ALREADY_EXISTS) throw error;
+      if (grpcCode(error) !== GrpcStatus.ALREADY_EXISTS) throw error;
       seen = (await ref.get()).data();
     }
   }
@@ -191,7 +192,7 @@ export async function claimBuild(
       const at = request.now.toISOString();
       if (record === undefined) {
         const created = claimRecord(request);
-        tx.create(ref, stripUndefined(created));
+        tx.create(ref, created);
         return {kind: 'claimed', record: created, resumed: false};
       }
       if (record.status === 'CLAIMED' && record.runId === request.runId) {
@@ -219,7 +220,7 @@ export async function claimBuild(
       }
       // A failed attempt (under the cap), a forced rebuild, or a SUCCESS whose image is gone.
       const next = claimRecord(request, record);
-      tx.set(ref, stripUndefined(next));
+      tx.set(ref, next);
       return {kind: 'claimed', record: next, resumed: false};
     },
   );
@@ -255,7 +256,7 @@ export async function takeOverClaim(
         {at, status: 'CLAIMED', attempt: record.attempts, detail: 'taken over'},
       ],
     };
-    tx.set(ref, stripUndefined(next));
+    tx.set(ref, next);
     return next;
   });
 }
@@ -369,7 +370,7 @@ export async function applyBuildUpdate(
         },
       ],
     };
-    tx.set(ref, stripUndefined(next));
+    tx.set(ref, next);
     return {kind: 'applied', record: next, previous: record.status};
   });
 }
@@ -409,8 +410,6 @@ export async function activeBuildsInto(
   return snapshot.docs.map(d => d.data());
 }
 
-const ALREADY_EXISTS = 6; // gRPC status
-
 /** A new claim's record: the first for its key, or the attempt after `previous`. */
 function claimRecord(
   request: ClaimRequest,
@@ -441,10 +440,4 @@ function claimRecord(
       {at, status: 'CLAIMED', attempt: attempts},
     ],
   };
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, v]) => v !== undefined),
-  ) as T;
 }

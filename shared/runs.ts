@@ -252,12 +252,12 @@ export class Run {
 
   /** What the run decided, as data; written with its next step or outcome (no write of its own). */
   async result(result: RunResult): Promise<void> {
-    this.pendingFields.result = withoutUndefined({...result});
+    this.pendingFields.result = {...result};
   }
 
   /** Record a message this run published, so a watcher can follow the run it starts. */
   async spawned(entry: SpawnedRun): Promise<void> {
-    this.pendingSpawned.push(withoutUndefined(entry) as SpawnedRun);
+    this.pendingSpawned.push({...entry});
     this.scheduleWrite();
   }
 
@@ -373,6 +373,12 @@ export class Run {
   }
 }
 
+/**
+ * Fields left undefined, dropped before they join the pending update. Firestore's
+ * `ignoreUndefinedProperties` would skip them when written, but pending fields are merged
+ * in memory first: an undefined there would erase a value still pending under the same
+ * name, or schedule a write of nothing.
+ */
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(value).filter(([, v]) => v !== undefined),

@@ -1,9 +1,10 @@
 /**
  * The Firestore converters of the records: a valid document reads back as written, one
- * without a field every writer sets fails loudly, naming it.
+ * without a field every writer sets fails loudly, naming it; and fields left undefined are
+ * not written (the clients' `ignoreUndefinedProperties`).
  */
 import * as assert from 'assert';
-import {BUILDS, readBuildRecord} from '../../shared/build-records';
+import {BUILDS, claimBuild, readBuildRecord} from '../../shared/build-records';
 import {PermanentError} from '../../shared/errors';
 import {readRun, RUNS} from '../../shared/runs';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
@@ -60,5 +61,34 @@ describe('Firestore record converters', () => {
       readRun(firestore, '42'),
       /runs\/42 is not a valid record: its id is missing/,
     );
+  });
+
+  it('a claim writes no field it leaves undefined', async () => {
+    const firestore = await plane.context.clients.firestore();
+    const outcome = await claimBuild(firestore, {
+      image: 'arr-trainer',
+      key: 'abcabcabcabc',
+      tier: 'ephemeral',
+      repository: 'arr-coc-registry',
+      dockerfileHash: 'abcabcabcabc',
+      source: 'gs://bucket/object.tar.gz',
+      runId: 'run-1',
+      maxAttempts: 3,
+      force: false,
+      now: new Date(),
+    });
+    assert.strictEqual(outcome.kind, 'claimed');
+    const raw = (
+      await firestore.collection(BUILDS).doc('arr-trainer@abcabcabcabc').get()
+    ).data();
+    assert.ok(raw);
+    for (const field of [
+      'contextDigest',
+      'parentKey',
+      'machineType',
+      'joins',
+    ]) {
+      assert.ok(!(field in raw), `${field} should not be written`);
+    }
   });
 });

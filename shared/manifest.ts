@@ -1,7 +1,7 @@
 /**
  * `images/{image}`: the image manifest, what is built and present in the registry, and
- * the latest Dockerfile hash and source asked for. It replaces the seed's
- * `.image-manifest`. The cache trusts it only together with the registry: a teardown or
+ * the latest Dockerfile hash and source asked for (docs/ARCHITECTURE.md, "Firestore
+ * model"). The cache trusts it only together with the registry: a teardown or
  * a manual delete removes images behind its back.
  */
 import {

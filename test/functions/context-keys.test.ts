@@ -110,11 +110,11 @@ describe('context keys and savings (the checked-in catalog)', () => {
     }
   }
 
-  it('Dockerfile-keyed images keep exactly the keys of the seed', () => {
+  it('Dockerfile-keyed images keep exactly the keys they had before context keys existed', () => {
     const hash = '2c26b46b68ff';
     assert.strictEqual(cacheKey(hash), hash);
     assert.strictEqual(cacheKey({dockerfileHash: hash}), hash);
-    const seed = (h: string, parent: string, key: string) =>
+    const parentKeyed = (h: string, parent: string, key: string) =>
       createHash('sha256')
         .update(`${h}|${parent}@${key}`)
         .digest('hex')
@@ -122,14 +122,14 @@ describe('context keys and savings (the checked-in catalog)', () => {
     // The README's walkthrough keys, from before context keys existed.
     assert.strictEqual(
       cacheKey('5d41402abc4b', {image: 'arr-pytorch-base', key: hash}),
-      seed('5d41402abc4b', 'arr-pytorch-base', hash),
+      parentKeyed('5d41402abc4b', 'arr-pytorch-base', hash),
     );
     assert.strictEqual(
       cacheKey(
         {dockerfileHash: '5d41402abc4b'},
         {image: 'arr-pytorch-base', key: hash},
       ),
-      seed('5d41402abc4b', 'arr-pytorch-base', hash),
+      parentKeyed('5d41402abc4b', 'arr-pytorch-base', hash),
     );
     // A context-keyed image's key covers both, and differs from either alone.
     const context = cacheKey({dockerfileHash: hash, contextDigest: CONTEXT_A});

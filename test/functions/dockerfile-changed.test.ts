@@ -29,7 +29,7 @@ describe('dockerfileChanged and buildFinished', () => {
   let inbox: Inbox;
 
   beforeEach(async () => {
-    // The seed's contract: every image keyed on its Dockerfile alone (context keys:
+    // The Dockerfile-only rule: every image keyed on its Dockerfile alone (context keys:
     // context-keys.test.ts, on the checked-in catalog).
     plane = await testControlPlane({}, {catalog: dockerfileKeyedCatalog()});
     plane.artifactRegistry.seedRepository(repo(PERSISTENT), {

@@ -3,7 +3,7 @@
  * what that run leads to, and turn the outcome into an exit code.
  */
 import pc from 'picocolors';
-import {BUILDS, BuildRecord} from '../shared/build-records';
+import {buildRecords} from '../shared/build-records';
 import type {Connection} from './connection';
 import {CliError, ExitCode} from './errors';
 import {
@@ -125,9 +125,14 @@ export async function followAndReport(
 
   if (options.json) {
     const builds = await Promise.all(
-      graph.followedBuilds().map(async ({id}) => {
-        const snapshot = await firestore.collection(BUILDS).doc(id).get();
-        return buildView(id, snapshot.data() as BuildRecord);
+      graph.followedBuilds().map(async ({id, record: seen}) => {
+        // Its latest record; a build is followed once its record has been seen.
+        const snapshot = await buildRecords(firestore).doc(id).get();
+        const record = snapshot.data() ?? seen;
+        if (record === undefined) {
+          throw new CliError(`No build record ${id}`, ExitCode.NotFound);
+        }
+        return buildView(id, record);
       }),
     );
     writeJson(io, {

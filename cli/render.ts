@@ -3,6 +3,7 @@
  * a spinner while a build runs, the closing line of a run, `status` and `runs`.
  * Colours are off without a TTY and with NO_COLOR (picocolors decides).
  */
+import {stripVTControlCharacters} from 'node:util';
 import pc from 'picocolors';
 import type {RunStatus, RunStep, StepLevel} from '../shared/runs';
 import {savingsLines} from './render-savings';
@@ -247,7 +248,7 @@ export class TextFollowView implements FollowView {
 function table(rows: string[][], indent = '  '): string[] {
   if (rows.length === 0) return [];
   const widths = rows[0].map((_, i) =>
-    Math.max(...rows.map(row => stripAnsi(row[i] ?? '').length)),
+    Math.max(...rows.map(row => stripVTControlCharacters(row[i] ?? '').length)),
   );
   return rows.map(
     row =>
@@ -256,16 +257,12 @@ function table(rows: string[][], indent = '  '): string[] {
         .map((cell, i) =>
           i === row.length - 1
             ? cell
-            : cell + ' '.repeat(widths[i] - stripAnsi(cell).length),
+            : cell +
+              ' '.repeat(widths[i] - stripVTControlCharacters(cell).length),
         )
         .join('  ')
         .trimEnd(),
   );
-}
-
-function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
 
 function repositoryState(r: RepositoryView): string {

@@ -2,13 +2,13 @@
  * `arr status` data: what Firestore records (repositories/, images/, builds/,
  * runs/) together with what Artifact Registry holds right now.
  */
-import {BUILDS, BuildRecord} from '../shared/build-records';
+import {buildRecords} from '../shared/build-records';
 import {readManifest} from '../shared/manifest';
 import {
   readRepositoryRecord,
   type RepositoryRecord,
 } from '../shared/repository-records';
-import {RUNS, RunRecord} from '../shared/runs';
+import {runRecords} from '../shared/runs';
 import {imageCatalog} from '../shared/catalog';
 import {BUILD_MINUTE_RATES_SOURCE, ratesWith} from '../shared/build-rates';
 import {readSavings} from '../shared/savings';
@@ -34,12 +34,11 @@ export async function recentRuns(
   limit: number,
 ): Promise<RunSummaryView[]> {
   const firestore = await connection.firestore();
-  const snapshot = await firestore
-    .collection(RUNS)
+  const snapshot = await runRecords(firestore)
     .orderBy('startedAt', 'desc')
     .limit(limit)
     .get();
-  return snapshot.docs.map(doc => runSummaryView(doc.data() as RunRecord));
+  return snapshot.docs.map(doc => runSummaryView(doc.data()));
 }
 
 export async function readStatus(
@@ -58,8 +57,7 @@ export async function readStatus(
       ).map(([id, tier]) => repositoryView(connection, id, tier)),
     ),
     readManifest(firestore),
-    firestore
-      .collection(BUILDS)
+    buildRecords(firestore)
       .orderBy('claimedAt', 'desc')
       .limit(options.builds ?? 10)
       .get(),
@@ -78,9 +76,7 @@ export async function readStatus(
     images: manifest
       .map(imageView)
       .sort((a, b) => a.image.localeCompare(b.image)),
-    builds: builds.docs.map(doc =>
-      buildView(doc.id, doc.data() as BuildRecord),
-    ),
+    builds: builds.docs.map(doc => buildView(doc.id, doc.data())),
     runs,
     savings: {
       ...savings,

@@ -4,8 +4,8 @@
  * published, until nothing followed can change any more.
  */
 import type {Firestore} from '@google-cloud/firestore';
-import {BUILDS, BuildRecord} from '../shared/build-records';
-import {RUNS, RunRecord, runDocumentId} from '../shared/runs';
+import {buildRecords} from '../shared/build-records';
+import {runDocumentId, runRecords} from '../shared/runs';
 import {CliError, ExitCode} from './errors';
 import type {FollowView} from './render';
 import {GraphUpdate, RunGraph} from './run-graph';
@@ -51,6 +51,23 @@ export async function followRun(
           ),
         );
 
+      // A listener callback that throws would throw inside Firestore's stream: a document
+      // that is not a valid record ends the wait with the reason instead.
+      const reading =
+        <S>(what: string, handle: (snapshot: S) => void) =>
+        (snapshot: S) => {
+          try {
+            handle(snapshot);
+          } catch (error) {
+            finish(
+              new CliError(
+                `Could not read ${what}: ${error instanceof Error ? error.message : String(error)}`,
+                ExitCode.Environment,
+              ),
+            );
+          }
+        };
+
       const checkDone = () => {
         if (finished || !graph.isDone()) return;
         clearTimeout(settleTimer);
@@ -70,38 +87,24 @@ export async function followRun(
 
       const watchRun = (id: string) => {
         unsubscribes.push(
-          firestore
-            .collection(RUNS)
+          runRecords(firestore)
             .doc(runDocumentId(id))
             .onSnapshot(
-              snapshot =>
-                apply(
-                  graph.updateRun(
-                    id,
-                    snapshot.exists
-                      ? (snapshot.data() as RunRecord)
-                      : undefined,
-                  ),
-                ),
+              reading(`run ${id}`, snapshot =>
+                apply(graph.updateRun(id, snapshot.data())),
+              ),
               failed(`run ${id}`),
             ),
         );
       };
       const watchBuild = (id: string) => {
         unsubscribes.push(
-          firestore
-            .collection(BUILDS)
+          buildRecords(firestore)
             .doc(id)
             .onSnapshot(
-              snapshot =>
-                apply(
-                  graph.updateBuild(
-                    id,
-                    snapshot.exists
-                      ? (snapshot.data() as BuildRecord)
-                      : undefined,
-                  ),
-                ),
+              reading(`build ${id}`, snapshot =>
+                apply(graph.updateBuild(id, snapshot.data())),
+              ),
               failed(`build ${id}`),
             ),
         );
@@ -110,17 +113,16 @@ export async function followRun(
       // Build, with its id) is their request.
       const watchBuildRuns = (buildId: string) => {
         unsubscribes.push(
-          firestore
-            .collection(RUNS)
+          runRecords(firestore)
             .where('request.id', '==', buildId)
             .onSnapshot(
-              snapshot => {
+              reading(`the runs of build ${buildId}`, snapshot => {
                 for (const doc of snapshot.docs) {
-                  const record = doc.data() as RunRecord;
+                  const record = doc.data();
                   if (record.kind !== 'build-finished') continue;
-                  apply(graph.updateRun(record.id ?? doc.id, record));
+                  apply(graph.updateRun(record.id, record));
                 }
-              },
+              }),
               failed(`the runs of build ${buildId}`),
             ),
         );

@@ -103,16 +103,13 @@ export class ArtifactRegistry {
     private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
   ) {}
 
+  /** The repository's resource name, where no client is at hand. */
   repositoryName(id: string): string {
     return repositoryResourceName(
       this.config.projectId,
       this.config.region,
       id,
     );
-  }
-
-  packageName(repositoryId: string, image: string): string {
-    return `${this.repositoryName(repositoryId)}/packages/${encodeURIComponent(image)}`;
   }
 
   /** The repository, or null when it does not exist. */
@@ -122,7 +119,7 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         try {
           const [repository] = await client.getRepository(
-            {name: this.repositoryName(id)},
+            {name: this.names(client).repository(id)},
             options,
           );
           return toRepositoryInfo(repository);
@@ -145,7 +142,7 @@ export class ArtifactRegistry {
         try {
           const [operation] = await client.createRepository(
             {
-              parent: `projects/${this.config.projectId}/locations/${this.config.region}`,
+              parent: this.names(client).location(),
               repositoryId: id,
               repository: {
                 format: 'DOCKER',
@@ -178,7 +175,7 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         await client.updateRepository(
           {
-            repository: {name: this.repositoryName(id), labels},
+            repository: {name: this.names(client).repository(id), labels},
             updateMask: {paths: ['labels']},
           },
           options,
@@ -198,9 +195,7 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         try {
           const [found] = await client.getTag(
-            {
-              name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
-            },
+            {name: this.names(client).tag(repositoryId, image, tag)},
             options,
           );
           const version = found.version ?? '';
@@ -223,7 +218,10 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         try {
           const versions = await client.listVersions(
-            {parent: this.packageName(repositoryId, image), view: 'FULL'},
+            {
+              parent: this.names(client).package(repositoryId, image),
+              view: 'FULL',
+            },
             options,
           );
           return versions[0].map(version => {
@@ -259,7 +257,7 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         try {
           const [images] = await client.listDockerImages(
-            {parent: this.repositoryName(repositoryId)},
+            {parent: this.names(client).repository(repositoryId)},
             options,
           );
           return images.map(image => {
@@ -294,9 +292,7 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         try {
           await client.deleteTag(
-            {
-              name: `${this.packageName(repositoryId, image)}/tags/${encodeURIComponent(tag)}`,
-            },
+            {name: this.names(client).tag(repositoryId, image, tag)},
             options,
           );
         } catch (error) {
@@ -316,9 +312,7 @@ export class ArtifactRegistry {
       async (client, {options}) => {
         try {
           const [operation] = await client.deleteVersion(
-            {
-              name: `${this.packageName(repositoryId, image)}/versions/${digest}`,
-            },
+            {name: this.names(client).version(repositoryId, image, digest)},
             options,
           );
           await operation.promise();
@@ -327,6 +321,39 @@ export class ArtifactRegistry {
         }
       },
     );
+  }
+
+  /**
+   * Resource names in this project and region, from the client's path templates. The
+   * templates insert values as given: package and tag ids are URL-encoded here, as the
+   * API names them (an image name may contain '/').
+   */
+  private names(client: ArtifactRegistryClient) {
+    const {projectId, region} = this.config;
+    const encode = encodeURIComponent;
+    return {
+      // This client has no template for a location.
+      location: () => `projects/${projectId}/locations/${region}`,
+      repository: (id: string) => client.repositoryPath(projectId, region, id),
+      package: (repositoryId: string, image: string) =>
+        client.packagePath(projectId, region, repositoryId, encode(image)),
+      tag: (repositoryId: string, image: string, tag: string) =>
+        client.tagPath(
+          projectId,
+          region,
+          repositoryId,
+          encode(image),
+          encode(tag),
+        ),
+      version: (repositoryId: string, image: string, digest: string) =>
+        client.versionPath(
+          projectId,
+          region,
+          repositoryId,
+          encode(image),
+          digest,
+        ),
+    };
   }
 
   private async call<T>(

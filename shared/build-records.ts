@@ -2,8 +2,14 @@
  * `builds/{image}@{key}`: the idempotency record of one (image, cache key). Exactly one
  * claimant creates the Cloud Build for it; status follows Cloud Build's and never goes back.
  */
-import type {Firestore, Transaction} from '@google-cloud/firestore';
+import type {
+  CollectionReference,
+  Firestore,
+  Transaction,
+} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
+import {GrpcStatus, grpcCode} from './errors';
+import {recordConverter} from './record-converter';
 import {BuildStatus, TERMINAL_BUILD_STATUSES} from './messages';
 
 export const BUILDS = 'builds';
@@ -51,6 +57,19 @@ export interface BuildRecord {
   dependentsPublished?: boolean;
   cleanedUp?: boolean;
   history: BuildHistoryEntry[];
+}
+
+export const buildRecordConverter = recordConverter<BuildRecord>([
+  'image',
+  'key',
+  'status',
+]);
+
+/** `builds`, read and written as BuildRecords. */
+export function buildRecords(
+  firestore: Firestore,
+): CollectionReference<BuildRecord> {
+  return firestore.collection(BUILDS).withConverter(buildRecordConverter);
 }
 
 /**
@@ -141,27 +160,27 @@ export async function claimBuild(
   firestore: Firestore,
   request: ClaimRequest,
 ): Promise<ClaimOutcome> {
-  const ref = firestore
-    .collection(BUILDS)
-    .doc(buildRecordId(request.image, request.key));
+  const ref = buildRecords(firestore).doc(
+    buildRecordId(request.image, request.key),
+  );
   // Most duplicates arrive while the build runs: a plain read answers them without
   // contending for the transaction that only a claimable record needs.
   const activeElsewhere = (record: BuildRecord) =>
     isActive(record.status) &&
     record.runId !== request.runId &&
     record.deadline > request.now.toISOString();
-  let seen = (await ref.get()).data() as BuildRecord | undefined;
+  let seen = (await ref.get()).data();
   if (seen === undefined) {
     // The first claim of a key is an atomic create, not a transaction: a storm of
     // duplicates arrives before any record exists, and in transactions they would all
     // lock the same document and wait on each other until Firestore aborts them.
     const record = claimRecord(request);
     try {
-      await ref.create(stripUndefined(record));
+      await ref.create(record);
       return {kind: 'claimed', record, resumed: false};
     } catch (error) {
-      if ((error as {code?: unknown}).code !== ALREADY_EXISTS) throw error;
-      seen = (await ref.get()).data() as BuildRecord | undefined;
+      if (grpcCode(error) !== GrpcStatus.ALREADY_EXISTS) throw error;
+      seen = (await ref.get()).data();
     }
   }
   if (seen !== undefined && activeElsewhere(seen)) {
@@ -169,14 +188,13 @@ export async function claimBuild(
   }
   return firestore.runTransaction(
     async (tx: Transaction): Promise<ClaimOutcome> => {
-      const snapshot = await tx.get(ref);
+      const record = (await tx.get(ref)).data();
       const at = request.now.toISOString();
-      if (!snapshot.exists) {
-        const record = claimRecord(request);
-        tx.create(ref, stripUndefined(record));
-        return {kind: 'claimed', record, resumed: false};
+      if (record === undefined) {
+        const created = claimRecord(request);
+        tx.create(ref, created);
+        return {kind: 'claimed', record: created, resumed: false};
       }
-      const record = snapshot.data() as BuildRecord;
       if (record.status === 'CLAIMED' && record.runId === request.runId) {
         return {kind: 'claimed', record, resumed: true};
       }
@@ -202,7 +220,7 @@ export async function claimBuild(
       }
       // A failed attempt (under the cap), a forced rebuild, or a SUCCESS whose image is gone.
       const next = claimRecord(request, record);
-      tx.set(ref, stripUndefined(next));
+      tx.set(ref, next);
       return {kind: 'claimed', record: next, resumed: false};
     },
   );
@@ -216,10 +234,10 @@ export async function takeOverClaim(
   runId: string,
   now: Date,
 ): Promise<BuildRecord | null> {
-  const ref = firestore.collection(BUILDS).doc(buildRecordId(image, key));
+  const ref = buildRecords(firestore).doc(buildRecordId(image, key));
   return firestore.runTransaction(async tx => {
     const snapshot = await tx.get(ref);
-    const record = snapshot.data() as BuildRecord | undefined;
+    const record = snapshot.data();
     if (
       !record ||
       record.status !== 'CLAIMED' ||
@@ -238,7 +256,7 @@ export async function takeOverClaim(
         {at, status: 'CLAIMED', attempt: record.attempts, detail: 'taken over'},
       ],
     };
-    tx.set(ref, stripUndefined(next));
+    tx.set(ref, next);
     return next;
   });
 }
@@ -250,10 +268,10 @@ export async function recordBuildStarted(
   key: string,
   build: {buildId: string; logUrl?: string; timeoutSeconds: number; now: Date},
 ): Promise<void> {
-  const ref = firestore.collection(BUILDS).doc(buildRecordId(image, key));
+  const ref = buildRecords(firestore).doc(buildRecordId(image, key));
   await firestore.runTransaction(async tx => {
     const snapshot = await tx.get(ref);
-    const record = snapshot.data() as BuildRecord | undefined;
+    const record = snapshot.data();
     if (!record) return;
     // Cloud Build's own notification may already have moved it on; never move it back.
     const update: Partial<BuildRecord> = {
@@ -304,11 +322,11 @@ export async function applyBuildUpdate(
   update: BuildUpdate,
   now: Date = new Date(),
 ): Promise<BuildUpdateOutcome> {
-  const ref = firestore.collection(BUILDS).doc(buildRecordId(image, key));
+  const ref = buildRecords(firestore).doc(buildRecordId(image, key));
   return firestore.runTransaction(async (tx): Promise<BuildUpdateOutcome> => {
     const snapshot = await tx.get(ref);
-    if (!snapshot.exists) return {kind: 'unknown'};
-    const record = snapshot.data() as BuildRecord;
+    const record = snapshot.data();
+    if (record === undefined) return {kind: 'unknown'};
     const ours =
       record.buildId === update.buildId ||
       (record.buildId === undefined && update.attempt === record.attempts);
@@ -352,7 +370,7 @@ export async function applyBuildUpdate(
         },
       ],
     };
-    tx.set(ref, stripUndefined(next));
+    tx.set(ref, next);
     return {kind: 'applied', record: next, previous: record.status};
   });
 }
@@ -374,11 +392,10 @@ export async function readBuildRecord(
   image: string,
   key: string,
 ): Promise<BuildRecord | undefined> {
-  const snapshot = await firestore
-    .collection(BUILDS)
+  const snapshot = await buildRecords(firestore)
     .doc(buildRecordId(image, key))
     .get();
-  return snapshot.exists ? (snapshot.data() as BuildRecord) : undefined;
+  return snapshot.data();
 }
 
 /** Builds that may still push into a repository. */
@@ -386,15 +403,12 @@ export async function activeBuildsInto(
   firestore: Firestore,
   repository: string,
 ): Promise<BuildRecord[]> {
-  const snapshot = await firestore
-    .collection(BUILDS)
+  const snapshot = await buildRecords(firestore)
     .where('repository', '==', repository)
     .where('status', 'in', [...ACTIVE_BUILD_STATUSES])
     .get();
-  return snapshot.docs.map(d => d.data() as BuildRecord);
+  return snapshot.docs.map(d => d.data());
 }
-
-const ALREADY_EXISTS = 6; // gRPC status
 
 /** A new claim's record: the first for its key, or the attempt after `previous`. */
 function claimRecord(
@@ -426,10 +440,4 @@ function claimRecord(
       {at, status: 'CLAIMED', attempt: attempts},
     ],
   };
-}
-
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, v]) => v !== undefined),
-  ) as T;
 }

@@ -5,7 +5,8 @@
  * for an image whose catalog entry says `"keyCovers": "context"`, its context digest
  * (shared/context-digest.ts): `<dockerfileHash>+<contextDigest>`.
  *
- * - Dockerfile-keyed, no parent: the Dockerfile hash itself (the seed's rule).
+ * - Dockerfile-keyed, no parent: the Dockerfile hash itself (the Dockerfile-only rule;
+ *   docs/ARCHITECTURE.md, "Cache keys").
  * - Otherwise the first 12 hex of sha256 of
  *     "<own part>"                            (context-keyed, no parent)
  *     "<own part>|<parent image>@<parent key>" (with a parent)

@@ -2,6 +2,7 @@
  * dockerfile-changed: build an image only when its cache key has no image yet, and start
  * exactly one Cloud Build per (image, key), however many deliveries arrive at once.
  */
+import type {DocumentSnapshot} from '@google-cloud/firestore';
 import {type CatalogImage, keyCoversOf} from './catalog';
 import {cacheKey, describeContent, type ImageContent} from './cache-key';
 import {LIFECYCLE_LABEL} from './artifact-registry';
@@ -25,7 +26,7 @@ import {
 import type {StartedBuild} from './image-build';
 import {
   ManifestEntry,
-  IMAGES,
+  manifestEntries,
   markImageAbsent,
   recordLatestRequest,
   recordPresentImage,
@@ -142,10 +143,15 @@ export async function handleDockerfileChange(
   const firestore = await context.clients.firestore();
 
   // One read for the image and its parent: the cache-hit path stays at two remote calls.
-  const refs = [firestore.collection(IMAGES).doc(image.name)];
-  if (image.parent) refs.push(firestore.collection(IMAGES).doc(image.parent));
-  const [entrySnapshot, parentSnapshot] = await firestore.getAll(...refs);
-  const entry = entrySnapshot.data() as ManifestEntry | undefined;
+  const images = manifestEntries(firestore);
+  const refs = [images.doc(image.name)];
+  if (image.parent) refs.push(images.doc(image.parent));
+  // Firestore.getAll's declaration drops the model type; at run time each snapshot is
+  // built with its reference's converter.
+  const [entrySnapshot, parentSnapshot] = (await firestore.getAll(
+    ...refs,
+  )) as DocumentSnapshot<ManifestEntry>[];
+  const entry = entrySnapshot.data();
   const latest = entry?.latestRequest;
   if (
     latest?.dockerfileHash !== request.dockerfileHash ||
@@ -163,12 +169,11 @@ export async function handleDockerfileChange(
 
   let parent: ParentImage | undefined;
   if (image.parent) {
-    let parentEntry = parentSnapshot?.data() as ManifestEntry | undefined;
+    let parentEntry = parentSnapshot?.data();
     if (!isPresent(parentEntry)) {
       // Read again after recording our request: a parent that succeeded in between
       // either sees our request (and publishes us) or is seen here. No lost wake-up.
-      const again = await firestore.collection(IMAGES).doc(image.parent).get();
-      parentEntry = again.data() as ManifestEntry | undefined;
+      parentEntry = (await images.doc(image.parent).get()).data();
     }
     if (!isPresent(parentEntry)) {
       await run.result({kind: 'waiting', image: image.name});

@@ -1,11 +1,16 @@
 /**
  * `images/{image}`: the image manifest, what is built and present in the registry, and
- * the latest Dockerfile hash and source asked for. It replaces the seed's
- * `.image-manifest`. The cache trusts it only together with the registry: a teardown or
+ * the latest Dockerfile hash and source asked for (docs/ARCHITECTURE.md, "Firestore
+ * model"). The cache trusts it only together with the registry: a teardown or
  * a manual delete removes images behind its back.
  */
-import {FieldValue, type Firestore} from '@google-cloud/firestore';
+import {
+  type CollectionReference,
+  FieldValue,
+  type Firestore,
+} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
+import {recordConverter} from './record-converter';
 
 export const IMAGES = 'images';
 
@@ -45,6 +50,18 @@ export interface ManifestEntry {
   updatedAt: string;
 }
 
+export const manifestEntryConverter = recordConverter<ManifestEntry>([
+  'image',
+  'repository',
+]);
+
+/** `images`, read and written as ManifestEntries. */
+export function manifestEntries(
+  firestore: Firestore,
+): CollectionReference<ManifestEntry> {
+  return firestore.collection(IMAGES).withConverter(manifestEntryConverter);
+}
+
 export interface PresentImage {
   key: string;
   digest: string;
@@ -61,21 +78,21 @@ export interface PresentImage {
 }
 
 const doc = (firestore: Firestore, image: string) =>
-  firestore.collection(IMAGES).doc(image);
+  manifestEntries(firestore).doc(image);
 
 export async function readManifestEntry(
   firestore: Firestore,
   image: string,
 ): Promise<ManifestEntry | undefined> {
   const snapshot = await doc(firestore, image).get();
-  return snapshot.exists ? (snapshot.data() as ManifestEntry) : undefined;
+  return snapshot.data();
 }
 
 export async function readManifest(
   firestore: Firestore,
 ): Promise<ManifestEntry[]> {
-  const snapshot = await firestore.collection(IMAGES).get();
-  return snapshot.docs.map(d => d.data() as ManifestEntry);
+  const snapshot = await manifestEntries(firestore).get();
+  return snapshot.docs.map(d => d.data());
 }
 
 export async function recordLatestRequest(
@@ -110,10 +127,7 @@ export async function recordPresentImage(
 ): Promise<'recorded' | 'unchanged' | 'newer-present'> {
   const ref = doc(firestore, identity.image);
   return firestore.runTransaction(async tx => {
-    const snapshot = await tx.get(ref);
-    const current = snapshot.exists
-      ? (snapshot.data() as ManifestEntry)
-      : undefined;
+    const current = (await tx.get(ref)).data();
     if (
       current?.present &&
       current.key === present.key &&
@@ -166,15 +180,14 @@ export async function markRepositoryImagesAbsent(
   firestore: Firestore,
   repository: string,
 ): Promise<string[]> {
-  const snapshot = await firestore
-    .collection(IMAGES)
+  const snapshot = await manifestEntries(firestore)
     .where('repository', '==', repository)
     .get();
   const now = new Date().toISOString();
   const batch = firestore.batch();
   const marked: string[] = [];
   for (const entry of snapshot.docs) {
-    if ((entry.data() as ManifestEntry).present) marked.push(entry.id);
+    if (entry.data().present) marked.push(entry.id);
     batch.update(entry.ref, {present: false, updatedAt: now});
   }
   if (!snapshot.empty) await batch.commit();

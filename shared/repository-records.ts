@@ -1,6 +1,7 @@
 /** `repositories/{id}`: what setup and teardown last saw of each repository. */
-import type {Firestore} from '@google-cloud/firestore';
+import type {CollectionReference, Firestore} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
+import {recordConverter} from './record-converter';
 
 export const REPOSITORIES = 'repositories';
 
@@ -27,17 +28,31 @@ export interface RepositoryRecord {
   runId: string;
 }
 
+export const repositoryRecordConverter = recordConverter<RepositoryRecord>([
+  'id',
+  'state',
+]);
+
+/** `repositories`, read and written as RepositoryRecords. */
+export function repositoryRecords(
+  firestore: Firestore,
+): CollectionReference<RepositoryRecord> {
+  return firestore
+    .collection(REPOSITORIES)
+    .withConverter(repositoryRecordConverter);
+}
+
 export async function recordRepository(
   firestore: Firestore,
   record: RepositoryRecord,
 ): Promise<void> {
-  await firestore.collection(REPOSITORIES).doc(record.id).set(record);
+  await repositoryRecords(firestore).doc(record.id).set(record);
 }
 
 export async function readRepositoryRecord(
   firestore: Firestore,
   id: string,
 ): Promise<RepositoryRecord | undefined> {
-  const snapshot = await firestore.collection(REPOSITORIES).doc(id).get();
-  return snapshot.exists ? (snapshot.data() as RepositoryRecord) : undefined;
+  const snapshot = await repositoryRecords(firestore).doc(id).get();
+  return snapshot.data();
 }

@@ -14,6 +14,7 @@
 import type {Tier} from './catalog';
 import type {Context} from './context';
 import {PermanentError, classifyError} from './errors';
+import {repositoryResourceName} from './repository-id';
 import {callGoogleApi} from './retry';
 import type {Run} from './runs';
 
@@ -35,7 +36,7 @@ export function repositoryFullResourceName(
   region: string,
   repositoryId: string,
 ): string {
-  return `//artifactregistry.googleapis.com/projects/${projectId}/locations/${region}/repositories/${repositoryId}`;
+  return `//artifactregistry.googleapis.com/${repositoryResourceName(projectId, region, repositoryId)}`;
 }
 
 export type TagBindOutcome = 'bound' | 'already-bound';

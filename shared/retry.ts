@@ -27,6 +27,7 @@
  *   top. A repeat there is harmless (a transaction reads again; a duplicate message is
  *   deduplicated by the runs and claims), so they are left as they are.
  */
+import {setTimeout} from 'node:timers/promises';
 import type {CallOptions} from 'google-gax';
 import {
   classifyError,
@@ -66,13 +67,9 @@ export async function withRetry<T>(
       );
       const delayMs = Math.round(Math.random() * ceiling);
       onRetry?.(error, attempt, delayMs);
-      await sleep(delayMs);
+      await setTimeout(delayMs);
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
 }
 
 /**

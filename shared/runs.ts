@@ -4,10 +4,12 @@
  */
 import {FieldValue, Timestamp} from '@google-cloud/firestore';
 import type {
+  CollectionReference,
   DocumentReference,
   Firestore,
   Transaction,
 } from '@google-cloud/firestore';
+import {recordConverter} from './record-converter';
 import {DEFAULT_RETRY_POLICY, RetryPolicy, withRetry} from './retry';
 import type {Logger} from './log';
 import {escapeControlCharacters} from './quote';
@@ -91,6 +93,19 @@ export interface SpawnedRun {
 
 export const RUNS = 'runs';
 
+export const runRecordConverter = recordConverter<RunRecord>([
+  'id',
+  'kind',
+  'status',
+]);
+
+/** `runs`, read and written as RunRecords. */
+export function runRecords(
+  firestore: Firestore,
+): CollectionReference<RunRecord> {
+  return firestore.collection(RUNS).withConverter(runRecordConverter);
+}
+
 /** Firestore document ids cannot contain '/'; Pub/Sub message ids never do, but be safe. */
 export function runDocumentId(eventId: string): string {
   return eventId.replace(/\//g, '_');
@@ -113,11 +128,10 @@ export async function beginRun(
   now: () => Date = () => new Date(),
   retentionDays: number = DEFAULT_RUN_RETENTION_DAYS,
 ): Promise<BeginResult> {
-  const ref = firestore.collection(RUNS).doc(runDocumentId(eventId));
+  const ref = runRecords(firestore).doc(runDocumentId(eventId));
   const outcome = await firestore.runTransaction(async (tx: Transaction) => {
-    const snapshot = await tx.get(ref);
-    if (snapshot.exists) {
-      const record = snapshot.data() as RunRecord;
+    const record = (await tx.get(ref)).data();
+    if (record !== undefined) {
       if (FINISHED_RUN_STATUSES.has(record.status)) {
         return {kind: 'already-finished' as const, record};
       }
@@ -139,7 +153,7 @@ export async function beginRun(
       };
     }
     const startedAt = now();
-    const record: RunRecord = {
+    const created: RunRecord = {
       id: eventId,
       kind,
       status: 'running',
@@ -148,7 +162,7 @@ export async function beginRun(
       startedAt: startedAt.toISOString(),
       expireAt: runExpiry(startedAt, retentionDays),
     };
-    tx.create(ref, record);
+    tx.create(ref, created);
     return {kind: 'created' as const};
   });
   if (outcome.kind === 'already-finished') return outcome;
@@ -238,12 +252,12 @@ export class Run {
 
   /** What the run decided, as data; written with its next step or outcome (no write of its own). */
   async result(result: RunResult): Promise<void> {
-    this.pendingFields.result = withoutUndefined({...result});
+    this.pendingFields.result = {...result};
   }
 
   /** Record a message this run published, so a watcher can follow the run it starts. */
   async spawned(entry: SpawnedRun): Promise<void> {
-    this.pendingSpawned.push(withoutUndefined(entry) as SpawnedRun);
+    this.pendingSpawned.push({...entry});
     this.scheduleWrite();
   }
 
@@ -359,6 +373,12 @@ export class Run {
   }
 }
 
+/**
+ * Fields left undefined, dropped before they join the pending update. Firestore's
+ * `ignoreUndefinedProperties` would skip them when written, but pending fields are merged
+ * in memory first: an undefined there would erase a value still pending under the same
+ * name, or schedule a write of nothing.
+ */
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(value).filter(([, v]) => v !== undefined),
@@ -369,9 +389,8 @@ export async function readRun(
   firestore: Firestore,
   eventId: string,
 ): Promise<RunRecord | undefined> {
-  const snapshot = await firestore
-    .collection(RUNS)
+  const snapshot = await runRecords(firestore)
     .doc(runDocumentId(eventId))
     .get();
-  return snapshot.exists ? (snapshot.data() as RunRecord) : undefined;
+  return snapshot.data();
 }

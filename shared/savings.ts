@@ -18,9 +18,14 @@
  * Counting is at least once: a delivery that dies after counting and is redelivered
  * counts again (rare; the figures are an estimate).
  */
-import {FieldValue, type Firestore} from '@google-cloud/firestore';
-import {BUILDS, type BuildRecord, buildRecordId} from './build-records';
+import {
+  type DocumentReference,
+  FieldValue,
+  type Firestore,
+} from '@google-cloud/firestore';
+import {type BuildRecord, buildRecordId, buildRecords} from './build-records';
 import {buildCostUsd} from './build-rates';
+import {recordConverter} from './record-converter';
 
 export const STATS = 'stats';
 export const SAVINGS = 'savings';
@@ -67,6 +72,19 @@ export interface SavingsCounters {
   updatedAt?: string;
 }
 
+/** `stats/savings`: every counter is optional (absent until first incremented). */
+export const savingsCountersConverter = recordConverter<SavingsCounters>([]);
+
+/** `stats/savings`, read as SavingsCounters. */
+export function savingsCounters(
+  firestore: Firestore,
+): DocumentReference<SavingsCounters> {
+  return firestore
+    .collection(STATS)
+    .doc(SAVINGS)
+    .withConverter(savingsCountersConverter);
+}
+
 /** One decision, counted in one commit. */
 export async function countDecision(
   firestore: Firestore,
@@ -95,7 +113,7 @@ export async function countDecision(
   batch.set(firestore.collection(STATS).doc(SAVINGS), top, {merge: true});
   if (avoided && decision.reusedSeconds === undefined && decision.joinedBuild) {
     const {image: name, key} = decision.joinedBuild;
-    batch.update(firestore.collection(BUILDS).doc(buildRecordId(name, key)), {
+    batch.update(buildRecords(firestore).doc(buildRecordId(name, key)), {
       joins: inc(1),
     });
   }
@@ -147,12 +165,12 @@ export async function readSavings(
   machineTypeOf: (image: string) => string | undefined,
 ): Promise<SavingsTotals> {
   const [counters, joined] = await Promise.all([
-    firestore.collection(STATS).doc(SAVINGS).get(),
-    firestore.collection(BUILDS).where('joins', '>', 0).get(),
+    savingsCounters(firestore).get(),
+    buildRecords(firestore).where('joins', '>', 0).get(),
   ]);
   return savingsTotals(
-    (counters.data() as SavingsCounters | undefined) ?? {},
-    joined.docs.map(d => d.data() as BuildRecord & {joins: number}),
+    counters.data() ?? {},
+    joined.docs.map(d => d.data()),
     rates,
     machineTypeOf,
   );

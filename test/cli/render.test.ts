@@ -1,6 +1,7 @@
 import {DEFAULT_BUILD_MINUTE_RATES_USD} from '../../shared/build-rates';
 import {savingsTotals} from '../../shared/savings';
 import * as assert from 'assert';
+import {stripVTControlCharacters} from 'node:util';
 import {Writable} from 'node:stream';
 import {
   outcomeLine,
@@ -17,8 +18,7 @@ import {buildView, runView, SCHEMA_VERSION, StatusView} from '../../cli/views';
 import type {BuildRecord} from '../../shared/build-records';
 import type {RunRecord} from '../../shared/runs';
 
-// eslint-disable-next-line no-control-regex
-const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+const plain = stripVTControlCharacters;
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T3 = '2026-01-01T00:00:03.000Z';

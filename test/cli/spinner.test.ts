@@ -1,8 +1,8 @@
 import * as assert from 'assert';
+import {stripVTControlCharacters} from 'node:util';
 import {Spinner} from '../../cli/spinner';
 
-// eslint-disable-next-line no-control-regex
-const plain = (text: string) => text.replace(/\x1b\[[0-9;]*[mK]/g, '');
+const plain = stripVTControlCharacters;
 
 function fakeStream(columns: number | undefined) {
   const writes: string[] = [];

@@ -12,8 +12,8 @@ import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {readManifestEntry} from '../../shared/manifest';
-import {readRun, RunRecord} from '../../shared/runs';
-import {readSavings, SAVINGS, STATS} from '../../shared/savings';
+import {readRun, RunRecord, runRecords} from '../../shared/runs';
+import {readSavings, savingsCounters} from '../../shared/savings';
 import {
   pubSubEvent,
   TestControlPlane,
@@ -88,9 +88,9 @@ describe('context keys and savings (the checked-in catalog)', () => {
   async function runToQuiet(): Promise<void> {
     for (;;) {
       const relayed = await plane.relayBuildNotifications();
-      const runs = await (await firestore()).collection('runs').get();
+      const runs = await runRecords(await firestore()).get();
       const spawned = runs.docs
-        .flatMap(d => (d.data() as RunRecord).spawned ?? [])
+        .flatMap(d => d.data().spawned ?? [])
         .map(s => s.messageId)
         .filter(id => !handled.has(id));
       await inbox.waitFor(spawned);
@@ -110,11 +110,11 @@ describe('context keys and savings (the checked-in catalog)', () => {
     }
   }
 
-  it('Dockerfile-keyed images keep exactly the keys of the seed', () => {
+  it('Dockerfile-keyed images keep exactly the keys they had before context keys existed', () => {
     const hash = '2c26b46b68ff';
     assert.strictEqual(cacheKey(hash), hash);
     assert.strictEqual(cacheKey({dockerfileHash: hash}), hash);
-    const seed = (h: string, parent: string, key: string) =>
+    const parentKeyed = (h: string, parent: string, key: string) =>
       createHash('sha256')
         .update(`${h}|${parent}@${key}`)
         .digest('hex')
@@ -122,14 +122,14 @@ describe('context keys and savings (the checked-in catalog)', () => {
     // The README's walkthrough keys, from before context keys existed.
     assert.strictEqual(
       cacheKey('5d41402abc4b', {image: 'arr-pytorch-base', key: hash}),
-      seed('5d41402abc4b', 'arr-pytorch-base', hash),
+      parentKeyed('5d41402abc4b', 'arr-pytorch-base', hash),
     );
     assert.strictEqual(
       cacheKey(
         {dockerfileHash: '5d41402abc4b'},
         {image: 'arr-pytorch-base', key: hash},
       ),
-      seed('5d41402abc4b', 'arr-pytorch-base', hash),
+      parentKeyed('5d41402abc4b', 'arr-pytorch-base', hash),
     );
     // A context-keyed image's key covers both, and differs from either alone.
     const context = cacheKey({dockerfileHash: hash, contextDigest: CONTEXT_A});
@@ -294,9 +294,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
     await changed('arr-vertex-launcher');
     await changed('arr-vertex-launcher');
 
-    const counters = (
-      await (await firestore()).collection(STATS).doc(SAVINGS).get()
-    ).data();
+    const counters = (await savingsCounters(await firestore()).get()).data();
     assert.strictEqual(counters?.requested, 5);
     assert.strictEqual(counters?.started, 1);
     assert.strictEqual(counters?.cacheHits, 2);

@@ -6,7 +6,7 @@ import {BuildRecord, readBuildRecord} from '../../shared/build-records';
 import {cacheKey} from '../../shared/cache-key';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {readManifestEntry} from '../../shared/manifest';
-import {readRun, RunRecord} from '../../shared/runs';
+import {readRun, RunRecord, runRecords} from '../../shared/runs';
 import {
   dockerfileKeyedCatalog,
   pubSubEvent,
@@ -29,7 +29,7 @@ describe('dockerfileChanged and buildFinished', () => {
   let inbox: Inbox;
 
   beforeEach(async () => {
-    // The seed's contract: every image keyed on its Dockerfile alone (context keys:
+    // The Dockerfile-only rule: every image keyed on its Dockerfile alone (context keys:
     // context-keys.test.ts, on the checked-in catalog).
     plane = await testControlPlane({}, {catalog: dockerfileKeyedCatalog()});
     plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
@@ -82,9 +82,9 @@ describe('dockerfileChanged and buildFinished', () => {
   async function runToQuiet(): Promise<void> {
     for (;;) {
       const relayed = await plane.relayBuildNotifications();
-      const runs = await (await firestore()).collection('runs').get();
+      const runs = await runRecords(await firestore()).get();
       const spawned = runs.docs
-        .flatMap(d => (d.data() as RunRecord).spawned ?? [])
+        .flatMap(d => d.data().spawned ?? [])
         .map(s => s.messageId)
         .filter(id => !handled.has(id));
       await inbox.waitFor(spawned);
@@ -232,13 +232,10 @@ describe('dockerfileChanged and buildFinished', () => {
       ['CLAIMED', 'QUEUED', 'SUCCESS'],
     );
     const buildFinishedRuns = (
-      await (
-        await firestore()
-      )
-        .collection('runs')
+      await runRecords(await firestore())
         .where('kind', '==', 'build-finished')
         .get()
-    ).docs.map(d => d.data() as RunRecord);
+    ).docs.map(d => d.data());
     const unchanged = buildFinishedRuns
       .flatMap(r => r.steps.map(s => s.text))
       .filter(t => t.includes('changes nothing'));

@@ -99,13 +99,13 @@ describe('the last-copy rule', () => {
     ]);
     assert.match(keyed[8], /^arr changed arr-pytorch-base --from \./);
 
-    // Keyed on the Dockerfile alone (the seed's rule): tagged with the Dockerfile hash.
-    const [seedRule] = strandedImages(
+    // Keyed on the Dockerfile alone (the Dockerfile-only rule): tagged with the Dockerfile hash.
+    const [dockerfileOnly] = strandedImages(
       dockerfileKeyedCatalog(),
       [version('arr-pytorch-base', BASE_DIGEST)],
       [],
     );
-    const commands = migrationCommands(seedRule, config);
+    const commands = migrationCommands(dockerfileOnly, config);
     assert.deepStrictEqual(commands.slice(0, 2), [
       `SRC=us-central1-docker.pkg.dev/p/${EPHEMERAL}/arr-pytorch-base@${BASE_DIGEST}`,
       `DST=us-central1-docker.pkg.dev/p/${PERSISTENT}/arr-pytorch-base`,

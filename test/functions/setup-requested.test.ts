@@ -65,7 +65,7 @@ describe('setupRequested', () => {
       plane.artifactRegistry.calls.count('CreateRepository'),
       2,
     );
-    // Persistent first, as the seed did.
+    // Persistent first: if anything fails afterwards, the expensive image has a home.
     const creates = plane.artifactRegistry.calls.requests('CreateRepository');
     assert.strictEqual(
       creates[0].repository_id ?? creates[0].repositoryId,

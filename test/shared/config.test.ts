@@ -18,7 +18,7 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe('config', () => {
-  it('applies the design defaults', () => {
+  it('applies the defaults', () => {
     const config = loadConfig(base);
     assert.strictEqual(config.region, 'us-central1');
     assert.strictEqual(

@@ -9,7 +9,7 @@ export const Tier = ['persistent', 'ephemeral'] as const;
 export type Tier = (typeof Tier)[number];
 
 /**
- * What an image's cache key covers: its Dockerfile alone (the seed's rule, the default),
+ * What an image's cache key covers: its Dockerfile alone (the default),
  * or its whole build context (every file under `context`, less what its .dockerignore
  * excludes: shared/context-digest.ts).
  */

@@ -9,11 +9,12 @@
 import {randomUUID} from 'node:crypto';
 import {dirname, join, resolve} from 'node:path';
 import {performance} from 'node:perf_hooks';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {findFreePort} from '../local/ports';
 import {pushBody, pushEndpointFor} from '../local/function-host';
 import {ProcessGroup} from '../local/process-group';
 import {BASE_IMAGE, dockerfileChanged} from './checklist';
-import {sleep, type StackDriver} from './stack-driver';
+import type {StackDriver} from './stack-driver';
 import {median} from './stats';
 
 const BUILD_ROOT = resolve(__dirname, '..');

@@ -5,7 +5,7 @@
  */
 import {setTimeout as sleep} from 'node:timers/promises';
 import {Firestore} from '@google-cloud/firestore';
-import {TERMINAL_BUILD_STATUSES} from '../shared/messages';
+import {isTerminalBuildStatus} from '../shared/messages';
 import type {PubSub} from '@google-cloud/pubsub';
 import {resetFirestore} from '../local/emulators';
 import {
@@ -149,8 +149,8 @@ export class StackDriver {
       const builds = this.builds();
       const busy =
         runs.some(r => !FINISHED_RUN_STATUSES.has(r.status)) ||
-        builds.some(b => !isTerminal(b.status));
-      const fingerprint = `${runs.length}/${runs.reduce((n, r) => n + (r.deliveries ?? 1) + r.steps.length, 0)}/${builds.length}/${builds.filter(b => isTerminal(b.status)).length}`;
+        builds.some(b => !isTerminalBuildStatus(b.status));
+      const fingerprint = `${runs.length}/${runs.reduce((n, r) => n + (r.deliveries ?? 1) + r.steps.length, 0)}/${builds.length}/${builds.filter(b => isTerminalBuildStatus(b.status)).length}`;
       if (busy || fingerprint !== last) {
         last = fingerprint;
         stableSince = Date.now();
@@ -196,8 +196,4 @@ export class StackDriver {
   async close(): Promise<void> {
     await Promise.allSettled([this.pubsub.close(), this.firestore.terminate()]);
   }
-}
-
-export function isTerminal(status: string): boolean {
-  return TERMINAL_BUILD_STATUSES.has(status);
 }

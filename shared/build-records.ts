@@ -4,7 +4,7 @@
  */
 import type {Firestore, Transaction} from '@google-cloud/firestore';
 import type {Tier} from './catalog';
-import {BuildStatus, TERMINAL_BUILD_STATUSES} from './messages';
+import {BuildStatus, isTerminalBuildStatus} from './messages';
 
 export const BUILDS = 'builds';
 
@@ -80,7 +80,7 @@ export function isActive(status: BuildRecordStatus): boolean {
 }
 
 export function isFailed(status: BuildRecordStatus): boolean {
-  return status !== 'SUCCESS' && TERMINAL_BUILD_STATUSES.has(status);
+  return status !== 'SUCCESS' && isTerminalBuildStatus(status);
 }
 
 /** Status order: a build never moves back (a WORKING after SUCCESS changes nothing). */

@@ -5,6 +5,7 @@
  */
 import {setTimeout as sleep} from 'node:timers/promises';
 import {Firestore} from '@google-cloud/firestore';
+import {DEFAULT_TOPICS} from '../shared/function-specs';
 import {isTerminalBuildStatus} from '../shared/messages';
 import type {PubSub} from '@google-cloud/pubsub';
 import {resetFirestore} from '../local/emulators';
@@ -19,10 +20,10 @@ import {IMAGES, type ManifestEntry} from '../shared/manifest';
 import {FINISHED_RUN_STATUSES, RUNS, type RunRecord} from '../shared/runs';
 
 export const TOPICS = {
-  setup: 'setup-requested',
-  dockerfileChanged: 'dockerfile-changed',
-  teardown: 'teardown-requested',
-  cloudBuilds: 'cloud-builds',
+  setup: DEFAULT_TOPICS.setupRequestedTopic,
+  dockerfileChanged: DEFAULT_TOPICS.dockerfileChangedTopic,
+  teardown: DEFAULT_TOPICS.teardownRequestedTopic,
+  cloudBuilds: DEFAULT_TOPICS.cloudBuildsTopic,
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 

@@ -14,7 +14,7 @@ import {relative} from 'node:path';
 import {parseArgs} from 'node:util';
 import pc from 'picocolors';
 import {ConfigError, loadConfig} from '../shared/config';
-import {DEFAULTS} from '../deploy/options';
+import {DEFAULT_TOPICS} from '../shared/function-specs';
 import type {FunctionHostEvent} from './function-host';
 import {MissingPrerequisiteError} from './prerequisites';
 import {
@@ -63,8 +63,8 @@ export const HONOURED_VARIABLES = [
  * default. Set to anything else, `npm start` refuses rather than ignore it.
  */
 const FIXED_VARIABLES: Readonly<Record<string, string>> = {
-  CLOUD_BUILDS_TOPIC: DEFAULTS.cloudBuildsTopic,
-  DOCKERFILE_CHANGED_TOPIC: DEFAULTS.dockerfileChangedTopic,
+  CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
+  DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
 };
 
 /** Where a client looks; the stack sets them for its functions itself. */

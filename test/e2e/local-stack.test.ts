@@ -21,6 +21,7 @@ import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {Context} from 'mocha';
 import {buildDurationsFor, LOCAL_ROUTES} from '../../local/stack';
+import {DEFAULT_TOPICS, FUNCTION_SPECS} from '../../shared/function-specs';
 import {
   describeFunctionEvent,
   formatFunctionLine,
@@ -87,13 +88,15 @@ describe('local stack: options and state file', () => {
   });
   afterEach(() => rmSync(dir, {recursive: true, force: true}));
 
-  it('serves the four topics to the four functions, as deploy subscribes them', () => {
-    assert.deepStrictEqual(LOCAL_ROUTES, {
-      'setup-requested': 'setupRequested',
-      'dockerfile-changed': 'dockerfileChanged',
-      'cloud-builds': 'buildFinished',
-      'teardown-requested': 'teardownRequested',
-    });
+  it('serves each function on the topic its spec names, as deploy subscribes them', () => {
+    assert.strictEqual(Object.keys(LOCAL_ROUTES).length, FUNCTION_SPECS.length);
+    for (const spec of FUNCTION_SPECS) {
+      assert.strictEqual(
+        LOCAL_ROUTES[DEFAULT_TOPICS[spec.trigger]],
+        spec.entryPoint,
+        spec.name,
+      );
+    }
   });
 
   it('--build-seconds (or ARR_BUILD_SECONDS) sets how long a build runs', () => {

@@ -9,44 +9,45 @@
 import {randomUUID} from 'node:crypto';
 import {dirname, join, resolve} from 'node:path';
 import {performance} from 'node:perf_hooks';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {findFreePort} from '../local/ports';
 import {pushBody, pushEndpointFor} from '../local/function-host';
 import {ProcessGroup} from '../local/process-group';
 import {BASE_IMAGE, dockerfileChanged} from './checklist';
-import {sleep, type StackDriver} from './stack-driver';
+import type {StackDriver} from './stack-driver';
 import {median} from './stats';
+import {
+  DEFAULT_TOPICS,
+  type FunctionName,
+  functionSpec,
+  topicOf,
+} from '../shared/function-specs';
 
 const BUILD_ROOT = resolve(__dirname, '..');
 
-/** Each function, the first event it gets here, and the clients that event needs. */
-export const COLD_START_CASES: ReadonlyArray<{
-  name: string;
-  target: string;
-  topic: string;
+interface ColdStartEvent {
+  name: FunctionName;
   event: string;
   data: () => object;
   clients: readonly string[];
-}> = [
+}
+
+/** The first event each function gets here, and the clients that event needs. */
+const COLD_START_EVENTS: readonly ColdStartEvent[] = [
   {
     name: 'setup-requested',
-    target: 'setupRequested',
-    topic: 'setup-requested',
     event: 'setup, dry run',
     data: () => ({dryRun: true, requestedBy: 'bench'}),
     clients: ['firestore', 'artifactRegistry'],
   },
   {
     name: 'dockerfile-changed',
-    target: 'dockerfileChanged',
-    topic: 'dockerfile-changed',
     event: 'cache hit',
     data: () => dockerfileChanged(BASE_IMAGE),
     clients: ['firestore', 'artifactRegistry'],
   },
   {
     name: 'build-finished',
-    target: 'buildFinished',
-    topic: 'cloud-builds',
     event: 'QUEUED of an unknown build',
     data: () => ({
       id: randomUUID(),
@@ -59,13 +60,19 @@ export const COLD_START_CASES: ReadonlyArray<{
   },
   {
     name: 'teardown-requested',
-    target: 'teardownRequested',
-    topic: 'teardown-requested',
     event: 'teardown, dry run',
     data: () => ({requestedBy: 'bench'}),
     clients: ['firestore', 'artifactRegistry'],
   },
 ];
+
+/** Each function with its event, reached by the entry point and topic its spec gives. */
+export const COLD_START_CASES: ReadonlyArray<
+  ColdStartEvent & {target: string; topic: string}
+> = COLD_START_EVENTS.map(c => {
+  const spec = functionSpec(c.name);
+  return {...c, target: spec.entryPoint, topic: topicOf(spec, DEFAULT_TOPICS)};
+});
 
 export interface ColdStart {
   name: string;

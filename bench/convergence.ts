@@ -20,12 +20,8 @@ import {
   runChecklistCycle,
 } from './checklist';
 import {functionProcess} from './processes';
-import {
-  isTerminal,
-  type StackDriver,
-  TOPICS,
-  type TopicName,
-} from './stack-driver';
+import {isTerminalBuildStatus} from '../shared/messages';
+import {type StackDriver, TOPICS, type TopicName} from './stack-driver';
 
 export interface FaultOptions {
   /** Share of every stand-in call answered UNAVAILABLE before it acts; default 0.2. */
@@ -410,7 +406,7 @@ export async function convergenceViolations(
 
   // Every failed build attempt is in its record's history.
   for (const b of builds) {
-    if (!isTerminal(b.status) || b.status === 'SUCCESS') continue;
+    if (!isTerminalBuildStatus(b.status) || b.status === 'SUCCESS') continue;
     const rec = buildRecords.find(r => r.image === b.image && r.key === b.key);
     if (!rec?.history.some(h => h.buildId === b.id && h.status === b.status))
       fail(
@@ -418,7 +414,7 @@ export async function convergenceViolations(
       );
   }
   for (const rec of buildRecords) {
-    if (rec.status === 'CLAIMED' || !isTerminal(rec.status))
+    if (rec.status === 'CLAIMED' || !isTerminalBuildStatus(rec.status))
       fail(`build record ${rec.image}@${rec.key} left ${rec.status}`);
   }
 
@@ -475,7 +471,7 @@ export function faultCounts(driver: StackDriver): {
       artifactRegistry.calls.all().length + cloudBuild.calls.all().length,
     builds: builds.length,
     failedBuilds: builds.filter(
-      b => isTerminal(b.status) && b.status !== 'SUCCESS',
+      b => isTerminalBuildStatus(b.status) && b.status !== 'SUCCESS',
     ).length,
     notifications: cloudBuild.notifications.length,
   };

@@ -3,8 +3,10 @@
  * messages go in through the stack's Pub/Sub emulator, results are read from its
  * Firestore emulator and counted on the stand-ins. No CLI, no in-process handler.
  */
+import {setTimeout as sleep} from 'node:timers/promises';
 import {Firestore} from '@google-cloud/firestore';
-import {TERMINAL_BUILD_STATUSES} from '../shared/messages';
+import {DEFAULT_TOPICS} from '../shared/function-specs';
+import {isTerminalBuildStatus} from '../shared/messages';
 import type {PubSub} from '@google-cloud/pubsub';
 import {resetFirestore} from '../local/emulators';
 import {
@@ -18,10 +20,10 @@ import {IMAGES, type ManifestEntry} from '../shared/manifest';
 import {FINISHED_RUN_STATUSES, RUNS, type RunRecord} from '../shared/runs';
 
 export const TOPICS = {
-  setup: 'setup-requested',
-  dockerfileChanged: 'dockerfile-changed',
-  teardown: 'teardown-requested',
-  cloudBuilds: 'cloud-builds',
+  setup: DEFAULT_TOPICS.setupRequestedTopic,
+  dockerfileChanged: DEFAULT_TOPICS.dockerfileChangedTopic,
+  teardown: DEFAULT_TOPICS.teardownRequestedTopic,
+  cloudBuilds: DEFAULT_TOPICS.cloudBuildsTopic,
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
@@ -52,9 +54,8 @@ export function emulatorFirestore(host: string, projectId: string): Firestore {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
+// The platform's timer, re-exported for the benchmarks that import it from here.
+export {sleep};
 
 export class StackDriver {
   readonly pubsub: PubSub;
@@ -149,8 +150,8 @@ export class StackDriver {
       const builds = this.builds();
       const busy =
         runs.some(r => !FINISHED_RUN_STATUSES.has(r.status)) ||
-        builds.some(b => !isTerminal(b.status));
-      const fingerprint = `${runs.length}/${runs.reduce((n, r) => n + (r.deliveries ?? 1) + r.steps.length, 0)}/${builds.length}/${builds.filter(b => isTerminal(b.status)).length}`;
+        builds.some(b => !isTerminalBuildStatus(b.status));
+      const fingerprint = `${runs.length}/${runs.reduce((n, r) => n + (r.deliveries ?? 1) + r.steps.length, 0)}/${builds.length}/${builds.filter(b => isTerminalBuildStatus(b.status)).length}`;
       if (busy || fingerprint !== last) {
         last = fingerprint;
         stableSince = Date.now();
@@ -196,8 +197,4 @@ export class StackDriver {
   async close(): Promise<void> {
     await Promise.allSettled([this.pubsub.close(), this.firestore.terminate()]);
   }
-}
-
-export function isTerminal(status: string): boolean {
-  return TERMINAL_BUILD_STATUSES.has(status);
 }

@@ -4,8 +4,8 @@
  * FIRESTORE_EMULATOR_HOST), or, when none of those is set, the local stack
  * that `npm start` described in its state file.
  */
-import {Firestore} from '@google-cloud/firestore';
-import {PubSub} from '@google-cloud/pubsub';
+import type {Firestore} from '@google-cloud/firestore';
+import type {PubSub} from '@google-cloud/pubsub';
 import {defaultStatePath, readStackState} from './stack-state';
 import {ArtifactRegistry} from '../shared/artifact-registry';
 import {createClients, Clients} from '../shared/clients';
@@ -89,7 +89,7 @@ export interface Connection {
   readonly target: Target;
   readonly config: Config;
   firestore(): Promise<Firestore>;
-  pubsub(): PubSub;
+  pubsub(): Promise<PubSub>;
   readonly registry: ArtifactRegistry;
   close(): Promise<void>;
 }
@@ -114,41 +114,15 @@ export function connect(target: Target): Connection {
     const value = target.env[name];
     if (value !== undefined) process.env[name] = value;
   }
+  // Built as the functions build theirs, each on first use: a command that only
+  // publishes never loads Firestore.
   const clients: Clients = createClients(config);
-  let pubsub: PubSub | undefined;
-  let firestore: Firestore | undefined;
   return {
     target,
     config,
-    // Stated universe domain: without it the client asks for credentials
-    // (and probes the GCE metadata server) even against the emulator.
-    firestore: async () =>
-      (firestore ??= new Firestore({
-        projectId: config.projectId,
-        universeDomain: 'googleapis.com',
-      })),
-    pubsub() {
-      pubsub ??= createPubSub(config.projectId, target.env);
-      return pubsub;
-    },
+    firestore: clients.firestore,
+    pubsub: clients.pubsub,
     registry: new ArtifactRegistry(clients.artifactRegistry, config),
-    async close() {
-      await Promise.all([
-        clients.close(),
-        pubsub?.close(),
-        firestore?.terminate(),
-      ]);
-    },
+    close: () => clients.close(),
   };
-}
-
-function createPubSub(projectId: string, env: Environment): PubSub {
-  const emulator = env.PUBSUB_EMULATOR_HOST?.trim();
-  // The universe domain goes in clientOptions: at the top level it would take
-  // the client out of emulator mode.
-  return new PubSub({
-    projectId,
-    ...(emulator ? {apiEndpoint: emulator, emulatorMode: true} : {}),
-    clientOptions: {universeDomain: 'googleapis.com'},
-  });
 }

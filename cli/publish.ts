@@ -49,10 +49,8 @@ export async function publishAndFollow(
   }
   let messageId: string;
   try {
-    messageId = await connection
-      .pubsub()
-      .topic(topic)
-      .publishMessage({json: message});
+    const pubsub = await connection.pubsub();
+    messageId = await pubsub.topic(topic).publishMessage({json: message});
   } catch (err) {
     throw new CliError(
       `Could not publish to topic ${topic}: ${(err as Error).message}. ` +

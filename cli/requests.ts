@@ -5,6 +5,7 @@
  */
 import type {z} from 'zod';
 import {Catalog, keyCoversOf} from '../shared/catalog';
+import {DEFAULT_TOPICS} from '../shared/function-specs';
 import {
   DOCKERFILE_HASH_PATTERN,
   DockerfileChanged,
@@ -13,8 +14,8 @@ import {
 } from '../shared/messages';
 import {UsageError} from './errors';
 
-export const SETUP_TOPIC = 'setup-requested';
-export const TEARDOWN_TOPIC = 'teardown-requested';
+export const SETUP_TOPIC = DEFAULT_TOPICS.setupRequestedTopic;
+export const TEARDOWN_TOPIC = DEFAULT_TOPICS.teardownRequestedTopic;
 
 function validated<Schema extends z.ZodType>(
   schema: Schema,

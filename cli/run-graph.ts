@@ -9,7 +9,7 @@
  * listeners, and tests feed it by hand.
  */
 import type {BuildRecord} from '../shared/build-records';
-import {TERMINAL_BUILD_STATUSES, type BuildStatus} from '../shared/messages';
+import {isTerminalBuildStatus} from '../shared/messages';
 import {FINISHED_RUN_STATUSES, RunRecord, RunStep} from '../shared/runs';
 
 export interface TrackedRun {
@@ -62,12 +62,6 @@ function emptyUpdate(): GraphUpdate {
     watchBuilds: [],
     watchBuildRuns: [],
   };
-}
-
-export function isTerminalBuildStatus(status: string | undefined): boolean {
-  return (
-    status !== undefined && TERMINAL_BUILD_STATUSES.has(status as BuildStatus)
-  );
 }
 
 /** A terminal build whose build-finished run never shows up stops blocking after this. */

@@ -8,9 +8,10 @@
  */
 import {randomUUID} from 'node:crypto';
 import {dirname, join, resolve} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import type {PubSub, Subscription} from '@google-cloud/pubsub';
 import {LOOPBACK, findFreePort, waitForListening} from './ports';
-import {ExitStatus, ProcessGroup, sleep} from './process-group';
+import {ExitStatus, ProcessGroup} from './process-group';
 
 export const SignatureType = ['http', 'event', 'cloudevent'] as const;
 export type SignatureType = (typeof SignatureType)[number];

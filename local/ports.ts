@@ -1,6 +1,6 @@
 /** Loopback ports and readiness probes for local servers. */
 import {connect, createServer} from 'node:net';
-import {sleep} from './process-group';
+import {setTimeout as sleep} from 'node:timers/promises';
 
 export const LOOPBACK = '127.0.0.1';
 

@@ -6,6 +6,7 @@
 import {ChildProcess, spawn} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
 import {Socket} from 'node:net';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {Readable} from 'node:stream';
 import type {ProcessGroupRecord} from '../cli/stack-state';
 
@@ -345,8 +346,4 @@ function installLastResortCleanup(): void {
 
 function killAllGroups(): void {
   for (const group of [...liveGroups]) group.killNow();
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
 }

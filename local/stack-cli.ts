@@ -11,10 +11,10 @@
  * options and "already running" before that build, from the previous one.
  */
 import {relative} from 'node:path';
-import {parseArgs} from 'node:util';
+import {Command, CommanderError} from 'commander';
 import pc from 'picocolors';
 import {ConfigError, loadConfig} from '../shared/config';
-import {DEFAULTS} from '../deploy/options';
+import {DEFAULT_TOPICS} from '../shared/function-specs';
 import type {FunctionHostEvent} from './function-host';
 import {MissingPrerequisiteError} from './prerequisites';
 import {
@@ -63,8 +63,8 @@ export const HONOURED_VARIABLES = [
  * default. Set to anything else, `npm start` refuses rather than ignore it.
  */
 const FIXED_VARIABLES: Readonly<Record<string, string>> = {
-  CLOUD_BUILDS_TOPIC: DEFAULTS.cloudBuildsTopic,
-  DOCKERFILE_CHANGED_TOPIC: DEFAULTS.dockerfileChangedTopic,
+  CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
+  DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
 };
 
 /** Where a client looks; the stack sets them for its functions itself. */
@@ -115,34 +115,58 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export class StackUsageError extends Error {}
 
+interface StackFlags {
+  buildSeconds?: string;
+  project?: string;
+  logLevel?: string;
+  quiet?: boolean;
+  skipMissingFunctions?: boolean;
+  help?: boolean;
+}
+
+/**
+ * The options, parsed by commander as `arr`'s are. It neither prints nor exits: the
+ * caller says what is wrong followed by USAGE (exit 2), or prints USAGE for --help.
+ */
+function stackCommand(): Command {
+  return (
+    new Command('npm start')
+      .exitOverride()
+      .configureOutput({writeOut: () => {}, writeErr: () => {}})
+      .helpOption(false)
+      .allowExcessArguments(false)
+      .option('--build-seconds <n>')
+      .option('--project <id>')
+      .option('--log-level <level>')
+      .option('-q, --quiet')
+      // Read by scripts/start.js, which builds (or not) before this runs.
+      .option('--no-build')
+      .option('--skip-missing-functions')
+      .option('-h, --help')
+  );
+}
+
+/** "error: unknown option '--port'" → "Unknown option '--port'". */
+function usageProblem(err: CommanderError): string {
+  const message = err.message.replace(/^error: /, '');
+  return message.charAt(0).toUpperCase() + message.slice(1);
+}
+
 export function parseStackArgs(
   argv: readonly string[],
   env: Environment = process.env,
 ): StackCliOptions | 'help' {
-  let parsed;
+  let values: StackFlags;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        'build-seconds': {type: 'string'},
-        project: {type: 'string'},
-        'log-level': {type: 'string'},
-        quiet: {type: 'boolean', short: 'q'},
-        // Read by scripts/start.js, which builds (or not) before this runs.
-        'no-build': {type: 'boolean'},
-        'skip-missing-functions': {type: 'boolean'},
-        help: {type: 'boolean', short: 'h'},
-      },
-      strict: true,
-      allowPositionals: false,
-    });
+    values = stackCommand()
+      .parse([...argv], {from: 'user'})
+      .opts<StackFlags>();
   } catch (err) {
-    throw new StackUsageError(`${(err as Error).message}\n\n${USAGE}`);
+    if (!(err instanceof CommanderError)) throw err;
+    throw new StackUsageError(`${usageProblem(err)}\n\n${USAGE}`);
   }
-  const values = parsed.values;
   if (values.help) return 'help';
-  const rawSeconds =
-    values['build-seconds'] ?? env.ARR_BUILD_SECONDS ?? undefined;
+  const rawSeconds = values.buildSeconds ?? env.ARR_BUILD_SECONDS ?? undefined;
   const buildSeconds =
     rawSeconds === undefined ? DEFAULT_BUILD_SECONDS : Number(rawSeconds);
   if (!Number.isFinite(buildSeconds) || buildSeconds < 0 || rawSeconds === '') {
@@ -156,7 +180,7 @@ export function parseStackArgs(
       `--project must be a project id (6–30 lowercase letters, digits, hyphens), got "${projectId}"`,
     );
   }
-  const logLevel = values['log-level'] ?? (env.LOG_LEVEL?.trim() || 'info');
+  const logLevel = values.logLevel ?? (env.LOG_LEVEL?.trim() || 'info');
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new StackUsageError(
       `--log-level (or LOG_LEVEL) must be debug, info, warn or error, got "${logLevel}"`,
@@ -167,7 +191,7 @@ export function parseStackArgs(
     projectId,
     logLevel,
     quiet: values.quiet === true,
-    skipMissingFunctions: values['skip-missing-functions'] === true,
+    skipMissingFunctions: values.skipMissingFunctions === true,
     fromEnvironment: honouredEnvironment(env, projectId),
     warnings: environmentWarnings(env, projectId),
   };

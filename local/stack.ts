@@ -31,18 +31,19 @@ import {
   startStandIns,
 } from './standins';
 import {REPOSITORY_ROOT} from '../cli/stack-state';
+import {
+  DEFAULT_TOPICS,
+  type EntryPoint,
+  routesFor,
+} from '../shared/function-specs';
 
 export const DEFAULT_LOCAL_PROJECT = 'arr-local';
 /** How long a local build "runs" unless told otherwise. */
 export const DEFAULT_BUILD_SECONDS = 3;
 
-/** Topic → function target, exactly as deploy subscribes them. */
-export const LOCAL_ROUTES: Readonly<Record<string, string>> = {
-  [DEFAULTS.setupRequestedTopic]: 'setupRequested',
-  [DEFAULTS.dockerfileChangedTopic]: 'dockerfileChanged',
-  [DEFAULTS.cloudBuildsTopic]: 'buildFinished',
-  [DEFAULTS.teardownRequestedTopic]: 'teardownRequested',
-};
+/** Topic → function target, from the function specs deploy creates the functions by. */
+export const LOCAL_ROUTES: Readonly<Record<string, EntryPoint>> =
+  routesFor(DEFAULT_TOPICS);
 
 export interface LocalStackOptions {
   /** Default `arr-local`. */
@@ -202,7 +203,7 @@ export async function startLocalStack(
       await ensureTopic(pubsub, topic);
     }
 
-    const notificationTopic = pubsub.topic(DEFAULTS.cloudBuildsTopic, {
+    const notificationTopic = pubsub.topic(DEFAULT_TOPICS.cloudBuildsTopic, {
       batching: {maxMessages: 1},
     });
     const standIns = await startStandIns({
@@ -229,8 +230,8 @@ export async function startLocalStack(
         options.persistentRepository ?? DEFAULTS.persistentRepository,
       EPHEMERAL_REPOSITORY:
         options.ephemeralRepository ?? DEFAULTS.ephemeralRepository,
-      CLOUD_BUILDS_TOPIC: DEFAULTS.cloudBuildsTopic,
-      DOCKERFILE_CHANGED_TOPIC: DEFAULTS.dockerfileChangedTopic,
+      CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
+      DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
     };
     const functionEnv = {
       ...env,

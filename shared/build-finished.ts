@@ -17,7 +17,7 @@ import {applyCleanupPlan} from './cleanup';
 import {CleanupPlan, describeCleanupPlan, planCleanup} from './cleanup-planner';
 import type {Context} from './context';
 import {publishDependents} from './dependents';
-import {BuildNotification, TERMINAL_BUILD_STATUSES} from './messages';
+import {BuildNotification, isTerminalBuildStatus} from './messages';
 import {attemptOf, CONTROL_PLANE_BUILD_TAG} from './image-build';
 import {catalogImage} from './dockerfile-changed';
 import {recordPresentImage} from './manifest';
@@ -95,7 +95,7 @@ export async function handleBuildNotification(
   }
   if (
     outcome.kind === 'applied' &&
-    TERMINAL_BUILD_STATUSES.has(build.status) &&
+    isTerminalBuildStatus(build.status) &&
     build.status !== 'SUCCESS'
   ) {
     await run.warn(

@@ -10,7 +10,7 @@ import type {
 import type {Tier} from './catalog';
 import {GrpcStatus, grpcCode} from './errors';
 import {recordConverter} from './record-converter';
-import {BuildStatus, TERMINAL_BUILD_STATUSES} from './messages';
+import {BuildStatus, isTerminalBuildStatus} from './messages';
 
 export const BUILDS = 'builds';
 
@@ -99,7 +99,7 @@ export function isActive(status: BuildRecordStatus): boolean {
 }
 
 export function isFailed(status: BuildRecordStatus): boolean {
-  return status !== 'SUCCESS' && TERMINAL_BUILD_STATUSES.has(status);
+  return status !== 'SUCCESS' && isTerminalBuildStatus(status);
 }
 
 /** Status order: a build never moves back (a WORKING after SUCCESS changes nothing). */

@@ -34,7 +34,7 @@ import {
 import {publishDependents} from './dependents';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
-import {TERMINAL_BUILD_STATUSES, BuildStatus} from './messages';
+import {isTerminalBuildStatus, BuildStatus} from './messages';
 import {buildSeconds, countDecision, type Decision} from './savings';
 import {describeBuildCost, ratesWith} from './build-rates';
 
@@ -586,7 +586,7 @@ async function resolveStaleClaim(
   }
   const build = await context.builds.get(record.buildId);
   const status = (build?.status ?? 'EXPIRED') as BuildStatus;
-  if (!TERMINAL_BUILD_STATUSES.has(status)) return {kind: 'stale', record};
+  if (!isTerminalBuildStatus(status)) return {kind: 'stale', record};
   await applyBuildUpdate(firestore, image.name, key, {
     buildId: record.buildId,
     status,

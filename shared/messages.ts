@@ -95,9 +95,12 @@ export const BuildStatus = [
 ] as const;
 export type BuildStatus = (typeof BuildStatus)[number];
 
-export const TERMINAL_BUILD_STATUSES: ReadonlySet<string> = new Set(
-  TERMINAL_BUILD_STATUS_NAMES,
-);
+/** The one "has this build ended" test, for any status string (or none yet). */
+export function isTerminalBuildStatus(
+  status: string | undefined,
+): status is TerminalBuildStatus {
+  return TERMINAL_BUILD_STATUS_NAMES.some(terminal => terminal === status);
+}
 
 /**
  * The part of Cloud Build's notification (the Build resource as JSON) this project reads.

@@ -6,7 +6,8 @@
  * notification delivered after the build's terminal one (out of order).
  */
 import {PubSub, type Topic} from '@google-cloud/pubsub';
-import {type BuildStatus, TERMINAL_BUILD_STATUSES} from './build-status';
+import {isTerminalBuildStatus} from '../../shared/messages';
+import type {BuildStatus} from './build-status';
 
 export const DEFAULT_NOTIFICATION_TOPIC = 'cloud-builds';
 
@@ -113,7 +114,7 @@ export class NotificationFaults {
    * after the build's terminal notification: a subscriber then sees WORKING after SUCCESS.
    */
   deliverAfterTerminal(status: BuildStatus): this {
-    if (TERMINAL_BUILD_STATUSES.some(terminal => terminal === status)) {
+    if (isTerminalBuildStatus(status)) {
       throw new Error(
         `deliverAfterTerminal(${status}): only a non-terminal status can be held`,
       );

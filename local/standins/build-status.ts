@@ -5,24 +5,16 @@
 import {
   BuildStatus as BUILD_STATUS_NAMES,
   FAILED_BUILD_STATUS_NAMES,
-  TERMINAL_BUILD_STATUS_NAMES,
 } from '../../shared/messages';
 import type {TerminalBuildStatus} from '../../shared/messages';
 
 export type {TerminalBuildStatus};
 export const BUILD_STATUSES = BUILD_STATUS_NAMES;
 export type BuildStatus = (typeof BUILD_STATUSES)[number];
-export const TERMINAL_BUILD_STATUSES = TERMINAL_BUILD_STATUS_NAMES;
 
 /** Terminal statuses a test can force on the next build instead of its normal outcome. */
 export const FORCEABLE_BUILD_STATUSES = FAILED_BUILD_STATUS_NAMES;
 export type ForceableBuildStatus = (typeof FORCEABLE_BUILD_STATUSES)[number];
-
-export function isTerminalStatus(
-  status: BuildStatus,
-): status is TerminalBuildStatus {
-  return TERMINAL_BUILD_STATUSES.some(terminal => terminal === status);
-}
 
 export function isBuildStatus(value: string): value is BuildStatus {
   return BUILD_STATUSES.some(status => status === value);

@@ -18,8 +18,8 @@ import {
   type BuildStatus,
   FORCEABLE_BUILD_STATUSES,
   type ForceableBuildStatus,
-  isTerminalStatus,
 } from './build-status';
+import {isTerminalBuildStatus} from '../../shared/messages';
 import {CallLog} from './call-log';
 import {MethodFaults} from './faults';
 import {failedPrecondition, invalidArgument, notFound} from './grpc-errors';
@@ -344,7 +344,7 @@ export class CloudBuildStandIn {
       }),
       CancelBuild: call('CancelBuild', request => {
         const record = this.findRequested(request);
-        if (isTerminalStatus(record.status)) {
+        if (isTerminalBuildStatus(record.status)) {
           throw failedPrecondition(
             `build ${record.id} is not running: its status is ${record.status}`,
           );
@@ -485,11 +485,11 @@ export class CloudBuildStandIn {
     const operation: WireOperation = {
       name: record.operationName,
       metadata: this.protos.pack(BUILD_METADATA_TYPE, {build: wire}),
-      done: isTerminalStatus(record.status),
+      done: isTerminalBuildStatus(record.status),
     };
     if (record.status === 'SUCCESS') {
       operation.response = this.protos.pack(BUILD_TYPE, wire);
-    } else if (isTerminalStatus(record.status)) {
+    } else if (isTerminalBuildStatus(record.status)) {
       operation.error = {
         code: operationErrorCode(record.status),
         message: record.statusDetail ?? `Build ${record.status}`,
@@ -509,7 +509,7 @@ export class CloudBuildStandIn {
       return;
     }
     this.enqueue(notification);
-    if (isTerminalStatus(notification.attributes.status)) {
+    if (isTerminalBuildStatus(notification.attributes.status)) {
       for (const held of record.held.splice(0)) this.enqueue(held);
     }
   }

@@ -3,6 +3,7 @@
  * or with a probability drawn from a seeded generator), either before the call acts or after it
  * (the answer lost), and added latency.
  */
+import {setTimeout as sleep} from 'node:timers/promises';
 import {grpc} from 'google-gax';
 import {StandInError} from './grpc-errors';
 
@@ -42,12 +43,6 @@ export function seededRandom(seed: number): () => number {
 }
 
 export const DEFAULT_FAULT_SEED = 20240601;
-
-export function sleep(millis: number): Promise<void> {
-  return millis > 0
-    ? new Promise(resolve => setTimeout(resolve, millis))
-    : Promise.resolve();
-}
 
 /**
  * Per-method error and latency faults. Error rules of one method are tried in the order they were
@@ -143,9 +138,10 @@ export class MethodFaults<M extends string> {
    * answered, a result or an error of its own, is lost). Otherwise answers what `act` answers.
    */
   async call<T>(method: M, act: () => T | Promise<T>): Promise<T> {
-    await sleep(
-      (this.latency.get('all') ?? 0) + (this.latency.get(method) ?? 0),
-    );
+    const latency =
+      (this.latency.get('all') ?? 0) + (this.latency.get(method) ?? 0);
+    // No latency configured: no timer either, so a call stays within the current turn.
+    if (latency > 0) await sleep(latency);
     const error = this.nextError(method);
     if (!error) return act();
     const tally = this.firings.get(method) ?? {beforeActing: 0, answerLost: 0};

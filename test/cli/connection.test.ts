@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {resolveTarget} from '../../cli/connection';
+import {connect, resolveTarget, TARGET_VARIABLES} from '../../cli/connection';
 import {CliError, ExitCode} from '../../cli/errors';
 import {StackState, writeStackState} from '../../cli/stack-state';
 
@@ -100,5 +100,35 @@ describe('where arr connects', () => {
     writeFileSync(statePath, '{not json');
     const err = error(() => resolveTarget({}, statePath));
     assert.match(err.message, /npm start/);
+  });
+
+  it('builds each client once, on first use, on the emulators the target names', async () => {
+    const saved = TARGET_VARIABLES.map(
+      name => [name, process.env[name]] as const,
+    );
+    const connection = connect(
+      resolveTarget(
+        {
+          GOOGLE_CLOUD_PROJECT: 'arr-connection',
+          PUBSUB_EMULATOR_HOST: '127.0.0.1:1002',
+          FIRESTORE_EMULATOR_HOST: '127.0.0.1:1001',
+        },
+        statePath,
+      ),
+    );
+    try {
+      const pubsub = await connection.pubsub();
+      assert.strictEqual(await connection.pubsub(), pubsub);
+      assert.strictEqual(pubsub.projectId, 'arr-connection');
+      assert.strictEqual(pubsub.isEmulator, true);
+      const firestore = await connection.firestore();
+      assert.strictEqual(await connection.firestore(), firestore);
+    } finally {
+      await connection.close();
+      for (const [name, value] of saved) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 });

@@ -10,6 +10,7 @@ import {
 import {PubSubNotificationSink} from '../../local/standins/build-notifications';
 import {readBuildRecord} from '../../shared/build-records';
 import {IMAGES, readManifestEntry} from '../../shared/manifest';
+import {DEFAULT_TOPICS, routesFor} from '../../shared/function-specs';
 import {readRun} from '../../shared/runs';
 import {harness} from '../harness/harness';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
@@ -28,12 +29,7 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
     pubsub = new PubSub({projectId: harness.projectId});
     served = await serveFunctions({
       source: SOURCE,
-      routes: {
-        'setup-requested': 'setupRequested',
-        'dockerfile-changed': 'dockerfileChanged',
-        'cloud-builds': 'buildFinished',
-        'teardown-requested': 'teardownRequested',
-      },
+      routes: routesFor(DEFAULT_TOPICS),
       pubsub,
       projectId: harness.projectId,
       env: {...plane.env, LOG_LEVEL: 'warn'},

@@ -10,19 +10,19 @@ import {renderRun} from '../../cli/render';
 import {runView} from '../../cli/views';
 import {serveFunctions, ServedFunctions} from '../../local/function-host';
 import {MAX_MESSAGE_BYTES} from '../../shared/decode-message';
+import {
+  DEFAULT_TOPICS,
+  routesFor,
+  type Topics,
+} from '../../shared/function-specs';
 import {readRun, RunRecord} from '../../shared/runs';
 import {harness} from '../harness/harness';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
 import {waitForFinishedRun} from '../support/runs';
 
 const SOURCE = resolve(__dirname, '../../functions/index.js');
-const TOPICS = {
-  'setup-requested': 'setupRequested',
-  'dockerfile-changed': 'dockerfileChanged',
-  'cloud-builds': 'buildFinished',
-  'teardown-requested': 'teardownRequested',
-} as const;
-type Topic = keyof typeof TOPICS;
+const ROUTES = routesFor(DEFAULT_TOPICS);
+const TEARDOWN_TOPIC = DEFAULT_TOPICS.teardownRequestedTopic;
 const EPHEMERAL = 'arr-coc-registry';
 const PERSISTENT = 'arr-coc-registry-persistent';
 
@@ -38,7 +38,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     pubsub = new PubSub({projectId: harness.projectId});
     served = await serveFunctions({
       source: SOURCE,
-      routes: {...TOPICS},
+      routes: ROUTES,
       pubsub,
       projectId: harness.projectId,
       env: {...plane.env, LOG_LEVEL: 'warn'},
@@ -64,7 +64,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   const deletes = () => plane.artifactRegistry.calls.count('DeleteRepository');
   const firestore = () => plane.context.clients.firestore();
 
-  async function publishRaw(topic: Topic, data: Buffer): Promise<string> {
+  async function publishRaw(topic: string, data: Buffer): Promise<string> {
     return pubsub.topic(topic).publishMessage({data});
   }
   /** Finished, and still one delivery a moment later: the function acknowledged it. */
@@ -75,8 +75,8 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     assert.strictEqual(again?.deliveries, 1, JSON.stringify(again?.steps));
     return run;
   }
-  const failedOrRefused = (topic: Topic) =>
-    topic === 'teardown-requested' ? 'refused' : 'failed';
+  const failedOrRefused = (topic: string) =>
+    topic === TEARDOWN_TOPIC ? 'refused' : 'failed';
 
   it('a message of almost 10 MB on each topic ends in one delivery, refused by its size', async () => {
     seedRepositories();
@@ -84,7 +84,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
       JSON.stringify({confirm: EPHEMERAL, padding: 'x'.repeat(9_500_000)}),
     );
     const ids = await Promise.all(
-      (Object.keys(TOPICS) as Topic[]).map(
+      Object.keys(ROUTES).map(
         async topic => [topic, await publishRaw(topic, big)] as const,
       ),
     );
@@ -103,11 +103,11 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     seedRepositories();
     const huge = 'k'.repeat(200_000);
     const keyId = await publishRaw(
-      'teardown-requested',
+      TEARDOWN_TOPIC,
       Buffer.from(JSON.stringify({[huge]: 1})),
     );
     const confirmId = await publishRaw(
-      'teardown-requested',
+      TEARDOWN_TOPIC,
       Buffer.from(JSON.stringify({confirm: 'c'.repeat(200_000)})),
     );
     const key = await endedInOneDelivery(keyId);
@@ -125,19 +125,26 @@ describe('hostile and oversized messages over Pub/Sub', function () {
 
   it('duplicate keys are malformed on every topic: neither value is acted on', async () => {
     seedRepositories();
-    const messages: Record<Topic, string> = {
-      'teardown-requested': `{"confirm":"x","confirm":"${EPHEMERAL}"}`,
-      'setup-requested': '{"dryRun":true,"dryRun":false}',
-      'dockerfile-changed':
+    // By trigger, so that the compiler asks for a message for every topic.
+    const byTrigger: Record<keyof Topics, string> = {
+      teardownRequestedTopic: `{"confirm":"x","confirm":"${EPHEMERAL}"}`,
+      setupRequestedTopic: '{"dryRun":true,"dryRun":false}',
+      dockerfileChangedTopic:
         '{"image":"arr-trainer","image":"arr-pytorch-base","dockerfileHash":"0123456789ab","source":"gs://b/o.tar.gz"}',
-      'cloud-builds': '{"id":"a","id":"b","status":"SUCCESS"}',
+      cloudBuildsTopic: '{"id":"a","id":"b","status":"SUCCESS"}',
     };
+    const messages = Object.fromEntries(
+      Object.entries(byTrigger).map(([trigger, message]) => [
+        DEFAULT_TOPICS[trigger as keyof Topics],
+        message,
+      ]),
+    );
     const escaped = await publishRaw(
-      'teardown-requested',
+      TEARDOWN_TOPIC,
       Buffer.from(`{"confirm":"${EPHEMERAL}","dryRun":true,"dryRun":false}`),
     );
     const ids = await Promise.all(
-      (Object.keys(messages) as Topic[]).map(
+      Object.keys(messages).map(
         async topic =>
           [
             topic,
@@ -165,7 +172,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     // Within the schema's 63 characters, so it reaches the guard and its quoting.
     assert.ok(forged.length <= 63);
     const id = await pubsub
-      .topic('teardown-requested')
+      .topic(TEARDOWN_TOPIC)
       .publishMessage({json: {confirm: forged}});
     const run = await endedInOneDelivery(id);
     assert.strictEqual(run.status, 'refused');
@@ -191,7 +198,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     const ids = await Promise.all(
       Array.from({length: 20}, () =>
         pubsub
-          .topic('teardown-requested')
+          .topic(TEARDOWN_TOPIC)
           .publishMessage({json: {confirm: EPHEMERAL}}),
       ),
     );

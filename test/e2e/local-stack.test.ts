@@ -3,7 +3,8 @@
  * a second start, Ctrl-C/SIGTERM, and a machine without the prerequisites;
  * and as a supervisor: SIGTERM to npm itself, a stack killed with SIGKILL, a
  * function that crashes mid-build, its log lines, configuration from the
- * environment.
+ * environment. Its options and state file without a process:
+ * test/local/stack-options.test.ts.
  */
 import * as assert from 'assert';
 import {ChildProcess, execFile, spawn} from 'node:child_process';
@@ -20,39 +21,18 @@ import {connect} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {Context} from 'mocha';
-import {buildDurationsFor, LOCAL_ROUTES} from '../../local/stack';
-import {
-  describeFunctionEvent,
-  formatFunctionLine,
-  parseStackArgs,
-  StackUsageError,
-} from '../../local/stack-cli';
 import {
   isRecordedGroupRunning,
   ProcessGroupRecord,
   stopLeftoverGroups,
 } from '../../local/process-group';
 import {livingMembers, runningCommands} from '../harness/process-cleanup';
-import {
-  claimStackState,
-  readStackState,
-  releaseStackState,
-  StackAlreadyRunningError,
-  StackState,
-} from '../../cli/stack-state';
+import {readStackState, StackState} from '../../cli/stack-state';
 
 const STACK_CLI = resolve(__dirname, '../../local/stack-cli.js');
 /** The repository: where `npm start` runs. */
 const ROOT = resolve(__dirname, '../../..');
 const ARR = join(ROOT, 'bin', 'arr.js');
-
-// eslint-disable-next-line no-control-regex
-const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
-const DEAD_PID = 2 ** 30;
-
-function state(pid: number): StackState {
-  return {version: 1, phase: 'starting', pid, startedAt: 'now'};
-}
 
 function portOpen(hostPort: string): Promise<boolean> {
   const [host, port] = hostPort.split(':');
@@ -79,213 +59,6 @@ async function until<T>(
     await new Promise(r => setTimeout(r, 100));
   }
 }
-
-describe('local stack: options and state file', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'arr-stack-state-'));
-  });
-  afterEach(() => rmSync(dir, {recursive: true, force: true}));
-
-  it('serves the four topics to the four functions, as deploy subscribes them', () => {
-    assert.deepStrictEqual(LOCAL_ROUTES, {
-      'setup-requested': 'setupRequested',
-      'dockerfile-changed': 'dockerfileChanged',
-      'cloud-builds': 'buildFinished',
-      'teardown-requested': 'teardownRequested',
-    });
-  });
-
-  it('--build-seconds (or ARR_BUILD_SECONDS) sets how long a build runs', () => {
-    assert.deepStrictEqual(parseStackArgs([], {}), {
-      buildSeconds: 3,
-      projectId: 'arr-local',
-      logLevel: 'info',
-      quiet: false,
-      skipMissingFunctions: false,
-      fromEnvironment: {},
-      warnings: [],
-    });
-    const fromFlag = parseStackArgs(['--build-seconds', '0.5'], {
-      ARR_BUILD_SECONDS: '9',
-    });
-    assert.ok(fromFlag !== 'help');
-    assert.strictEqual(fromFlag.buildSeconds, 0.5);
-    const fromEnv = parseStackArgs([], {ARR_BUILD_SECONDS: '9'});
-    assert.ok(fromEnv !== 'help');
-    assert.strictEqual(fromEnv.buildSeconds, 9);
-    assert.deepStrictEqual(buildDurationsFor(3), {
-      queuedMs: 600,
-      workingMs: 3000,
-    });
-    assert.deepStrictEqual(buildDurationsFor(60), {
-      queuedMs: 1000,
-      workingMs: 60000,
-    });
-  });
-
-  it('refuses bad stack options with what is accepted', () => {
-    for (const argv of [
-      ['--build-seconds', 'fast'],
-      ['--build-seconds', '-1'],
-      ['--project', 'X'],
-      ['--log-level', 'loud'],
-      ['--port', '8080'],
-    ]) {
-      assert.throws(
-        () => parseStackArgs(argv, {}),
-        StackUsageError,
-        argv.join(' '),
-      );
-    }
-    assert.strictEqual(parseStackArgs(['--help'], {}), 'help');
-  });
-
-  it("takes the functions' configuration from the environment, or refuses it with why", () => {
-    const options = parseStackArgs(['--quiet', '--log-level', 'warn'], {
-      EPHEMERAL_REPOSITORY: 'arr-local-scratch',
-      RUN_RETENTION_DAYS: '7',
-      REGION: 'europe-west4',
-      UNRELATED: 'x',
-    });
-    assert.ok(options !== 'help');
-    assert.deepStrictEqual(options.fromEnvironment, {
-      EPHEMERAL_REPOSITORY: 'arr-local-scratch',
-      RUN_RETENTION_DAYS: '7',
-      REGION: 'europe-west4',
-    });
-    assert.strictEqual(options.quiet, true);
-    assert.strictEqual(options.logLevel, 'warn');
-    const fromLogLevel = parseStackArgs([], {LOG_LEVEL: 'debug'});
-    assert.ok(fromLogLevel !== 'help');
-    assert.strictEqual(fromLogLevel.logLevel, 'debug');
-
-    for (const [env, pattern] of [
-      [
-        {EPHEMERAL_REPOSITORY: 'Not/A/Repo'},
-        /EPHEMERAL_REPOSITORY is "Not\/A\/Repo"/,
-      ],
-      [
-        {PERSISTENT_REPOSITORY: 'same', EPHEMERAL_REPOSITORY: 'same'},
-        /EPHEMERAL_REPOSITORY equals PERSISTENT_REPOSITORY/,
-      ],
-      [{RUN_RETENTION_DAYS: '0'}, /RUN_RETENTION_DAYS/],
-      [
-        {CLOUD_BUILDS_TOPIC: 'builds'},
-        /CLOUD_BUILDS_TOPIC is "builds": the local stack cannot rename its topics/,
-      ],
-      [{DOCKERFILE_CHANGED_TOPIC: 'x-changed'}, /DOCKERFILE_CHANGED_TOPIC/],
-    ] as const) {
-      assert.throws(
-        () => parseStackArgs([], env),
-        (err: unknown) => {
-          assert.ok(err instanceof StackUsageError);
-          assert.match(err.message, pattern);
-          return true;
-        },
-      );
-    }
-    // The default topic names are fine; where a client looks is not used, and said so.
-    const targeted = parseStackArgs([], {
-      CLOUD_BUILDS_TOPIC: 'cloud-builds',
-      GOOGLE_CLOUD_PROJECT: 'my-project',
-    });
-    assert.ok(targeted !== 'help');
-    assert.match(
-      targeted.warnings.join('\n'),
-      /GOOGLE_CLOUD_PROJECT=my-project is set here: the local stack ignores it/,
-    );
-  });
-
-  it("shows a function's log lines as time, function, severity, message and run", () => {
-    const at = new Date('2026-01-01T10:11:12.000Z');
-    const line = JSON.stringify({
-      severity: 'WARNING',
-      time: at.toISOString(),
-      'logging.googleapis.com/labels': {
-        component: 'arr-control-plane',
-        runId: '17',
-        kind: 'setup',
-      },
-      step: 3,
-      repository: 'arr-coc-registry',
-      message: 'arr-coc-registry: labels differ',
-    });
-    assert.strictEqual(
-      plain(formatFunctionLine('setupRequested', line)),
-      `  ${at.toTimeString().slice(0, 8)} setupRequested    WARNING arr-coc-registry: labels differ [run 17] repository=arr-coc-registry`,
-    );
-    assert.strictEqual(
-      plain(formatFunctionLine('buildFinished', 'TypeError: boom')),
-      '           buildFinished     TypeError: boom',
-    );
-    assert.match(
-      describeFunctionEvent({
-        kind: 'exited',
-        target: 'buildFinished',
-        pid: 42,
-        exit: {code: null, signal: 'SIGKILL'},
-        restarting: true,
-      }),
-      /Function buildFinished \(pid 42\) exited \(SIGKILL\); starting it again/,
-    );
-  });
-
-  it('stops what a dead process left running only if it is still recognisably its own', async () => {
-    const started = spawn('sleep', ['300'], {detached: true, stdio: 'ignore'});
-    const pgid = started.pid!;
-    try {
-      assert.deepStrictEqual(
-        await stopLeftoverGroups([{name: 'other', pgid, marker: 'not-in-it'}]),
-        [],
-      );
-      assert.ok(isRecordedGroupRunning({name: 'sleeper', pgid}));
-      const stopped = await stopLeftoverGroups([
-        {name: 'sleeper', pgid, marker: 'sleep 300'},
-      ]);
-      assert.deepStrictEqual(
-        stopped.map(g => g.pgid),
-        [pgid],
-      );
-      assert.strictEqual(
-        isRecordedGroupRunning({name: 'sleeper', pgid}),
-        false,
-      );
-    } finally {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  });
-
-  it('only one process can claim the state file while it lives; a dead one is replaced', () => {
-    const path = join(dir, 'state.json');
-    claimStackState(state(process.pid), path);
-    assert.throws(
-      () => claimStackState(state(process.pid), path),
-      (err: unknown) =>
-        err instanceof StackAlreadyRunningError &&
-        /already starting \(pid \d+/.test(err.message) &&
-        /npx arr status/.test(err.message),
-    );
-    releaseStackState(process.pid, path);
-    assert.strictEqual(existsSync(path), false);
-
-    claimStackState(state(DEAD_PID), path);
-    assert.strictEqual(readStackState(path).kind, 'stale');
-    claimStackState(state(process.pid), path);
-    assert.strictEqual(readStackState(path).kind, 'live');
-  });
-
-  it('a process does not remove a state file that names another', () => {
-    const path = join(dir, 'state.json');
-    claimStackState(state(process.pid), path);
-    releaseStackState(DEAD_PID, path);
-    assert.strictEqual(readStackState(path).kind, 'live');
-  });
-});
 
 /** `npm start -- <args>` in the repository, as a user types it, with its output collected. */
 interface NpmStart {

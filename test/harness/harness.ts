@@ -16,8 +16,10 @@ const teardownHooks: Hook[] = [];
 function emulators(): LocalEmulators {
   if (running === undefined) {
     throw new Error(
-      'The emulators are not running. Run tests through mocha with .mocharc.json, ' +
-        'which requires build/test/harness/root-hooks.js.',
+      'The emulators are not running. The root hooks (build/test/harness/root-hooks.js, ' +
+        'required by .mocharc.json) start them for a run that includes a suite listed in ' +
+        'test/harness/sdk-suites.ts: a suite that needs them must be listed there ' +
+        '(npm run test:unit leaves those out).',
     );
   }
   return running;

@@ -1,9 +1,10 @@
 /**
  * Mocha root hooks (required by .mocharc.json): one Firestore emulator and
- * one Pub/Sub emulator for the whole run, an empty Firestore for every test,
- * and nothing left running afterwards.
+ * one Pub/Sub emulator for the whole run if it includes a suite that needs them
+ * (sdk-suites.ts), an empty Firestore for every test, and nothing left
+ * running afterwards.
  */
-import type {Context, RootHookObject} from 'mocha';
+import type {Context, RootHookObject, Suite} from 'mocha';
 import {
   resetFirestore,
   startEmulators,
@@ -11,6 +12,7 @@ import {
 } from '../../local/emulators';
 import {checkEmulatorPrerequisites} from '../../local/prerequisites';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
+import {needsEmulators} from './sdk-suites';
 import {TEST_PROJECT_ID, harnessState} from './harness';
 
 // Which Node.js runs the suite, and through process.execPath every process it spawns
@@ -36,8 +38,25 @@ const EMULATOR_START_TIMEOUT_MS = 90_000;
 
 const savedEnv = new Map<string, string | undefined>();
 
+/** The files of every test in the run. */
+function testFiles(suite: Suite): string[] {
+  return [
+    ...suite.tests.flatMap(test => (test.file ? [test.file] : [])),
+    ...suite.suites.flatMap(testFiles),
+  ];
+}
+
+function rootSuite(context: Context): Suite | undefined {
+  let suite = context.test?.parent;
+  while (suite?.parent) suite = suite.parent;
+  return suite;
+}
+
 export const mochaHooks: RootHookObject = {
   async beforeAll(this: Context) {
+    const root = rootSuite(this);
+    // No Java, no gcloud, no JVM start-up for a run of suites that do not use them.
+    if (root === undefined || !testFiles(root).some(needsEmulators)) return;
     this.timeout(EMULATOR_START_TIMEOUT_MS + 30_000);
     // Fails at once, with install instructions, when a component is missing.
     const toolchain = await checkEmulatorPrerequisites();

@@ -1,5 +1,5 @@
 /** Polling for things that happen asynchronously (deliveries, redeliveries). */
-import {sleep} from '../../local/process-group';
+import {setTimeout as sleep} from 'node:timers/promises';
 
 export interface EventuallyOptions {
   readonly timeoutMs?: number;

@@ -1,0 +1,55 @@
+/**
+ * The split between `npm test` (everything) and `npm run test:unit` (what runs without
+ * the Google Cloud SDK) stays honest: every listed suite exists, and nothing but
+ * test:unit's own configuration leaves a suite out.
+ */
+import * as assert from 'assert';
+import {existsSync, readFileSync} from 'node:fs';
+import {join, resolve} from 'node:path';
+import {
+  COMPILED_TESTS,
+  EMULATOR_SUITES,
+  GCLOUD_SUITES,
+  SDK_SUITE_GLOBS,
+  needsEmulators,
+} from './sdk-suites';
+import unitConfig = require('./unit-mocharc');
+
+const ROOT = resolve(__dirname, '../../..');
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(ROOT, path), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
+describe('suites that need the Google Cloud SDK', () => {
+  it('each listed suite exists (a renamed one would run in test:unit)', () => {
+    for (const entry of [...EMULATOR_SUITES, ...GCLOUD_SUITES]) {
+      const compiled = entry.endsWith('/')
+        ? join(COMPILED_TESTS, entry)
+        : join(COMPILED_TESTS, `${entry}.test.js`);
+      assert.ok(existsSync(compiled), `${entry}: no ${compiled}`);
+    }
+  });
+
+  it('tells emulator suites by folder and by file', () => {
+    assert.ok(needsEmulators(join(COMPILED_TESTS, 'functions/x.test.js')));
+    assert.ok(needsEmulators(join(COMPILED_TESTS, 'local/emulators.test.js')));
+    assert.ok(!needsEmulators(join(COMPILED_TESTS, 'local/stack.test.js')));
+    assert.ok(!needsEmulators(join(COMPILED_TESTS, 'cli/spinner.test.js')));
+  });
+
+  it('npm test leaves nothing out; test:unit leaves out exactly these, from the same spec', () => {
+    const mocharc = readJson('.mocharc.json');
+    const scripts = readJson('package.json').scripts as Record<string, string>;
+    assert.strictEqual(mocharc.ignore, undefined);
+    assert.doesNotMatch(scripts.test, /--(config|ignore|exclude|grep|spec)\b/);
+    assert.match(
+      scripts['test:unit'],
+      /--config build\/test\/harness\/unit-mocharc\.js/,
+    );
+    assert.deepStrictEqual(unitConfig, {...mocharc, ignore: SDK_SUITE_GLOBS});
+  });
+});

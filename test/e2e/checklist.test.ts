@@ -1,5 +1,5 @@
 /**
- * The seed's testing checklist, end to end: the local stack (its own
+ * The operator's checklist (README "Walkthrough"), end to end: the local stack (its own
  * emulators, the stand-ins, the four functions behind push subscriptions) driven
  * through the `arr` CLI as spawned processes, the way an operator types it.
  * `arr` finds the stack through a state file, as it does after `npm start`.
@@ -53,7 +53,7 @@ function rootKey(checkout: string, image: string): string {
   return cacheKey(contentFromFolder(imageCatalog().get(image)!, checkout));
 }
 
-describe("the seed's testing checklist, end to end through arr over the local stack", function () {
+describe("the operator's checklist, end to end through arr over the local stack", function () {
   this.timeout(120_000);
   let driver: ArrOnStack;
   let stack: LocalStack;

@@ -4,7 +4,7 @@
  * answers lost after the call acted (the first CreateBuild, CreateRepository and
  * DeleteRepository, and 10% of every call that changes something), Cloud Build
  * notifications duplicated and delivered out of order, one build failing,
- * malformed messages of every kind mixed into every step. The seed's checklist cycle
+ * malformed messages of every kind mixed into every step. The operator's checklist cycle
  * runs once; at rest, every invariant of bench/convergence.ts must hold.
  *
  * No timed assertion: the stack is only given time to come to rest.

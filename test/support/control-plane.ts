@@ -98,7 +98,7 @@ export interface TestControlPlane {
 }
 
 /**
- * The checked-in catalog with every image keyed on its Dockerfile alone: the seed's
+ * The checked-in catalog with every image keyed on its Dockerfile alone: the original
  * contract, which Dockerfile-keyed images keep exactly (the suites written against it
  * run on this; context keys have suites of their own on the real catalog).
  */

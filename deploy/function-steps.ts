@@ -2,8 +2,8 @@
  * Steps deploying the four functions (shared/function-specs.ts), each followed by the
  * dead-letter policy on the subscription Eventarc made for it and the grants that need it.
  */
-import type {FunctionSpec} from '../shared/function-specs';
-import {topicOf} from '../shared/function-specs';
+import {type FunctionSpec, topicOf} from '../shared/function-specs';
+import type {Command} from './command';
 import {grantStep} from './grant-commands';
 import {grantsForFunction, identities} from './iam';
 import type {DeployOptions} from './options';
@@ -80,19 +80,27 @@ export function functionDeployStep(
   return {
     kind: 'ensure',
     title: `Function ${spec.name} → ${spec.entryPoint} on topic ${topicOf(spec, o)} as ${account} (max ${spec.maxInstances} instances)`,
-    probe: [
-      'gcloud',
-      'functions',
-      'describe',
-      spec.name,
-      `--region=${o.region}`,
-      ...projectFlag(o),
-      '--format=json',
-    ],
+    probe: describeFunction(o, spec, 'json'),
     judge: labelJudge(`function ${spec.name}`, fp),
     create: [command],
     update: [command],
   };
+}
+
+function describeFunction(
+  o: DeployOptions,
+  spec: FunctionSpec,
+  format: string,
+): Command {
+  return [
+    'gcloud',
+    'functions',
+    'describe',
+    spec.name,
+    `--region=${o.region}`,
+    ...projectFlag(o),
+    `--format=${format}`,
+  ];
 }
 
 export function deadLetterPolicySteps(
@@ -119,15 +127,7 @@ export function deadLetterPolicySteps(
       kind: 'lookup',
       title: `Eventarc trigger of ${spec.name}`,
       variable: triggerVar,
-      command: [
-        'gcloud',
-        'functions',
-        'describe',
-        spec.name,
-        `--region=${o.region}`,
-        ...projectFlag(o),
-        '--format=value(eventTrigger.trigger)',
-      ],
+      command: describeFunction(o, spec, 'value(eventTrigger.trigger)'),
     },
     {
       kind: 'lookup',

@@ -9,7 +9,7 @@
  */
 import {resolve} from 'node:path';
 import {PubSub, type Topic} from '@google-cloud/pubsub';
-import {DEFAULTS} from '../deploy/options';
+import {CONFIG_DEFAULTS} from '../shared/config';
 import {
   type LocalEmulators,
   emulatorEnvironment,
@@ -161,7 +161,7 @@ export async function startLocalStack(
   options: LocalStackOptions = {},
 ): Promise<LocalStack> {
   const projectId = options.projectId ?? DEFAULT_LOCAL_PROJECT;
-  const region = options.region ?? DEFAULTS.region;
+  const region = options.region ?? CONFIG_DEFAULTS.region;
   const buildSeconds = options.buildSeconds ?? DEFAULT_BUILD_SECONDS;
   const durations = buildDurationsFor(buildSeconds);
   const source =
@@ -227,9 +227,9 @@ export async function startLocalStack(
       ...standInEnvironment(standIns),
       REGION: region,
       PERSISTENT_REPOSITORY:
-        options.persistentRepository ?? DEFAULTS.persistentRepository,
+        options.persistentRepository ?? CONFIG_DEFAULTS.persistentRepository,
       EPHEMERAL_REPOSITORY:
-        options.ephemeralRepository ?? DEFAULTS.ephemeralRepository,
+        options.ephemeralRepository ?? CONFIG_DEFAULTS.ephemeralRepository,
       CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
       DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
     };

@@ -15,9 +15,13 @@ import {
   emulatorPubSub,
 } from '../local/stack';
 import type {BuildStatus} from '../local/standins';
-import {BUILDS, type BuildRecord} from '../shared/build-records';
-import {IMAGES, type ManifestEntry} from '../shared/manifest';
-import {FINISHED_RUN_STATUSES, RUNS, type RunRecord} from '../shared/runs';
+import {type BuildRecord, buildRecords} from '../shared/build-records';
+import {type ManifestEntry, manifestEntries} from '../shared/manifest';
+import {
+  FINISHED_RUN_STATUSES,
+  type RunRecord,
+  runRecords,
+} from '../shared/runs';
 
 export const TOPICS = {
   setup: DEFAULT_TOPICS.setupRequestedTopic,
@@ -97,25 +101,23 @@ export class StackDriver {
   }
 
   async run(id: string): Promise<RunRecord | undefined> {
-    const snapshot = await this.firestore.collection(RUNS).doc(id).get();
-    return snapshot.exists ? (snapshot.data() as RunRecord) : undefined;
+    const snapshot = await runRecords(this.firestore).doc(id).get();
+    return snapshot.data();
   }
 
   async runs(): Promise<RunRecord[]> {
-    const snapshot = await this.firestore.collection(RUNS).get();
-    return snapshot.docs.map(d => d.data() as RunRecord);
+    const snapshot = await runRecords(this.firestore).get();
+    return snapshot.docs.map(d => d.data());
   }
 
   async manifest(): Promise<Map<string, ManifestEntry>> {
-    const snapshot = await this.firestore.collection(IMAGES).get();
-    return new Map(
-      snapshot.docs.map(d => [d.id, d.data() as ManifestEntry] as const),
-    );
+    const snapshot = await manifestEntries(this.firestore).get();
+    return new Map(snapshot.docs.map(d => [d.id, d.data()] as const));
   }
 
   async buildRecords(): Promise<BuildRecord[]> {
-    const snapshot = await this.firestore.collection(BUILDS).get();
-    return snapshot.docs.map(d => d.data() as BuildRecord);
+    const snapshot = await buildRecords(this.firestore).get();
+    return snapshot.docs.map(d => d.data());
   }
 
   /** Waits until the run of `id` has finished; its record. */

@@ -1,3 +1,4 @@
+import {setTimeout as sleep} from 'node:timers/promises';
 import {cacheKey} from '../../shared/cache-key';
 import * as assert from 'assert';
 import {resolve} from 'node:path';
@@ -225,11 +226,11 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
         Date.now() < deadline,
         'the build record reaches SUCCESS through build-finished',
       );
-      await new Promise(resolve => setTimeout(resolve, 100));
+      await sleep(100);
     }
     let entry = await readManifestEntry(firestore, 'arr-pytorch-base');
     while (!entry?.present && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 100));
+      await sleep(100);
       entry = await readManifestEntry(firestore, 'arr-pytorch-base');
     }
     assert.strictEqual(entry?.key, key);

@@ -3,6 +3,7 @@
  * functions as Eventarc would: every one ends in one delivery with a recorded refusal or
  * failure, nothing is deleted, and no value from a message can forge a line of output.
  */
+import {setTimeout as sleep} from 'node:timers/promises';
 import * as assert from 'assert';
 import {resolve} from 'node:path';
 import {PubSub} from '@google-cloud/pubsub';
@@ -70,7 +71,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   /** Finished, and still one delivery a moment later: the function acknowledged it. */
   async function endedInOneDelivery(messageId: string): Promise<RunRecord> {
     const run = await waitForFinishedRun(await firestore(), messageId, 60_000);
-    await new Promise(done => setTimeout(done, 1500));
+    await sleep(1500);
     const again = await readRun(await firestore(), messageId);
     assert.strictEqual(again?.deliveries, 1, JSON.stringify(again?.steps));
     return run;

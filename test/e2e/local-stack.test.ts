@@ -6,6 +6,7 @@
  * environment. Its options and state file without a process:
  * test/local/stack-options.test.ts.
  */
+import {setTimeout as sleep} from 'node:timers/promises';
 import * as assert from 'assert';
 import {ChildProcess, execFile, spawn} from 'node:child_process';
 import {
@@ -56,7 +57,7 @@ async function until<T>(
     const value = probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise(r => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -216,7 +217,7 @@ describe('npm start (the stack CLI as a process)', function () {
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 30_000;
       while (processAlive(pid) && Date.now() < deadline) {
-        await new Promise(r => setTimeout(r, 200));
+        await sleep(200);
       }
       if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     }
@@ -416,7 +417,7 @@ describe('npm start (the stack CLI as a process)', function () {
         env,
       );
       assert.strictEqual(setup.code, 0, setup.stdout + setup.stderr);
-      await new Promise(r => setTimeout(r, 1_000));
+      await sleep(1_000);
       assert.doesNotMatch(next.output(), / INFO /);
 
       // npm goes away without passing anything on: the stack notices and stops.

@@ -1,3 +1,4 @@
+import {setTimeout as sleep} from 'node:timers/promises';
 import * as assert from 'assert';
 import {grpc} from 'google-gax';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
@@ -594,7 +595,7 @@ describe('dockerfileChanged and buildFinished', () => {
       assert.strictEqual(ids.length, 1, 'the lost answer did start it');
       assert.strictEqual((await record()).buildId, undefined);
 
-      await new Promise(resolve => setTimeout(resolve, 350));
+      await sleep(350);
       await deliver(event);
       const run = await runOf(event.id);
       assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
@@ -621,7 +622,7 @@ describe('dockerfileChanged and buildFinished', () => {
       await assert.rejects(deliver(event), /none started in this delivery/);
       const [id] = plane.cloudBuild.buildIds();
       await plane.allBuildsFinished();
-      await new Promise(resolve => setTimeout(resolve, 350));
+      await sleep(350);
 
       await deliver(event);
       const run = await runOf(event.id);

@@ -1,3 +1,4 @@
+import {setTimeout as sleep} from 'node:timers/promises';
 import * as assert from 'node:assert/strict';
 import {
   existsSync,
@@ -138,14 +139,14 @@ describe('function host with Pub/Sub push', () => {
         [3, 'returned'],
       ],
     );
-    await new Promise(resolve => setTimeout(resolve, REDELIVERY_WINDOW_MS));
+    await sleep(REDELIVERY_WINDOW_MS);
     assert.equal(deliveries(messageId).length, 3, 'no delivery after success');
   });
 
   it('does not redeliver a message whose handler returns', async () => {
     const messageId = await publish('{}');
     await deliveriesOf(messageId, 1);
-    await new Promise(resolve => setTimeout(resolve, REDELIVERY_WINDOW_MS));
+    await sleep(REDELIVERY_WINDOW_MS);
     assert.equal(deliveries(messageId).length, 1);
   });
 
@@ -370,7 +371,7 @@ describe('function host lifecycle', () => {
         waitingFor: 'the exit to be reported',
       });
       assert.ok(exited.kind === 'exited' && exited.restarting === false);
-      await new Promise(resolve => setTimeout(resolve, 1_000));
+      await sleep(1_000);
       assert.equal(events.length, 1);
       await assert.rejects(fetch(`${host.url}/`));
     } finally {

@@ -17,11 +17,10 @@ import {
   type StoredRepository,
   digestOf,
 } from './artifact-store';
-import {CallLog} from './call-log';
-import {MethodFaults} from './faults';
 import {invalidArgument} from './grpc-errors';
-import {type RunningServer, serveWithOperations, unary} from './grpc-server';
-import {OperationStore, type WireOperation} from './long-running';
+import {unary} from './grpc-server';
+import {GrpcStandIn} from './grpc-stand-in';
+import type {WireOperation} from './long-running';
 import {loadArtifactRegistryProtos} from './proto-loading';
 import {
   type LocationKey,
@@ -115,17 +114,13 @@ function toRepositoryKey(repository: RepositoryRef): RepositoryKey {
     : repository;
 }
 
-export class ArtifactRegistryStandIn {
+export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod> {
   /** The repositories and images; the Cloud Build stand-in pushes through it. */
   readonly store = new ArtifactStore();
-  readonly calls = new CallLog<ArtifactRegistryMethod>();
-  readonly faults: MethodFaults<ArtifactRegistryMethod>;
-  private readonly operations = new OperationStore();
   private readonly protos = loadArtifactRegistryProtos();
-  private server?: RunningServer;
 
   private constructor(options: ArtifactRegistryStandInOptions) {
-    this.faults = new MethodFaults<ArtifactRegistryMethod>(options.faultSeed);
+    super('the Artifact Registry stand-in', options.faultSeed);
   }
 
   /** Starts serving on 127.0.0.1. */
@@ -133,35 +128,15 @@ export class ArtifactRegistryStandIn {
     options: ArtifactRegistryStandInOptions = {},
   ): Promise<ArtifactRegistryStandIn> {
     const standIn = new ArtifactRegistryStandIn(options);
-    standIn.server = await serveWithOperations(
-      standIn,
+    await standIn.serve(
       {
         definition: standIn.protos.service(SERVICE),
         implementation: standIn.serviceImplementation(),
       },
-      {
-        definition: standIn.protos.service(OPERATIONS_SERVICE),
-        store: standIn.operations,
-      },
-      options.port ?? 0,
+      standIn.protos.service(OPERATIONS_SERVICE),
+      options.port,
     );
     return standIn;
-  }
-
-  get port(): number {
-    if (!this.server)
-      throw new Error('the Artifact Registry stand-in is not running');
-    return this.server.port;
-  }
-
-  /** `127.0.0.1:PORT`, the value of `ARTIFACT_REGISTRY_EMULATOR_HOST`. */
-  get endpoint(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.stop();
-    this.server = undefined;
   }
 
   /** Clears repositories, images, operations, faults and call counts. */

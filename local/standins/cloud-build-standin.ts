@@ -20,11 +20,10 @@ import {
   type ForceableBuildStatus,
 } from './build-status';
 import {isTerminalBuildStatus} from '../../shared/messages';
-import {CallLog} from './call-log';
-import {MethodFaults} from './faults';
 import {failedPrecondition, invalidArgument, notFound} from './grpc-errors';
-import {type RunningServer, serveWithOperations, unary} from './grpc-server';
-import {OperationStore, type WireOperation} from './long-running';
+import {unary} from './grpc-server';
+import {GrpcStandIn} from './grpc-stand-in';
+import type {WireOperation} from './long-running';
 import {paginate} from './pagination';
 import {type JsonValue, loadCloudBuildProtos} from './proto-loading';
 import {
@@ -143,9 +142,7 @@ interface BuildRecord {
   markFinished: () => void;
 }
 
-export class CloudBuildStandIn {
-  readonly calls = new CallLog<CloudBuildMethod>();
-  readonly faults: MethodFaults<CloudBuildMethod>;
+export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
   readonly notificationFaults = new NotificationFaults();
   /** Notifications delivered to the sink, in delivery order. */
   readonly notifications: DeliveredNotification[] = [];
@@ -153,7 +150,6 @@ export class CloudBuildStandIn {
   readonly notificationFailures: NotificationFailure[] = [];
 
   private readonly protos = loadCloudBuildProtos();
-  private readonly operations = new OperationStore();
   private readonly builds = new Map<string, BuildRecord>();
   private readonly initialDurations: BuildDurations;
   private durations: BuildDurations;
@@ -164,10 +160,9 @@ export class CloudBuildStandIn {
   private delivery: Promise<void> = Promise.resolve();
   /** Bumped by reset(), so notifications queued before a reset are dropped. */
   private generation = 0;
-  private server?: RunningServer;
 
   private constructor(private readonly options: CloudBuildStandInOptions) {
-    this.faults = new MethodFaults<CloudBuildMethod>(options.faultSeed);
+    super('the Cloud Build stand-in', options.faultSeed);
     this.sink = options.notificationSink;
     this.initialDurations = {
       ...DEFAULT_BUILD_DURATIONS,
@@ -181,37 +176,21 @@ export class CloudBuildStandIn {
     options: CloudBuildStandInOptions,
   ): Promise<CloudBuildStandIn> {
     const standIn = new CloudBuildStandIn(options);
-    standIn.server = await serveWithOperations(
-      standIn,
+    await standIn.serve(
       {
         definition: standIn.protos.service(SERVICE),
         implementation: standIn.serviceImplementation(),
       },
-      {
-        definition: standIn.protos.service(OPERATIONS_SERVICE),
-        store: standIn.operations,
-      },
-      options.port ?? 0,
+      standIn.protos.service(OPERATIONS_SERVICE),
+      options.port,
     );
     return standIn;
-  }
-
-  get port(): number {
-    if (!this.server)
-      throw new Error('the Cloud Build stand-in is not running');
-    return this.server.port;
-  }
-
-  /** `127.0.0.1:PORT`, the value of `CLOUD_BUILD_EMULATOR_HOST`. */
-  get endpoint(): string {
-    return `127.0.0.1:${this.port}`;
   }
 
   /** Stops serving, abandons running builds, and waits for queued notifications. */
   async stop(): Promise<void> {
     this.abandonBuilds();
-    await this.server?.stop();
-    this.server = undefined;
+    await super.stop();
     await this.delivery;
   }
 

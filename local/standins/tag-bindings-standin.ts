@@ -5,10 +5,9 @@
  * repositories it creates, so the local stack and the tests need this one.
  */
 import {randomUUID} from 'node:crypto';
-import {CallLog} from './call-log';
-import {MethodFaults} from './faults';
-import {type RunningServer, serveWithOperations, unary} from './grpc-server';
-import {OperationStore, type WireOperation} from './long-running';
+import {unary} from './grpc-server';
+import {GrpcStandIn} from './grpc-stand-in';
+import type {WireOperation} from './long-running';
 import {paginate} from './pagination';
 import {loadResourceManagerProtos} from './proto-loading';
 import {
@@ -82,17 +81,13 @@ function effectiveToWire(e: EffectiveTagValue): object {
   };
 }
 
-export class TagBindingsStandIn {
+export class TagBindingsStandIn extends GrpcStandIn<TagBindingsMethod> {
   readonly store: TagBindingStore;
-  readonly calls = new CallLog<TagBindingsMethod>();
-  readonly faults: MethodFaults<TagBindingsMethod>;
-  private readonly operations = new OperationStore();
   private readonly protos = loadResourceManagerProtos();
   private readonly tagValues: readonly string[];
-  private server?: RunningServer;
 
   private constructor(options: TagBindingsStandInOptions) {
-    this.faults = new MethodFaults<TagBindingsMethod>(options.faultSeed);
+    super('the TagBindings stand-in', options.faultSeed);
     this.store = new TagBindingStore(options.resourceIncarnation);
     this.tagValues = options.tagValues ?? [];
     this.defineTagValues();
@@ -103,35 +98,15 @@ export class TagBindingsStandIn {
     options: TagBindingsStandInOptions = {},
   ): Promise<TagBindingsStandIn> {
     const standIn = new TagBindingsStandIn(options);
-    standIn.server = await serveWithOperations(
-      standIn,
+    await standIn.serve(
       {
         definition: standIn.protos.service(SERVICE),
         implementation: standIn.serviceImplementation(),
       },
-      {
-        definition: standIn.protos.service(OPERATIONS_SERVICE),
-        store: standIn.operations,
-      },
-      options.port ?? 0,
+      standIn.protos.service(OPERATIONS_SERVICE),
+      options.port,
     );
     return standIn;
-  }
-
-  get port(): number {
-    if (!this.server)
-      throw new Error('the TagBindings stand-in is not running');
-    return this.server.port;
-  }
-
-  /** `127.0.0.1:PORT`, the value of `RESOURCE_MANAGER_EMULATOR_HOST`. */
-  get endpoint(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.stop();
-    this.server = undefined;
   }
 
   /** Clears bindings, operations, faults and call counts; the start's tag values stay defined. */

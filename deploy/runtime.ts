@@ -1,7 +1,7 @@
 /**
  * The Cloud Run functions runtime the four functions are deployed on, and the
  * Node.js version everything else follows from it: the `--runtime` of every
- * `gcloud functions deploy` (deploy/plan.ts), the `engines` of the staged
+ * `gcloud functions deploy` (deploy/function-steps.ts), the `engines` of the staged
  * source (deploy/stage-source.ts), the Node.js the tests, the bench and the
  * local stack run on (the `node` devDependency in package.json) and the docs
  * (README: Prerequisites and Deploy to Google Cloud). test/deploy/runtime.test.ts

@@ -1,5 +1,5 @@
 /**
- * The `arr-lifecycle` tag as deploy leaves it in a project (deploy/plan.ts), done on the
+ * The `arr-lifecycle` tag as deploy leaves it in a project (deploy/lifecycle-tag-steps.ts), done on the
  * TagBindings stand-in: the key's two values exist, and the project holds `persistent`, so
  * every repository inherits it until setup binds `ephemeral` on the ephemeral one.
  */

@@ -70,7 +70,6 @@ export const ArtifactRegistryMethod = [
 export type ArtifactRegistryMethod = (typeof ArtifactRegistryMethod)[number];
 
 const SERVICE = 'google.devtools.artifactregistry.v1.ArtifactRegistry';
-const OPERATIONS_SERVICE = 'google.longrunning.Operations';
 const REPOSITORY_TYPE = 'google.devtools.artifactregistry.v1.Repository';
 const METADATA_TYPE = 'google.devtools.artifactregistry.v1.OperationMetadata';
 const EMPTY_TYPE = 'google.protobuf.Empty';
@@ -128,14 +127,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     options: ArtifactRegistryStandInOptions = {},
   ): Promise<ArtifactRegistryStandIn> {
     const standIn = new ArtifactRegistryStandIn(options);
-    await standIn.serve(
-      {
-        definition: standIn.protos.service(SERVICE),
-        implementation: standIn.serviceImplementation(),
-      },
-      standIn.protos.service(OPERATIONS_SERVICE),
-      options.port,
-    );
+    await standIn.serve(standIn.protos, SERVICE, options.port);
     return standIn;
   }
 
@@ -194,7 +186,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
 
   // --- gRPC handlers --------------------------------------------------------------------------
 
-  private serviceImplementation() {
+  protected serviceImplementation() {
     const store = this.store;
     const call = (
       method: ArtifactRegistryMethod,

@@ -47,7 +47,6 @@ export const CloudBuildMethod = [
 export type CloudBuildMethod = (typeof CloudBuildMethod)[number];
 
 const SERVICE = 'google.devtools.cloudbuild.v1.CloudBuild';
-const OPERATIONS_SERVICE = 'google.longrunning.Operations';
 const BUILD_TYPE = 'google.devtools.cloudbuild.v1.Build';
 const BUILD_METADATA_TYPE =
   'google.devtools.cloudbuild.v1.BuildOperationMetadata';
@@ -176,14 +175,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     options: CloudBuildStandInOptions,
   ): Promise<CloudBuildStandIn> {
     const standIn = new CloudBuildStandIn(options);
-    await standIn.serve(
-      {
-        definition: standIn.protos.service(SERVICE),
-        implementation: standIn.serviceImplementation(),
-      },
-      standIn.protos.service(OPERATIONS_SERVICE),
-      options.port,
-    );
+    await standIn.serve(standIn.protos, SERVICE, options.port);
     return standIn;
   }
 
@@ -278,7 +270,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
 
   // --- gRPC handlers --------------------------------------------------------------------------
 
-  private serviceImplementation() {
+  protected serviceImplementation() {
     const call = (
       method: CloudBuildMethod,
       handler: (request: ProtoObject) => object,

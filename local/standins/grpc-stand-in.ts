@@ -4,10 +4,12 @@ import {MethodFaults} from './faults';
 import {
   type MethodHarness,
   type RunningServer,
-  type ServedService,
   serveWithOperations,
 } from './grpc-server';
 import {OperationStore} from './long-running';
+import type {LoadedProtos} from './proto-loading';
+
+const OPERATIONS_SERVICE = 'google.longrunning.Operations';
 
 /**
  * What the stand-ins share: call accounting and faults for every method, the long-running
@@ -30,16 +32,25 @@ export abstract class GrpcStandIn<M extends string> implements MethodHarness<
     this.faults = new MethodFaults<M | 'GetOperation'>(faultSeed);
   }
 
-  /** Starts serving on 127.0.0.1:`port` (0 picks a free port). */
+  /** The handlers of the API's methods, each wrapped by `unary`. */
+  protected abstract serviceImplementation(): grpc.UntypedServiceImplementation;
+
+  /** Serves `service` (a fully qualified name in `protos`) on 127.0.0.1:`port` (0: any free port). */
   protected async serve(
-    service: ServedService,
-    operations: grpc.ServiceDefinition,
+    protos: LoadedProtos,
+    service: string,
     port = 0,
   ): Promise<void> {
     this.server = await serveWithOperations(
       this,
-      service,
-      {definition: operations, store: this.operations},
+      {
+        definition: protos.service(service),
+        implementation: this.serviceImplementation(),
+      },
+      {
+        definition: protos.service(OPERATIONS_SERVICE),
+        store: this.operations,
+      },
       port,
     );
   }

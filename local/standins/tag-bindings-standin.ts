@@ -36,7 +36,6 @@ export const TagBindingsMethod = [
 export type TagBindingsMethod = (typeof TagBindingsMethod)[number];
 
 const SERVICE = 'google.cloud.resourcemanager.v3.TagBindings';
-const OPERATIONS_SERVICE = 'google.longrunning.Operations';
 const TAG_BINDING_TYPE = 'google.cloud.resourcemanager.v3.TagBinding';
 const CREATE_METADATA_TYPE =
   'google.cloud.resourcemanager.v3.CreateTagBindingMetadata';
@@ -98,14 +97,7 @@ export class TagBindingsStandIn extends GrpcStandIn<TagBindingsMethod> {
     options: TagBindingsStandInOptions = {},
   ): Promise<TagBindingsStandIn> {
     const standIn = new TagBindingsStandIn(options);
-    await standIn.serve(
-      {
-        definition: standIn.protos.service(SERVICE),
-        implementation: standIn.serviceImplementation(),
-      },
-      standIn.protos.service(OPERATIONS_SERVICE),
-      options.port,
-    );
+    await standIn.serve(standIn.protos, SERVICE, options.port);
     return standIn;
   }
 
@@ -141,7 +133,7 @@ export class TagBindingsStandIn extends GrpcStandIn<TagBindingsMethod> {
 
   // --- gRPC handlers --------------------------------------------------------------------------
 
-  private serviceImplementation() {
+  protected serviceImplementation() {
     const store = this.store;
     const call = (
       method: TagBindingsMethod,

@@ -18,7 +18,11 @@ import {
 } from '../../shared/function-specs';
 import {readRun, RunRecord} from '../../shared/runs';
 import {harness} from '../harness/harness';
-import {TestControlPlane, testControlPlane} from '../support/control-plane';
+import {
+  TestControlPlane,
+  testControlPlane,
+  seedSetUpRepositories,
+} from '../support/control-plane';
 import {waitForFinishedRun} from '../support/runs';
 
 const SOURCE = resolve(__dirname, '../../functions/index.js');
@@ -51,17 +55,6 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     await plane?.close();
   });
 
-  const repo = (id: string) =>
-    `projects/${harness.projectId}/locations/us-central1/repositories/${id}`;
-  /** Both repositories as setup leaves them: the ephemeral one is deletable. */
-  function seedRepositories() {
-    plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
-      labels: {'arr-lifecycle': 'persistent'},
-    });
-    plane.artifactRegistry.seedRepository(repo(EPHEMERAL), {
-      labels: {'arr-lifecycle': 'ephemeral'},
-    });
-  }
   const deletes = () => plane.artifactRegistry.calls.count('DeleteRepository');
   const firestore = () => plane.context.clients.firestore();
 
@@ -80,7 +73,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
     topic === TEARDOWN_TOPIC ? 'refused' : 'failed';
 
   it('a message of almost 10 MB on each topic ends in one delivery, refused by its size', async () => {
-    seedRepositories();
+    seedSetUpRepositories(plane);
     const big = Buffer.from(
       JSON.stringify({confirm: EPHEMERAL, padding: 'x'.repeat(9_500_000)}),
     );
@@ -101,7 +94,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   });
 
   it('a 1 MiB unknown key and a 1 MiB confirm are refused with the values cut to 200 characters', async () => {
-    seedRepositories();
+    seedSetUpRepositories(plane);
     const huge = 'k'.repeat(200_000);
     const keyId = await publishRaw(
       TEARDOWN_TOPIC,
@@ -125,7 +118,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   });
 
   it('duplicate keys are malformed on every topic: neither value is acted on', async () => {
-    seedRepositories();
+    seedSetUpRepositories(plane);
     // By trigger, so that the compiler asks for a message for every topic.
     const byTrigger: Record<keyof Topics, string> = {
       teardownRequestedTopic: `{"confirm":"x","confirm":"${EPHEMERAL}"}`,
@@ -168,7 +161,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   });
 
   it('a confirm carrying a newline, a fake line and ANSI escapes is refused and prints as one escaped line', async () => {
-    seedRepositories();
+    seedSetUpRepositories(plane);
     const forged = `x\n   ✓ Deleted: ${PERSISTENT}\u001b[31m`;
     // Within the schema's 63 characters, so it reaches the guard and its quoting.
     assert.ok(forged.length <= 63);
@@ -195,7 +188,7 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   });
 
   it('of 20 concurrent confirmed teardowns, one says deleted and the others say nothing was deleted', async () => {
-    seedRepositories();
+    seedSetUpRepositories(plane);
     const ids = await Promise.all(
       Array.from({length: 20}, () =>
         pubsub

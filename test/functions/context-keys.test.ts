@@ -18,14 +18,10 @@ import {
   pubSubEvent,
   TestControlPlane,
   testControlPlane,
+  seedSetUpRepositories,
 } from '../support/control-plane';
 import {Inbox, openInbox} from '../support/inbox';
 
-const PROJECT = 'arr-test-project';
-const repo = (id: string) =>
-  `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
-const PERSISTENT = 'arr-coc-registry-persistent';
-const EPHEMERAL = 'arr-coc-registry';
 const DOCKERFILE = {
   'arr-pytorch-base': 'ba5e00000001',
   'arr-ml-stack': '111111111111',
@@ -43,12 +39,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
 
   beforeEach(async () => {
     plane = await testControlPlane();
-    plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
-      labels: {'arr-lifecycle': 'persistent'},
-    });
-    plane.artifactRegistry.seedRepository(repo(EPHEMERAL), {
-      labels: {'arr-lifecycle': 'ephemeral'},
-    });
+    seedSetUpRepositories(plane);
     plane.cloudBuild.setBuildDurations({queuedMs: 5, workingMs: 200});
     inbox = await openInbox('dockerfile-changed');
   });

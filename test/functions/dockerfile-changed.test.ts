@@ -13,6 +13,7 @@ import {
   pubSubEvent,
   TestControlPlane,
   testControlPlane,
+  seedSetUpRepositories,
 } from '../support/control-plane';
 import {Inbox, openInbox} from '../support/inbox';
 
@@ -33,12 +34,7 @@ describe('dockerfileChanged and buildFinished', () => {
     // The Dockerfile-only rule: every image keyed on its Dockerfile alone (context keys:
     // context-keys.test.ts, on the checked-in catalog).
     plane = await testControlPlane({}, {catalog: dockerfileKeyedCatalog()});
-    plane.artifactRegistry.seedRepository(repo(PERSISTENT), {
-      labels: {'arr-lifecycle': 'persistent'},
-    });
-    plane.artifactRegistry.seedRepository(repo(EPHEMERAL), {
-      labels: {'arr-lifecycle': 'ephemeral'},
-    });
+    seedSetUpRepositories(plane);
     plane.cloudBuild.setBuildDurations({queuedMs: 5, workingMs: 10});
     inbox = await openInbox('dockerfile-changed');
   });

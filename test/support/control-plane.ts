@@ -13,6 +13,8 @@ import {TagBindingsStandIn} from '../../local/standins/tag-bindings-standin';
 import {applyDeployedLifecycleTags} from '../../local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {handleDelivery} from '../../shared/handle-delivery';
+import {LIFECYCLE_LABEL} from '../../shared/artifact-registry';
+import {repositoryResourceName} from '../../shared/repository-id';
 import {Catalog, imageCatalog} from '../../shared/catalog';
 import {Config, loadConfig} from '../../shared/config';
 import {Context, createContext} from '../../shared/context';
@@ -106,6 +108,21 @@ export function dockerfileKeyedCatalog(): Catalog {
   return new Catalog(
     imageCatalog().images.map(image => ({...image, keyCovers: 'dockerfile'})),
   );
+}
+
+/** Both repositories as setup leaves them, each labelled with its tier (so the ephemeral one is deletable). */
+export function seedSetUpRepositories(plane: TestControlPlane): void {
+  const {projectId, region, persistentRepository, ephemeralRepository} =
+    plane.context.config;
+  for (const [id, tier] of [
+    [persistentRepository, 'persistent'],
+    [ephemeralRepository, 'ephemeral'],
+  ] as const) {
+    plane.artifactRegistry.seedRepository(
+      repositoryResourceName(projectId, region, id),
+      {labels: {[LIFECYCLE_LABEL]: tier}},
+    );
+  }
 }
 
 export async function testControlPlane(

@@ -39,12 +39,11 @@ import {
   booleanField,
   fieldMaskPaths,
   messageField,
-  numberField,
   type ProtoObject,
   stringField,
   stringMapField,
 } from './request-fields';
-import {paginate} from './pagination';
+import {pageRequest, paginate} from './pagination';
 
 /** The methods served (plus `google.longrunning.Operations/GetOperation`). */
 export const ArtifactRegistryMethod = [
@@ -398,16 +397,6 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
       response: this.protos.pack(responseType, response),
     });
   }
-}
-
-function pageRequest(request: ProtoObject): {
-  pageSize: number;
-  pageToken: string;
-} {
-  return {
-    pageSize: numberField(request, 'pageSize'),
-    pageToken: stringField(request, 'pageToken'),
-  };
 }
 
 /** ListTags filter: empty, or `version="<version name>"` (the form the real API documents). */

@@ -24,11 +24,10 @@ import {failedPrecondition, invalidArgument, notFound} from './grpc-errors';
 import {unary} from './grpc-server';
 import {GrpcStandIn} from './grpc-stand-in';
 import type {WireOperation} from './long-running';
-import {paginate} from './pagination';
+import {pageRequest, paginate} from './pagination';
 import {type JsonValue, loadCloudBuildProtos} from './proto-loading';
 import {
   messageField,
-  numberField,
   type ProtoObject,
   stringField,
   stringListField,
@@ -302,10 +301,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
           .reverse();
         const page = paginate(
           builds,
-          {
-            pageSize: numberField(request, 'pageSize'),
-            pageToken: stringField(request, 'pageToken'),
-          },
+          pageRequest(request),
           `builds:${projectId}`,
         );
         return {

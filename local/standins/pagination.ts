@@ -1,4 +1,5 @@
 import {invalidArgument} from './grpc-errors';
+import {numberField, type ProtoObject, stringField} from './request-fields';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -9,6 +10,19 @@ export interface Page<T> {
   nextPageToken: string;
 }
 
+/** The page a List request asks for: its page_size and page_token. */
+export function pageRequest(request: ProtoObject): PageRequest {
+  return {
+    pageSize: numberField(request, 'pageSize'),
+    pageToken: stringField(request, 'pageToken'),
+  };
+}
+
+export interface PageRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
 /**
  * Cuts one page out of `items` (already in the service's order). Page tokens are opaque to
  * clients; here they encode the offset and the list they belong to, so a token from another
@@ -16,7 +30,7 @@ export interface Page<T> {
  */
 export function paginate<T>(
   items: readonly T[],
-  request: {pageSize: number; pageToken: string},
+  request: PageRequest,
   listKey: string,
 ): Page<T> {
   if (request.pageSize < 0)

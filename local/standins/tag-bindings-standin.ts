@@ -8,12 +8,11 @@ import {randomUUID} from 'node:crypto';
 import {unary} from './grpc-server';
 import {GrpcStandIn} from './grpc-stand-in';
 import type {WireOperation} from './long-running';
-import {paginate} from './pagination';
+import {pageRequest, paginate} from './pagination';
 import {loadResourceManagerProtos} from './proto-loading';
 import {
   booleanField,
   messageField,
-  numberField,
   type ProtoObject,
   stringField,
 } from './request-fields';
@@ -211,14 +210,4 @@ export class TagBindingsStandIn extends GrpcStandIn<TagBindingsMethod> {
       response: this.protos.pack(responseType, response),
     });
   }
-}
-
-function pageRequest(request: ProtoObject): {
-  pageSize: number;
-  pageToken: string;
-} {
-  return {
-    pageSize: numberField(request, 'pageSize'),
-    pageToken: stringField(request, 'pageToken'),
-  };
 }

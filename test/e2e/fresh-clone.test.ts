@@ -11,7 +11,7 @@
  * a machine that never ran it.
  */
 import * as assert from 'assert';
-import {execFile} from 'node:child_process';
+import {type ProcessResult, runProcess} from '../support/processes';
 import {
   chmodSync,
   copyFileSync,
@@ -54,36 +54,13 @@ function copyCheckout(from: string, to: string): void {
   }
 }
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function run(
   command: string,
   args: readonly string[],
   cwd: string,
   env: NodeJS.ProcessEnv,
-): Promise<Result> {
-  return new Promise(done =>
-    execFile(
-      command,
-      [...args],
-      {cwd, env, timeout: 300_000},
-      (error, stdout, stderr) =>
-        done({
-          code:
-            error === null
-              ? 0
-              : typeof error.code === 'number'
-                ? error.code
-                : -1,
-          stdout,
-          stderr,
-        }),
-    ),
-  );
+): Promise<ProcessResult> {
+  return runProcess(command, args, {cwd, env, timeoutMs: 300_000});
 }
 
 describe('a fresh clone: npx arr before and after the first build', function () {

@@ -8,7 +8,12 @@
  */
 import {setTimeout as sleep} from 'node:timers/promises';
 import * as assert from 'assert';
-import {ChildProcess, execFile, spawn} from 'node:child_process';
+import {ChildProcess, spawn} from 'node:child_process';
+import {
+  type ProcessResult,
+  runProcess,
+  userShellEnvironment,
+} from '../support/processes';
 import {
   existsSync,
   mkdirSync,
@@ -83,51 +88,14 @@ function npmStart(args: readonly string[], env: NodeJS.ProcessEnv): NpmStart {
   return {npm, output: () => output, exited};
 }
 
-/** The environment of a user's shell: only the state file to go by. */
-function userEnvironment(
-  statePath: string,
-  extra: Record<string, string> = {},
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ARR_LOCAL_STACK_STATE: statePath,
-    NO_COLOR: '1',
-    ...extra,
-  };
-  for (const name of [
-    'GOOGLE_CLOUD_PROJECT',
-    'FIRESTORE_EMULATOR_HOST',
-    'PUBSUB_EMULATOR_HOST',
-    'ARTIFACT_REGISTRY_EMULATOR_HOST',
-    'CLOUD_BUILD_EMULATOR_HOST',
-  ]) {
-    delete env[name];
-  }
-  return env;
-}
-
 function runArr(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-): Promise<{code: number; stdout: string; stderr: string}> {
-  return new Promise(done =>
-    execFile(
-      process.execPath,
-      [ARR, ...args],
-      {env, timeout: 180_000},
-      (error, stdout, stderr) =>
-        done({
-          code:
-            error === null
-              ? 0
-              : typeof error.code === 'number'
-                ? error.code
-                : -1,
-          stdout,
-          stderr,
-        }),
-    ),
-  );
+): Promise<ProcessResult> {
+  return runProcess(process.execPath, [ARR, ...args], {
+    env,
+    timeoutMs: 180_000,
+  });
 }
 
 async function runningState(
@@ -231,7 +199,7 @@ describe('npm start (the stack CLI as a process)', function () {
 
   it("serves the environment's configuration, answers a second start and --help without building, restarts a function killed mid-build, and SIGTERM to npm stops everything", async () => {
     const statePath = join(dir, 'state.json');
-    const env = userEnvironment(statePath, {
+    const env = userShellEnvironment(statePath, {
       EPHEMERAL_REPOSITORY: 'arr-local-scratch',
       MAX_BUILD_ATTEMPTS: '2',
     });
@@ -383,7 +351,7 @@ describe('npm start (the stack CLI as a process)', function () {
 
   it('after a SIGKILL of the stack, the next start stops what it left; --log-level takes effect; the stack stops when npm is gone', async () => {
     const statePath = join(dir, 'state.json');
-    const env = userEnvironment(statePath);
+    const env = userShellEnvironment(statePath);
     const killed = npmStart(['--no-build', '--quiet'], env);
     npmStarts.push(killed);
     const dead = await runningState(statePath, killed);
@@ -439,7 +407,7 @@ describe('npm start (the stack CLI as a process)', function () {
     const statePath = join(dir, 'state.json');
     const refused = npmStart(
       ['--no-build'],
-      userEnvironment(statePath, {CLOUD_BUILDS_TOPIC: 'my-builds'}),
+      userShellEnvironment(statePath, {CLOUD_BUILDS_TOPIC: 'my-builds'}),
     );
     npmStarts.push(refused);
     assert.strictEqual((await refused.exited).code, 2, refused.output());
@@ -458,18 +426,10 @@ describe('npm start (the stack CLI as a process)', function () {
     symlinkSync(process.execPath, join(bin, 'node'));
     const statePath = join(dir, 'state.json');
     const started = Date.now();
-    const result = await new Promise<{code: number; stderr: string}>(done =>
-      execFile(
-        process.execPath,
-        [STACK_CLI],
-        {env: {PATH: bin, ARR_LOCAL_STACK_STATE: statePath, NO_COLOR: '1'}},
-        (error, _out, stderr) =>
-          done({
-            code: typeof error?.code === 'number' ? error.code : 0,
-            stderr,
-          }),
-      ),
-    );
+    const result = await runProcess(process.execPath, [STACK_CLI], {
+      env: {PATH: bin, ARR_LOCAL_STACK_STATE: statePath, NO_COLOR: '1'},
+      timeoutMs: 120_000,
+    });
     assert.strictEqual(result.code, 1);
     assert.ok(Date.now() - started < 20_000, 'it should fail fast');
     assert.match(result.stderr, /gcloud \(Google Cloud CLI\) is not on PATH/);

@@ -12,13 +12,14 @@ import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {readManifestEntry} from '../../shared/manifest';
-import {readRun, RunRecord, runRecords} from '../../shared/runs';
+import {readRun, RunRecord} from '../../shared/runs';
 import {readSavings, savingsCounters} from '../../shared/savings';
 import {
   pubSubEvent,
   TestControlPlane,
   testControlPlane,
   seedSetUpRepositories,
+  runToQuiet,
 } from '../support/control-plane';
 import {Inbox, openInbox} from '../support/inbox';
 
@@ -75,31 +76,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
     return run;
   }
 
-  /** Build notifications and the dependents' messages, until nothing is left. */
-  async function runToQuiet(): Promise<void> {
-    for (;;) {
-      const relayed = await plane.relayBuildNotifications();
-      const runs = await runRecords(await firestore()).get();
-      const spawned = runs.docs
-        .flatMap(d => d.data().spawned ?? [])
-        .map(s => s.messageId)
-        .filter(id => !handled.has(id));
-      await inbox.waitFor(spawned);
-      const messages = inbox.take();
-      for (const message of messages) {
-        handled.add(message.id);
-        await handleDelivery(
-          pubSubEvent(undefined, {
-            id: message.id,
-            rawData: message.data.toString('base64'),
-          }),
-          dockerfileChangedHandler,
-          plane.context,
-        );
-      }
-      if (relayed === 0 && messages.length === 0) return;
-    }
-  }
+  const quiet = () => runToQuiet(plane, inbox, handled);
 
   it('Dockerfile-keyed images keep exactly the keys they had before context keys existed', () => {
     const hash = '2c26b46b68ff';
@@ -192,7 +169,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
       key: keyA,
       buildId: plane.cloudBuild.buildIds()[0],
     });
-    await runToQuiet();
+    await quiet();
     assert.deepStrictEqual(builtImages(), [
       'arr-pytorch-base',
       'arr-ml-stack',
@@ -222,7 +199,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
       texts(bumped),
       new RegExp(`⊕ Building arr-pytorch-base:${keyB}`),
     );
-    await runToQuiet();
+    await quiet();
     assert.deepStrictEqual(builtImages(), [
       'arr-pytorch-base',
       'arr-ml-stack',
@@ -249,7 +226,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
       /contextDigest c0c0c0c0000a not used: the catalog keys arr-vertex-launcher on its Dockerfile alone/,
     );
     assert.match(texts(first), /⊕ Building arr-vertex-launcher:333333333333 /);
-    await runToQuiet();
+    await quiet();
     const again = await changed('arr-vertex-launcher', {
       contextDigest: CONTEXT_B,
     });
@@ -274,7 +251,7 @@ describe('context keys and savings (the checked-in catalog)', () => {
     ]);
     for (const run of duplicates)
       assert.strictEqual(run.result?.kind, 'joined');
-    await runToQuiet();
+    await quiet();
     const record = await readBuildRecord(
       await firestore(),
       'arr-vertex-launcher',

@@ -14,6 +14,7 @@ import {
   TestControlPlane,
   testControlPlane,
   seedSetUpRepositories,
+  runToQuiet,
 } from '../support/control-plane';
 import {Inbox, openInbox} from '../support/inbox';
 
@@ -71,32 +72,8 @@ describe('dockerfileChanged and buildFinished', () => {
     return run;
   }
 
-  /**
-   * Relay build notifications and handle the dockerfile-changed messages the runs
-   * published (their ids are in the runs' `spawned`), until nothing is left to do.
-   */
   const handled = new Set<string>();
-  async function runToQuiet(): Promise<void> {
-    for (;;) {
-      const relayed = await plane.relayBuildNotifications();
-      const runs = await runRecords(await firestore()).get();
-      const spawned = runs.docs
-        .flatMap(d => d.data().spawned ?? [])
-        .map(s => s.messageId)
-        .filter(id => !handled.has(id));
-      await inbox.waitFor(spawned);
-      const messages = inbox.take();
-      for (const message of messages) {
-        handled.add(message.id);
-        const event = pubSubEvent(undefined, {
-          id: message.id,
-          rawData: message.data.toString('base64'),
-        });
-        await handleDelivery(event, dockerfileChangedHandler, plane.context);
-      }
-      if (relayed === 0 && messages.length === 0) return;
-    }
-  }
+  const quiet = () => runToQuiet(plane, inbox, handled);
 
   const createBuilds = () => plane.cloudBuild.calls.count('CreateBuild');
   const texts = (run: RunRecord) => run.steps.map(s => s.text);
@@ -141,7 +118,7 @@ describe('dockerfileChanged and buildFinished', () => {
       object: `contexts/arr-pytorch-base/${BASE_HASH}.tar.gz`,
     });
 
-    await runToQuiet();
+    await quiet();
     const entry = await readManifestEntry(
       await firestore(),
       'arr-pytorch-base',
@@ -169,7 +146,7 @@ describe('dockerfileChanged and buildFinished', () => {
 
   it('a cache hit starts no build and makes one Artifact Registry call (GetTag)', async () => {
     await changed('arr-pytorch-base', BASE_HASH);
-    await runToQuiet();
+    await quiet();
     plane.artifactRegistry.calls.clear();
     plane.cloudBuild.calls.clear();
     const run = await changed('arr-pytorch-base', BASE_HASH);
@@ -212,7 +189,7 @@ describe('dockerfileChanged and buildFinished', () => {
     await plane.allBuildsFinished();
     const order = plane.cloudBuild.notifications.map(n => n.attributes.status);
     assert.deepStrictEqual(order, ['QUEUED', 'SUCCESS', 'SUCCESS', 'WORKING']);
-    await runToQuiet();
+    await quiet();
     const entry = await readManifestEntry(
       await firestore(),
       'arr-pytorch-base',
@@ -248,7 +225,7 @@ describe('dockerfileChanged and buildFinished', () => {
   it('after a FAILURE, a new message for the same key starts exactly one retry build', async () => {
     plane.cloudBuild.forceNextTerminalStatus('FAILURE', 'step build exited 1');
     await changed('arr-pytorch-base', BASE_HASH);
-    await runToQuiet();
+    await quiet();
     let record = await readBuildRecord(
       await firestore(),
       'arr-pytorch-base',
@@ -267,7 +244,7 @@ describe('dockerfileChanged and buildFinished', () => {
       changed('arr-pytorch-base', BASE_HASH),
     ]);
     assert.strictEqual(createBuilds(), 2);
-    await runToQuiet();
+    await quiet();
     record = await readBuildRecord(
       await firestore(),
       'arr-pytorch-base',
@@ -281,7 +258,7 @@ describe('dockerfileChanged and buildFinished', () => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       plane.cloudBuild.forceNextTerminalStatus('FAILURE');
       await changed('arr-pytorch-base', BASE_HASH);
-      await runToQuiet();
+      await quiet();
     }
     const refused = await changed('arr-pytorch-base', BASE_HASH);
     assert.strictEqual(refused.status, 'failed');
@@ -318,7 +295,7 @@ describe('dockerfileChanged and buildFinished', () => {
 
   it('rebuilds when the manifest says present but the tag is gone', async () => {
     await changed('arr-pytorch-base', BASE_HASH);
-    await runToQuiet();
+    await quiet();
     plane.artifactRegistry.store.deleteTag(
       {
         projectId: PROJECT,
@@ -336,14 +313,14 @@ describe('dockerfileChanged and buildFinished', () => {
   it('a new base rebuilds ml-stack then trainer on the new digest; vertex-launcher untouched; the same base rebuilds nothing', async () => {
     await changed('arr-pytorch-base', BASE_HASH);
     await changed('arr-vertex-launcher', 'f00000000001');
-    await runToQuiet();
+    await quiet();
     // Dependents before their parent exists: they wait, and the parent's SUCCESS wakes them.
     const waiting = await changed('arr-trainer', '7a1000000001');
     assert.ok(
       texts(waiting).some(t => t.startsWith('⏳ Waiting for arr-ml-stack')),
     );
     await changed('arr-ml-stack', '3100000000001'.slice(0, 12));
-    await runToQuiet();
+    await quiet();
     const base1 = await readManifestEntry(
       await firestore(),
       'arr-pytorch-base',
@@ -361,7 +338,7 @@ describe('dockerfileChanged and buildFinished', () => {
 
     const NEW_BASE = 'ba5e00000002';
     await changed('arr-pytorch-base', NEW_BASE);
-    await runToQuiet();
+    await quiet();
     const requests = plane.cloudBuild.calls
       .requests('CreateBuild')
       .slice(buildsBefore);
@@ -393,7 +370,7 @@ describe('dockerfileChanged and buildFinished', () => {
 
     const total = createBuilds();
     const same = await changed('arr-pytorch-base', NEW_BASE);
-    await runToQuiet();
+    await quiet();
     assert.ok(texts(same).some(t => t.startsWith('✓ Using cached')));
     assert.strictEqual(createBuilds(), total);
   });
@@ -401,9 +378,9 @@ describe('dockerfileChanged and buildFinished', () => {
   it('pushes persistent images only to the persistent repository and ephemeral ones only to the ephemeral', async () => {
     await changed('arr-pytorch-base', BASE_HASH);
     await changed('arr-vertex-launcher', 'f00000000001');
-    await runToQuiet();
+    await quiet();
     await changed('arr-ml-stack', '310000000000');
-    await runToQuiet();
+    await quiet();
     for (const request of plane.cloudBuild.calls.requests('CreateBuild')) {
       const build = request.build as {
         images: string[];
@@ -532,7 +509,7 @@ describe('dockerfileChanged and buildFinished', () => {
         `Building arr-pytorch-base:${BASE_HASH} (build ${ids[0]})`,
       );
 
-      await runToQuiet();
+      await quiet();
       const done = await record();
       assert.strictEqual(done.status, 'SUCCESS');
       assert.strictEqual(done.buildId, ids[0]);
@@ -606,7 +583,7 @@ describe('dockerfileChanged and buildFinished', () => {
       assert.strictEqual((await record()).buildId, ids[0]);
       assert.strictEqual((await record()).status, 'QUEUED');
 
-      await runToQuiet();
+      await quiet();
       assert.strictEqual((await record()).status, 'SUCCESS');
       assert.deepStrictEqual(plane.cloudBuild.buildIds(), ids);
     });
@@ -632,7 +609,7 @@ describe('dockerfileChanged and buildFinished', () => {
         texts(run).join('\n'),
       );
       assert.ok(!texts(run).some(t => t.includes('Adopted')));
-      await runToQuiet();
+      await quiet();
       const entry = await readManifestEntry(
         await firestore(),
         'arr-pytorch-base',

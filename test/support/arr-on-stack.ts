@@ -4,7 +4,7 @@
  * `npm start`, with nothing exported.
  */
 import * as assert from 'assert';
-import {execFile} from 'node:child_process';
+import {runProcess, userShellEnvironment} from './processes';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
@@ -55,39 +55,10 @@ export async function startArrOnStack(projectId: string): Promise<ArrOnStack> {
     },
     statePath,
   );
-  // As a user's shell: nothing exported, only the state file to go by.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ARR_LOCAL_STACK_STATE: statePath,
-    NO_COLOR: '1',
-  };
-  for (const name of [
-    'GOOGLE_CLOUD_PROJECT',
-    'FIRESTORE_EMULATOR_HOST',
-    'PUBSUB_EMULATOR_HOST',
-    'ARTIFACT_REGISTRY_EMULATOR_HOST',
-    'CLOUD_BUILD_EMULATOR_HOST',
-  ]) {
-    delete env[name];
-  }
+  const env = userShellEnvironment(statePath);
 
-  const arr = (...args: string[]) =>
-    new Promise<ArrResult>(done => {
-      execFile(
-        process.execPath,
-        [ARR, ...args],
-        {env, timeout: 90_000},
-        (error, stdout, stderr) => {
-          const code =
-            error === null
-              ? 0
-              : typeof error.code === 'number'
-                ? error.code
-                : -1;
-          done({code, stdout, stderr});
-        },
-      );
-    });
+  const arr = (...args: string[]): Promise<ArrResult> =>
+    runProcess(process.execPath, [ARR, ...args], {env, timeoutMs: 90_000});
   const arrOk = async (...args: string[]) => {
     const result = await arr(...args);
     assert.strictEqual(

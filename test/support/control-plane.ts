@@ -12,6 +12,9 @@ import {artifactRepositoryIncarnation} from '../../local/standins/start-standins
 import {TagBindingsStandIn} from '../../local/standins/tag-bindings-standin';
 import {applyDeployedLifecycleTags} from '../../local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
+import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
+import {runRecords} from '../../shared/runs';
+import type {Inbox} from './inbox';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {LIFECYCLE_LABEL} from '../../shared/artifact-registry';
 import {repositoryResourceName} from '../../shared/repository-id';
@@ -220,4 +223,40 @@ export function pubSubEvent(
       },
     },
   };
+}
+
+/**
+ * Relays build notifications and handles the dockerfile-changed messages the runs
+ * published (their ids are in the runs' `spawned`), until nothing is left to do: a
+ * dependent's build follows its parent's as it would over Pub/Sub. `handled` remembers
+ * which messages were already handled across calls within a test.
+ */
+export async function runToQuiet(
+  plane: TestControlPlane,
+  inbox: Inbox,
+  handled: Set<string>,
+): Promise<void> {
+  const firestore = await plane.context.clients.firestore();
+  for (;;) {
+    const relayed = await plane.relayBuildNotifications();
+    const runs = await runRecords(firestore).get();
+    const spawned = runs.docs
+      .flatMap(d => d.data().spawned ?? [])
+      .map(s => s.messageId)
+      .filter(id => !handled.has(id));
+    await inbox.waitFor(spawned);
+    const messages = inbox.take();
+    for (const message of messages) {
+      handled.add(message.id);
+      await handleDelivery(
+        pubSubEvent(undefined, {
+          id: message.id,
+          rawData: message.data.toString('base64'),
+        }),
+        dockerfileChangedHandler,
+        plane.context,
+      );
+    }
+    if (relayed === 0 && messages.length === 0) return;
+  }
 }

@@ -49,8 +49,7 @@ export async function handleBuildNotification(
   const repository = repositoryForTier(context.config, catalogEntry.tier);
   const label = `${image}:${key}`;
   const path = imagePath(
-    context.config.projectId,
-    context.config.region,
+    context.config,
     repository,
     image,
   );

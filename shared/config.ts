@@ -6,7 +6,7 @@
  */
 import {parseBuildMinuteRates} from './build-rates';
 import {DEFAULT_TOPICS} from './function-specs';
-import {isValidRepositoryId} from './repository-id';
+import {dockerHost, isValidRepositoryId} from './repository-id';
 
 export interface HostPort {
   host: string;
@@ -16,6 +16,11 @@ export interface HostPort {
 export interface Config {
   projectId: string;
   region: string;
+  /**
+   * The Docker host images are pushed to and pulled from: `<region>-docker.pkg.dev`, or the
+   * local stack's loopback registry (REGISTRY_HOST). Every image path is built on it.
+   */
+  registryHost: string;
   persistentRepository: string;
   ephemeralRepository: string;
   cloudBuildsTopic: string;
@@ -76,6 +81,9 @@ export const PROJECT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 export const REGION_PATTERN = /^[a-z]+-[a-z]+[0-9]+$/;
 /** Pub/Sub's rule for topic ids (a `goog` prefix is also refused by the service). */
 export const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/;
+/** A Docker registry host: a DNS name or IPv4 address, with an optional port. */
+export const REGISTRY_HOST_PATTERN =
+  /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/;
 const SERVICE_ACCOUNT_PATTERN =
   /^[a-z0-9-]+@[a-z0-9.-]+\.iam\.gserviceaccount\.com$/;
 
@@ -180,9 +188,18 @@ export function loadConfig(env: Environment = process.env): Config {
     }
   }
 
+  const registryHost = env.REGISTRY_HOST?.trim() || dockerHost(region);
+  requireMatch(
+    'REGISTRY_HOST',
+    registryHost,
+    REGISTRY_HOST_PATTERN,
+    'a registry host such as us-central1-docker.pkg.dev or 127.0.0.1:5000',
+  );
+
   return {
     projectId,
     region,
+    registryHost,
     persistentRepository,
     ephemeralRepository,
     cloudBuildsTopic,

@@ -187,7 +187,7 @@ export async function handleDockerfileChange(
       image: image.parent,
       key: parentEntry.key,
       digest: parentEntry.digest,
-      reference: `${imagePath(context.config.projectId, context.config.region, parentEntry.repository, image.parent)}@${parentEntry.digest}`,
+      reference: `${imagePath(context.config, parentEntry.repository, image.parent)}@${parentEntry.digest}`,
     };
   }
 

@@ -74,8 +74,7 @@ export function imageBuildSubstitutions(
     _IMAGE: request.image.name,
     _CACHE_KEY: request.key,
     _IMAGE_PATH: imagePath(
-      config.projectId,
-      config.region,
+      config,
       request.repository,
       request.image.name,
     ),

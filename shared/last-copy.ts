@@ -101,21 +101,14 @@ export function migrationCommands(
   version: StrandedImage,
   config: Pick<
     Config,
-    'projectId' | 'region' | 'persistentRepository' | 'ephemeralRepository'
+    | 'projectId'
+    | 'registryHost'
+    | 'persistentRepository'
+    | 'ephemeralRepository'
   >,
 ): string[] {
-  const from = imagePath(
-    config.projectId,
-    config.region,
-    config.ephemeralRepository,
-    version.image,
-  );
-  const to = imagePath(
-    config.projectId,
-    config.region,
-    config.persistentRepository,
-    version.image,
-  );
+  const from = imagePath(config, config.ephemeralRepository, version.image);
+  const to = imagePath(config, config.persistentRepository, version.image);
   if (version.keyCovers === 'context') {
     return [
       `SRC=${from}@${version.digest}`,
@@ -151,7 +144,10 @@ export async function reportStranded(
   stranded: readonly StrandedImage[],
   config: Pick<
     Config,
-    'projectId' | 'region' | 'persistentRepository' | 'ephemeralRepository'
+    | 'projectId'
+    | 'registryHost'
+    | 'persistentRepository'
+    | 'ephemeralRepository'
   >,
 ): Promise<void> {
   for (const version of stranded) {

@@ -41,12 +41,14 @@ export function dockerHost(region: string): string {
   return `${region}-docker.pkg.dev`;
 }
 
-/** `us-central1-docker.pkg.dev/P/R/IMAGE` — the image path without tag or digest. */
+/**
+ * `us-central1-docker.pkg.dev/P/R/IMAGE` — the image path without tag or digest, on the
+ * configured registry host (the local stack's is a loopback registry).
+ */
 export function imagePath(
-  projectId: string,
-  region: string,
+  where: {registryHost: string; projectId: string},
   repositoryId: string,
   image: string,
 ): string {
-  return `${dockerHost(region)}/${projectId}/${repositoryId}/${image}`;
+  return `${where.registryHost}/${where.projectId}/${repositoryId}/${image}`;
 }

@@ -77,7 +77,7 @@ describe('the last-copy rule', () => {
   it('the migration commands pull by digest, push :<hash> and :latest, then let dockerfile-changed adopt it', () => {
     const config = {
       projectId: 'p',
-      region: 'us-central1',
+      registryHost: 'us-central1-docker.pkg.dev',
       persistentRepository: PERSISTENT,
       ephemeralRepository: EPHEMERAL,
     };

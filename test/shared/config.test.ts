@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import {describeBuildCost, ratesWith} from '../../shared/build-rates';
 import {ConfigError, loadConfig} from '../../shared/config';
+import {imagePath} from '../../shared/repository-id';
 
 const base = {GOOGLE_CLOUD_PROJECT: 'arr-test-project'};
 
@@ -65,6 +66,28 @@ describe('config', () => {
       configError({...base, BUILD_MINUTE_RATES: 'E2_HIGHCPU_32=cheap'}).message,
       /BUILD_MINUTE_RATES .*MACHINE_TYPE=USD_PER_MINUTE/,
     );
+  });
+
+  it("builds image paths on REGISTRY_HOST, else on the region's Artifact Registry host", () => {
+    assert.strictEqual(
+      loadConfig(base).registryHost,
+      'us-central1-docker.pkg.dev',
+    );
+    assert.strictEqual(
+      loadConfig({...base, REGION: 'europe-west4'}).registryHost,
+      'europe-west4-docker.pkg.dev',
+    );
+    const local = loadConfig({...base, REGISTRY_HOST: '127.0.0.1:41234'});
+    assert.strictEqual(
+      imagePath(local, 'arr-coc-registry', 'arr-trainer'),
+      '127.0.0.1:41234/arr-test-project/arr-coc-registry/arr-trainer',
+    );
+    for (const bad of ['http://127.0.0.1:5000', 'host/path', 'UPPER.example']) {
+      assert.strictEqual(
+        configError({...base, REGISTRY_HOST: bad}).variable,
+        'REGISTRY_HOST',
+      );
+    }
   });
 
   it('reads the stand-in endpoints as host:port', () => {

@@ -1,8 +1,9 @@
 /**
  * A local Cloud Build (google.devtools.cloudbuild.v1.CloudBuild) served over gRPC, for the
- * official `@google-cloud/cloudbuild` client. A build does not run its steps: it waits in QUEUED,
- * then WORKING, then reaches a terminal status; on SUCCESS it pushes `build.images` into the
- * Artifact Registry stand-in. Every status change is published as Cloud Build publishes it.
+ * official `@google-cloud/cloudbuild` client. With a Docker engine a build runs for real
+ * (build-runner.ts: its source, its docker steps, its pushes); without one it is simulated: it
+ * waits in QUEUED, then WORKING, then pushes `build.images` into the Artifact Registry stand-in.
+ * Every status change is published as Cloud Build publishes it.
  */
 import {randomUUID} from 'node:crypto';
 import {grpc} from 'google-gax';
@@ -13,6 +14,17 @@ import {
   type BuildNotificationAttributes,
 } from './build-notifications';
 import {parseBuildFilter} from './build-filter';
+import {
+  type FetchStorageSource,
+  type RunOutcome,
+  runBuild,
+  type StepState,
+} from './build-runner';
+import {
+  applySubstitutions,
+  type SubstitutionScope,
+} from './build-substitutions';
+import {type DockerEngine, removeEngineImages} from './docker-engine';
 import {pushBuildImages} from './build-push';
 import {
   type BuildStatus,
@@ -97,7 +109,21 @@ export interface CloudBuildStandInOptions {
   buildDurations?: Partial<BuildDurations>;
   /** Seed of the generator used by probabilistic faults. */
   faultSeed?: number;
+  /** Runs builds for real on this engine; without it, builds are simulated. */
+  engine?: DockerEngine;
+  /** Where real builds read `source.storageSource` from. */
+  fetchSource?: FetchStorageSource;
+  /** Environment for every real build step (e.g. DOCKER_HOST). */
+  stepEnvironment?: Readonly<Record<string, string>>;
+  /**
+   * The registry real builds push to. A Cloud Build worker is discarded after its build; here
+   * the engine stays, so stop() removes the engine's images of this registry.
+   */
+  registryHost?: string;
 }
+
+/** How many lines of each real build's log are kept (`buildLog`). */
+const KEPT_LOG_LINES = 2000;
 
 /** A notification as the stand-in delivered it (after duplicate/out-of-order faults). */
 export interface DeliveredNotification {
@@ -132,6 +158,11 @@ interface BuildRecord {
   failureInfo?: {type: string; detail: string};
   results?: object;
   timing: Record<string, {startTime: Date; endTime: Date}>;
+  /** Each step's status and timing, as a real build reports them. */
+  steps: readonly StepState[];
+  /** Aborts a real build's running step (reason TIMEOUT or CANCELLED). */
+  abort?: AbortController;
+  log: string[];
   forced?: {status: ForceableBuildStatus; detail?: string};
   operationName: string;
   timers: NodeJS.Timeout[];
@@ -183,6 +214,13 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     this.abandonBuilds();
     await super.stop();
     await this.delivery;
+    const {engine, registryHost, stepEnvironment} = this.options;
+    if (engine && registryHost) {
+      await removeEngineImages(engine, registryHost, {
+        ...process.env,
+        ...stepEnvironment,
+      });
+    }
   }
 
   /** Clears builds, operations, faults, forced statuses, durations, call counts and notification logs. */
@@ -262,6 +300,16 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     );
   }
 
+  /** A real build's log lines (the last few thousand), as its steps printed them. */
+  buildLog(buildId: string): readonly string[] {
+    return this.record(buildId).log;
+  }
+
+  /** Whether builds run on a Docker engine (else they are simulated). */
+  get runsRealBuilds(): boolean {
+    return this.options.engine !== undefined;
+  }
+
   /** Ids of every build, oldest first. */
   buildIds(): string[] {
     return [...this.builds.keys()];
@@ -316,9 +364,13 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
             `build ${record.id} is not running: its status is ${record.status}`,
           );
         }
-        this.finish(record, 'CANCELLED', {
-          statusDetail: 'Build was cancelled.',
-        });
+        if (record.abort && record.status === 'WORKING') {
+          record.abort.abort('CANCELLED');
+        } else {
+          this.finish(record, 'CANCELLED', {
+            statusDetail: 'Build was cancelled.',
+          });
+        }
         return this.toWire(record);
       }),
     };
@@ -330,6 +382,12 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     if (!build) throw invalidArgument('build is required');
     validateBuild(build);
     const id = randomUUID();
+    const substitutions = substitutionScope(build, {
+      PROJECT_ID: projectId,
+      BUILD_ID: id,
+      LOCATION: location ?? 'global',
+    });
+    validateSubstitutions(build, substitutions);
     let markFinished = () => {};
     const finished = new Promise<void>(resolve => (markFinished = resolve));
     const passthrough = {...build};
@@ -344,6 +402,8 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       tags: stringListField(build, 'tags'),
       createTime: new Date(),
       timing: {},
+      steps: [],
+      log: [],
       forced: this.forcedStatuses.shift(),
       operationName: operationName(projectId, location, id),
       timers: [],
@@ -368,10 +428,78 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
         record.status = 'WORKING';
         record.startTime = new Date();
         this.changed(record);
-        this.schedule(record, workingMs, () => this.complete(record));
+        if (this.options.engine && !record.forced) {
+          void this.runReal(record, substitutions, this.options.engine);
+        } else {
+          this.schedule(record, workingMs, () => this.complete(record));
+        }
       });
     }
     return this.operations.get(record.operationName);
+  }
+
+  /** Runs the build's steps on the engine, within its `timeout`, and finishes it with the outcome. */
+  private async runReal(
+    record: BuildRecord,
+    substitutions: SubstitutionScope,
+    engine: DockerEngine,
+  ): Promise<void> {
+    const abort = new AbortController();
+    record.abort = abort;
+    this.schedule(record, timeoutMillis(record.request), () =>
+      abort.abort('TIMEOUT'),
+    );
+    let outcome: RunOutcome;
+    try {
+      outcome = await runBuild({
+        buildId: record.id,
+        request: record.request,
+        substitutions,
+        engine,
+        fetchSource: this.options.fetchSource,
+        stepEnvironment: this.options.stepEnvironment,
+        signal: abort.signal,
+        onStepChange: steps => (record.steps = steps.map(step => ({...step}))),
+        log: line => {
+          record.log.push(line);
+          if (record.log.length > KEPT_LOG_LINES) record.log.shift();
+        },
+      });
+    } catch (error) {
+      outcome = {
+        status: 'FAILURE',
+        statusDetail: `the local Cloud Build could not run the build: ${(error as Error).message}`,
+        failureInfo: {
+          type: 'USER_BUILD_STEP',
+          detail: `the local Cloud Build could not run the build: ${(error as Error).message}`,
+        },
+      };
+    }
+    if (isTerminalBuildStatus(record.status)) return; // abandoned by reset() or stop()
+    const now = new Date();
+    record.timing.BUILD = {startTime: record.startTime ?? now, endTime: now};
+    if (outcome.status !== 'SUCCESS') {
+      this.finish(record, outcome.status, {
+        statusDetail: outcome.statusDetail,
+        failureInfo: 'failureInfo' in outcome ? outcome.failureInfo : undefined,
+      });
+      return;
+    }
+    const [first, last] = [outcome.images[0], outcome.images.at(-1)];
+    if (first && last) {
+      record.timing.PUSH = {startTime: first.startTime, endTime: last.endTime};
+    }
+    record.results = {
+      images: outcome.images.map(image => ({
+        name: image.name,
+        digest: image.digest,
+        pushTiming: {
+          startTime: toWireTimestamp(image.startTime),
+          endTime: toWireTimestamp(image.endTime),
+        },
+      })),
+    };
+    this.finish(record, 'SUCCESS', {});
   }
 
   /** The end of WORKING: the forced status if any, else push the images. */
@@ -515,6 +643,10 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     for (const record of this.builds.values()) {
       for (const timer of record.timers) clearTimeout(timer);
       record.timers = [];
+      if (!isTerminalBuildStatus(record.status)) {
+        record.status = 'CANCELLED';
+        record.abort?.abort('CANCELLED');
+      }
       record.markFinished();
     }
     this.builds.clear();
@@ -531,6 +663,9 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     const regional = record.location !== 'global';
     return {
       ...record.request,
+      ...(record.steps.length > 0
+        ? {steps: stepsToWire(record.request, record.steps)}
+        : {}),
       name: `projects/${record.projectId}/locations/${record.location}/builds/${record.id}`,
       id: record.id,
       projectId: record.projectId,
@@ -663,4 +798,75 @@ function operationErrorCode(status: BuildStatus): grpc.status {
     default:
       return grpc.status.UNKNOWN;
   }
+}
+
+/** The build's steps with the status and timing each has reached. */
+function stepsToWire(
+  request: ProtoObject,
+  states: readonly StepState[],
+): ProtoObject[] {
+  const steps = Array.isArray(request.steps) ? request.steps : [];
+  return steps.map((step, index) => {
+    const state = states[index];
+    if (!state) return step as ProtoObject;
+    return {
+      ...(step as ProtoObject),
+      status: state.status,
+      ...(state.startTime
+        ? {
+            timing: {
+              startTime: toWireTimestamp(state.startTime),
+              ...(state.endTime
+                ? {endTime: toWireTimestamp(state.endTime)}
+                : {}),
+            },
+          }
+        : {}),
+    };
+  });
+}
+
+function substitutionScope(
+  build: ProtoObject,
+  builtIn: Record<string, string>,
+): SubstitutionScope {
+  const options = messageField(build, 'options');
+  return {
+    user: stringMapField(build, 'substitutions'),
+    builtIn,
+    allowLoose:
+      options !== undefined &&
+      stringField(options, 'substitutionOption') === 'ALLOW_LOOSE',
+  };
+}
+
+/** Refuses at CreateBuild what Cloud Build refuses: a reference its substitutions cannot resolve. */
+function validateSubstitutions(
+  build: ProtoObject,
+  scope: SubstitutionScope,
+): void {
+  const steps = Array.isArray(build.steps) ? build.steps : [];
+  const texts = [
+    ...stringListField(build, 'images'),
+    ...steps.flatMap(step =>
+      typeof step === 'object' && step !== null
+        ? [
+            ...stringListField(step as ProtoObject, 'args'),
+            ...stringListField(step as ProtoObject, 'env'),
+            stringField(step as ProtoObject, 'dir'),
+          ]
+        : [],
+    ),
+  ];
+  for (const text of texts) applySubstitutions(text, scope);
+}
+
+/** `Build.timeout` in milliseconds (Cloud Build's default: 10 minutes). */
+function timeoutMillis(request: ProtoObject): number {
+  const timeout = messageField(request, 'timeout');
+  if (!timeout) return DEFAULT_TIMEOUT_MS;
+  const seconds = Number(timeout.seconds ?? 0);
+  const nanos = Number(timeout.nanos ?? 0);
+  const millis = seconds * 1000 + Math.floor(nanos / 1e6);
+  return millis > 0 ? millis : DEFAULT_TIMEOUT_MS;
 }

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "would submit a Vertex AI custom job for: $*"

@@ -26,6 +26,7 @@ import {
 import {
   DEFAULT_BUILD_SECONDS,
   DEFAULT_LOCAL_PROJECT,
+  type BuildMode,
   LocalStack,
   startLocalStack,
 } from './stack';
@@ -84,7 +85,9 @@ Runs the whole control plane on this machine (emulators, stand-ins, the four
 functions, topics and push subscriptions) until Ctrl-C.
 
 Options:
-  --build-seconds N   how long a local build runs (default ${DEFAULT_BUILD_SECONDS}, or ARR_BUILD_SECONDS)
+  --simulated-builds  do not run builds on the Docker engine: each waits, then pushes a
+                      placeholder image (without an engine, builds are simulated anyway)
+  --build-seconds N   how long a simulated build runs (default ${DEFAULT_BUILD_SECONDS}, or ARR_BUILD_SECONDS)
   --project ID        project id the emulators use (default ${DEFAULT_LOCAL_PROJECT})
   --log-level LEVEL   the functions' log lines shown here: debug, info, warn, error
                       (default info, or LOG_LEVEL)
@@ -101,6 +104,8 @@ ${Object.keys(FIXED_VARIABLES).join(' and ')} cannot be changed locally.
 
 export interface StackCliOptions {
   buildSeconds: number;
+  /** `auto` unless --simulated-builds. */
+  builds: BuildMode;
   projectId: string;
   logLevel: string;
   quiet: boolean;
@@ -117,6 +122,7 @@ export class StackUsageError extends Error {}
 
 interface StackFlags {
   buildSeconds?: string;
+  simulatedBuilds?: boolean;
   project?: string;
   logLevel?: string;
   quiet?: boolean;
@@ -136,6 +142,7 @@ function stackCommand(): Command {
       .helpOption(false)
       .allowExcessArguments(false)
       .option('--build-seconds <n>')
+      .option('--simulated-builds')
       .option('--project <id>')
       .option('--log-level <level>')
       .option('-q, --quiet')
@@ -188,6 +195,7 @@ export function parseStackArgs(
   }
   return {
     buildSeconds,
+    builds: values.simulatedBuilds ? 'simulated' : 'auto',
     projectId,
     logLevel,
     quiet: values.quiet === true,
@@ -446,7 +454,11 @@ export function describeStack(
     `  ${pad('Firestore emulator', 28)} ${stack.endpoints.firestore}`,
     `  ${pad('Pub/Sub emulator', 28)} ${stack.endpoints.pubsub}`,
     `  ${pad('Artifact Registry stand-in', 28)} ${stack.endpoints.artifactRegistry}`,
-    `  ${pad('Cloud Build stand-in', 28)} ${stack.endpoints.cloudBuild} (builds take ${stack.buildSeconds} s)`,
+    `  ${pad('Cloud Build stand-in', 28)} ${stack.endpoints.cloudBuild} (${
+      stack.builds.mode === 'real'
+        ? `real builds on Docker Engine ${stack.builds.engine.serverVersion}`
+        : `SIMULATED builds of ${stack.buildSeconds} s`
+    })`,
     `  ${pad('TagBindings stand-in', 28)} ${stack.endpoints.tagBindings} (Resource Manager tags)`,
     '  Functions (functions-framework, push subscriptions from the emulator; restarted if they exit):',
     ...stack.functions.map(
@@ -585,7 +597,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   process.stderr.write(
-    `Starting the local stack (build time ${options.buildSeconds} s)…\n`,
+    `Starting the local stack (${options.builds === 'simulated' ? `simulated builds of ${options.buildSeconds} s` : 'real builds if a Docker engine answers'})…\n`,
   );
   const env = options.fromEnvironment;
   try {
@@ -605,6 +617,7 @@ async function main(argv: readonly string[]): Promise<number> {
         ),
       ),
       buildSeconds: options.buildSeconds,
+      builds: options.builds,
       logLevel: options.logLevel,
       skipMissingFunctions: options.skipMissingFunctions,
       onProgress: line => process.stderr.write(pc.dim(`  ${line}\n`)),

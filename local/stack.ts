@@ -23,6 +23,12 @@ import {
 import {applyDeployedLifecycleTags, lifecycleTagValues} from './lifecycle-tags';
 import {checkEmulatorPrerequisites} from './prerequisites';
 import {
+  DOCKER_INSTALL_HINT,
+  type DockerEngine,
+  probeDockerEngine,
+} from './standins/docker-engine';
+import {ensureExampleRootImage} from './standins/example-root-image';
+import {
   type BuildDurations,
   type BuildNotificationAttributes,
   type BuildNotificationSink,
@@ -54,8 +60,14 @@ export interface LocalStackOptions {
   readonly persistentRepository?: string;
   /** Default `arr-coc-registry`. */
   readonly ephemeralRepository?: string;
-  /** How long a build stays WORKING, in seconds (QUEUED takes a fifth of it, at most 1 s). */
+  /** How long a simulated build stays WORKING, in seconds (QUEUED takes a fifth of it, at most 1 s). */
   readonly buildSeconds?: number;
+  /**
+   * `real`: builds run on the Docker engine (DOCKER_HOST, else the default socket) and the stack
+   * fails to start without one; `auto`: real when an engine answers, else simulated, said loudly;
+   * `simulated` (default): no engine is asked.
+   */
+  readonly builds?: BuildMode;
   /** Compiled source registering the functions; default build/functions/index.js. */
   readonly functionsSource?: string;
   /** LOG_LEVEL of the function processes; default `info`. */
@@ -81,6 +93,13 @@ export interface LocalStackOptions {
   /** A function exited unasked, was started again, or stays down. */
   readonly onFunctionEvent?: (event: FunctionHostEvent) => void;
 }
+
+export type BuildMode = 'real' | 'auto' | 'simulated';
+
+/** How the stack's Cloud Build runs builds, and why. */
+export type StackBuilds =
+  | {readonly mode: 'real'; readonly engine: DockerEngine}
+  | {readonly mode: 'simulated'; readonly reason: string};
 
 export interface ServedFunction {
   readonly topic: string;
@@ -118,6 +137,7 @@ export interface LocalStack {
   readonly functions: readonly ServedFunction[];
   readonly skipped: readonly SkippedFunction[];
   readonly buildSeconds: number;
+  readonly builds: StackBuilds;
   /** The tail of a function's logs (JSON lines), by target. */
   functionOutput(target: string): string;
   /** Stops everything it started; resolves when no process of it is left. Idempotent. */
@@ -171,6 +191,7 @@ export async function startLocalStack(
 
   // Fails at once, listing every missing piece with how to install it.
   const toolchain = await checkEmulatorPrerequisites();
+  const builds = await chooseBuilds(options.builds ?? 'simulated');
 
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async () => {
@@ -211,6 +232,7 @@ export async function startLocalStack(
       projectId,
       buildDurations: durations,
       tagValues: lifecycleTagValues(projectId),
+      engine: builds.mode === 'real' ? builds.engine : undefined,
     });
     cleanups.push(() => standIns.stop());
     applyDeployedLifecycleTags(standIns.tagBindings, projectId);
@@ -218,6 +240,7 @@ export async function startLocalStack(
       `Artifact Registry stand-in on ${standIns.endpoints.artifactRegistry}`,
     );
     progress(`Cloud Build stand-in on ${standIns.endpoints.cloudBuild}`);
+    progress(describeBuilds(builds));
     progress(
       `Resource Manager TagBindings stand-in on ${standIns.endpoints.tagBindings}`,
     );
@@ -308,6 +331,7 @@ export async function startLocalStack(
       functions,
       skipped,
       buildSeconds,
+      builds,
       functionOutput(target: string): string {
         const host = served
           .flatMap(({s}) => s.hosts)
@@ -323,6 +347,34 @@ export async function startLocalStack(
     await stopAll().catch(() => {});
     throw err;
   }
+}
+
+/** Asks the engine when the mode allows it; real builds also need the example root image. */
+async function chooseBuilds(mode: BuildMode): Promise<StackBuilds> {
+  if (mode === 'simulated') {
+    return {mode: 'simulated', reason: 'simulated builds were asked for'};
+  }
+  const probe = await probeDockerEngine();
+  if (!probe.ok) {
+    if (mode === 'real') {
+      throw new Error(
+        `Real builds need a Docker engine, and none answers: ${probe.reason}.\nTo fix: ${DOCKER_INSTALL_HINT}.`,
+      );
+    }
+    return {
+      mode: 'simulated',
+      reason: `no Docker engine answers (${probe.reason}); to build for real, ${DOCKER_INSTALL_HINT}`,
+    };
+  }
+  await ensureExampleRootImage(probe.engine);
+  return {mode: 'real', engine: probe.engine};
+}
+
+/** The banner's line about builds: real ones name the engine, simulated ones say so loudly. */
+export function describeBuilds(builds: StackBuilds): string {
+  return builds.mode === 'real'
+    ? `Builds run for real on Docker Engine ${builds.engine.serverVersion} (${builds.engine.cli})`
+    : `⚠ Builds are SIMULATED: they wait and push a placeholder image (${builds.reason})`;
 }
 
 /**

@@ -12,7 +12,9 @@ import {
   DEFAULT_NOTIFICATION_TOPIC,
   PubSubNotificationSink,
 } from './build-notifications';
+import type {FetchStorageSource} from './build-runner';
 import {type BuildDurations, CloudBuildStandIn} from './cloud-build-standin';
+import type {DockerEngine} from './docker-engine';
 import {parseRepositoryName} from './resource-names';
 import type {ResourceIncarnation} from './tag-binding-store';
 import {TagBindingsStandIn} from './tag-bindings-standin';
@@ -32,6 +34,10 @@ export interface StandInsOptions {
   faultSeed?: number;
   /** Tag values (`P/key/value`) the TagBindings stand-in knows; deploy creates them in a project. */
   tagValues?: readonly string[];
+  /** Cloud Build runs builds for real on this engine; simulated without one. */
+  engine?: DockerEngine;
+  /** Where real builds read their Cloud Storage source from. */
+  fetchSource?: FetchStorageSource;
 }
 
 export interface RunningStandIns {
@@ -71,6 +77,8 @@ export async function startStandIns(
       port: options.cloudBuildPort,
       buildDurations: options.buildDurations,
       faultSeed: options.faultSeed,
+      engine: options.engine,
+      fetchSource: options.fetchSource,
     });
   } catch (error) {
     await artifactRegistry.stop();

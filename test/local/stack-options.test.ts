@@ -15,6 +15,7 @@ import {
   formatFunctionLine,
   parseStackArgs,
   StackUsageError,
+  USAGE,
 } from '../../local/stack-cli';
 import {
   isRecordedGroupRunning,
@@ -55,9 +56,20 @@ describe('local stack: options and state file', () => {
     }
   });
 
+  it('builds for real when an engine answers, unless --simulated-builds', () => {
+    const auto = parseStackArgs([], {});
+    assert.ok(auto !== 'help');
+    assert.strictEqual(auto.builds, 'auto');
+    const simulated = parseStackArgs(['--simulated-builds'], {});
+    assert.ok(simulated !== 'help');
+    assert.strictEqual(simulated.builds, 'simulated');
+    assert.match(USAGE, /--simulated-builds/);
+  });
+
   it('--build-seconds (or ARR_BUILD_SECONDS) sets how long a build runs', () => {
     assert.deepStrictEqual(parseStackArgs([], {}), {
       buildSeconds: 3,
+      builds: 'auto',
       projectId: 'arr-local',
       logLevel: 'info',
       quiet: false,

@@ -6,6 +6,7 @@ import {
   PROJECT,
   REGISTRY_HOST,
   dockerBuild,
+  metadataBuild,
   notificationFeed,
   rejectionCode,
   useStandIns,
@@ -19,22 +20,6 @@ function statusName(status: IBuild['status']): string | undefined {
   return typeof status === 'number' ? Status[status] : (status ?? undefined);
 }
 
-/**
- * The Build in an operation's BuildOperationMetadata. gax decodes it, but types
- * `Operation.metadata` loosely, so narrow it here.
- */
-function metadataBuild(operation: {metadata: unknown}): IBuild {
-  const metadata = operation.metadata;
-  if (
-    typeof metadata === 'object' &&
-    metadata !== null &&
-    'build' in metadata
-  ) {
-    const build: unknown = metadata.build;
-    if (typeof build === 'object' && build !== null) return build;
-  }
-  throw new Error('the operation carries no BuildOperationMetadata');
-}
 const TRAINER = `${REGISTRY_HOST}/arr-coc-registry/arr-trainer`;
 
 describe('Cloud Build stand-in', () => {

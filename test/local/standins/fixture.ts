@@ -4,7 +4,7 @@
  * the harness's emulator for tests that read the build notifications.
  */
 import {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
-import {CloudBuildClient} from '@google-cloud/cloudbuild';
+import {CloudBuildClient, protos} from '@google-cloud/cloudbuild';
 import {type Message, PubSub} from '@google-cloud/pubsub';
 import {TagBindingsClient} from '@google-cloud/resource-manager';
 import {
@@ -165,4 +165,23 @@ export async function rejectionCode(
     throw error;
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/**
+ * The Build in an operation's BuildOperationMetadata. gax decodes it, but types
+ * `Operation.metadata` loosely, so narrow it here.
+ */
+export function metadataBuild(operation: {
+  metadata: unknown;
+}): protos.google.devtools.cloudbuild.v1.IBuild {
+  const metadata = operation.metadata;
+  if (
+    typeof metadata === 'object' &&
+    metadata !== null &&
+    'build' in metadata
+  ) {
+    const build: unknown = metadata.build;
+    if (typeof build === 'object' && build !== null) return build;
+  }
+  throw new Error('the operation carries no BuildOperationMetadata');
 }

@@ -488,6 +488,7 @@ async function createBuild(
       source: start.request.source,
       parentImage: start.parent?.reference,
       attempt,
+      force: start.request.force === true,
     });
   } catch (error) {
     if (error instanceof OutcomeUnknownError) {

@@ -45,6 +45,8 @@ export interface ImageBuildRequest {
   /** `<path>@sha256:…` of the parent, pinned by digest; never `:latest`. */
   parentImage?: string;
   attempt: number;
+  /** A deliberate rebuild: no layer cache at all (`--no-cache`). */
+  force?: boolean;
 }
 
 export interface StartedBuild {
@@ -70,17 +72,25 @@ export function imageBuildSubstitutions(
       `${request.image.name} builds FROM ${request.image.parent}, but no parent digest was given`,
     );
   }
+  const path = imagePath(config, request.repository, request.image.name);
   return {
     _IMAGE: request.image.name,
     _CACHE_KEY: request.key,
-    _IMAGE_PATH: imagePath(
-      config,
-      request.repository,
-      request.image.name,
-    ),
+    _IMAGE_PATH: path,
     _PARENT_IMAGE: request.parentImage ?? 'scratch',
     _DOCKERFILE: 'Dockerfile',
+    _CACHE_FROM: layerCacheSource(path),
+    _NO_CACHE: request.force ? 'true' : 'false',
   };
+}
+
+/**
+ * Where a build imports its layer cache from (docs/ARCHITECTURE.md, "Layer cache"): the image's
+ * own `:latest`, built with BuildKit's inline cache. Absent (a first build, or an ephemeral
+ * image after a teardown), the build runs cold and its layer report says so.
+ */
+export function layerCacheSource(path: string): string {
+  return `${path}:latest`;
 }
 
 function substitute(text: string, values: Record<string, string>): string {

@@ -6,7 +6,7 @@
  * machine has no registry to pull builder images from.
  */
 import {spawn} from 'node:child_process';
-import {mkdir, mkdtemp, rm, symlink} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import {
@@ -50,7 +50,7 @@ export interface PushedImage {
 }
 
 export type RunOutcome =
-  | {status: 'SUCCESS'; images: PushedImage[]}
+  | {status: 'SUCCESS'; images: PushedImage[]; stepOutputs: Buffer[]}
   | {
       status: 'FAILURE';
       statusDetail: string;
@@ -77,6 +77,9 @@ export interface RunBuildOptions {
   /** Every line the steps print, prefixed as Cloud Build's log prefixes it. */
   log(line: string): void;
 }
+
+/** Cloud Build keeps the first 50 KB a step writes to $BUILDER_OUTPUT/output. */
+export const STEP_OUTPUT_LIMIT = 50 * 1024;
 
 /** How many lines of a failed step's output go into `failureInfo.detail`. */
 const FAILURE_LOG_LINES = 20;
@@ -108,12 +111,14 @@ async function runIn(
     Array.isArray(options.request.steps) ? options.request.steps : []
   ).filter(isProtoObject);
   const states: StepState[] = steps.map(() => ({status: 'QUEUED'}));
+  const outputs = join(root, 'outputs');
   const env = {
     PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`,
     HOME: join(root, 'home'),
-    BUILDER_OUTPUT: join(root, 'outputs'),
+    BUILDER_OUTPUT: outputs,
     ...options.stepEnvironment,
   };
+  const stepOutputs: Buffer[] = [];
 
   const fetched = await fetchSourceInto(workspace, options);
   if (fetched) return fetched;
@@ -128,6 +133,8 @@ async function runIn(
       return stepFailure(label, command.refusal, []);
     }
     setStep(states, index, 'WORKING', options);
+    await rm(outputs, {recursive: true, force: true});
+    await mkdir(outputs);
     const result = await runProcess(command.file, command.args, {
       cwd: join(
         workspace,
@@ -154,9 +161,13 @@ async function runIn(
         result.tail,
       );
     }
+    stepOutputs[index] = await readFile(join(outputs, 'output')).then(
+      output => output.subarray(0, STEP_OUTPUT_LIMIT),
+      () => Buffer.alloc(0),
+    );
     setStep(states, index, 'SUCCESS', options);
   }
-  return pushImages(workspace, env, options);
+  return pushImages(workspace, env, stepOutputs, options);
 }
 
 async function fetchSourceInto(
@@ -295,6 +306,7 @@ function stoppedOutcome(signal: AbortSignal): RunOutcome | undefined {
 async function pushImages(
   workspace: string,
   env: Record<string, string>,
+  stepOutputs: Buffer[],
   options: RunBuildOptions,
 ): Promise<RunOutcome> {
   const pushed: PushedImage[] = [];
@@ -322,7 +334,7 @@ async function pushImages(
     }
     pushed.push({name, digest, startTime, endTime: new Date()});
   }
-  return {status: 'SUCCESS', images: pushed};
+  return {status: 'SUCCESS', images: pushed, stepOutputs};
 }
 
 interface ProcessResult {

@@ -498,6 +498,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
           endTime: toWireTimestamp(image.endTime),
         },
       })),
+      buildStepOutputs: outcome.stepOutputs,
     };
     this.finish(record, 'SUCCESS', {});
   }

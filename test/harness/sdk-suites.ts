@@ -24,6 +24,7 @@ export const EMULATOR_SUITES: readonly string[] = [
 /** Suites that run the real gcloud (and java), but no emulator. */
 export const GCLOUD_SUITES: readonly string[] = [
   'deploy/gcloud-parse',
+  'deploy/build-config-loader',
   'local/prerequisites',
 ];
 

@@ -48,11 +48,7 @@ export async function handleBuildNotification(
   const catalogEntry = catalogImage(context, image);
   const repository = repositoryForTier(context.config, catalogEntry.tier);
   const label = `${image}:${key}`;
-  const path = imagePath(
-    context.config,
-    repository,
-    image,
-  );
+  const path = imagePath(context.config, repository, image);
   const digest = build.results?.images?.find(
     i => i.name === `${path}:${key}`,
   )?.digest;

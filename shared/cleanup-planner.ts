@@ -63,6 +63,9 @@ export interface CleanupPlan {
 
 const KEY_TAG = /^[0-9a-f]{12}$/;
 
+/** Why :latest is kept: it is the layer cache the next build of the image imports. */
+export const LAYER_CACHE_REASON = ":latest (the next build's layer cache)";
+
 export function planCleanup(
   inputs: CleanupInputs,
   policy: CleanupPolicy = DEFAULT_CLEANUP_POLICY,
@@ -89,7 +92,8 @@ export function planCleanup(
   for (const version of newestFirst) {
     const reasons: string[] = [];
     if (version.tags.includes(inputs.currentKey)) reasons.push('current key');
-    if (version.tags.includes('latest')) reasons.push(':latest');
+    // The next build of this image imports its layer cache from :latest (image-build.ts).
+    if (version.tags.includes('latest')) reasons.push(LAYER_CACHE_REASON);
     const previous = previousKeyVersions.indexOf(version.digest);
     if (previous >= 0)
       reasons.push(`previous key ${previous + 1} of ${policy.keepPrevious}`);

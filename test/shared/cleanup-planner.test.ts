@@ -171,7 +171,10 @@ describe('cleanup planner', () => {
     const reasons = Object.fromEntries(
       plan.kept.map(k => [Number(k.digest.slice(-2)), k.reasons]),
     );
-    assert.deepStrictEqual(reasons[4], ['current key', ':latest']);
+    assert.deepStrictEqual(reasons[4], [
+      'current key',
+      ":latest (the next build's layer cache)",
+    ]);
     assert.deepStrictEqual(reasons[3], ['previous key 1 of 2']);
     assert.deepStrictEqual(reasons[2], ['previous key 2 of 2']);
   });

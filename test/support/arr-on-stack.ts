@@ -9,7 +9,11 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {StatusView} from '../../cli/views';
-import {LocalStack, startLocalStack} from '../../local/stack';
+import {
+  type BuildMode,
+  LocalStack,
+  startLocalStack,
+} from '../../local/stack';
 import {writeStackState} from '../../cli/stack-state';
 
 const ARR = resolve(__dirname, '../../cli/arr.js');
@@ -34,9 +38,13 @@ export interface ArrOnStack {
   stop(): Promise<void>;
 }
 
-export async function startArrOnStack(projectId: string): Promise<ArrOnStack> {
+export async function startArrOnStack(
+  projectId: string,
+  options: {builds?: BuildMode} = {},
+): Promise<ArrOnStack> {
   const stack = await startLocalStack({
     projectId,
+    builds: options.builds,
     buildSeconds: 0.3,
     logLevel: 'warn',
     emulatorTimeoutMs: 90_000,

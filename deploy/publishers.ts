@@ -14,8 +14,9 @@ import {CUSTOM_ROLES, customRoleName, identities} from './iam';
 /**
  * Predefined roles holding `pubsub.topics.publish` or `cloudscheduler.jobs.create`, from
  * Google's role reference (https://cloud.google.com/iam/docs/roles-permissions/pubsub,
- * …/cloudscheduler, …/cloudbuild): a Cloud Scheduler job may publish to any topic in its
- * project, and the legacy Cloud Build service account's role holds publish.
+ * …/cloudscheduler, …/cloudbuild). A job "can publish to any Pub/Sub topics within the
+ * project" (https://cloud.google.com/scheduler/docs/access-control), and the legacy Cloud
+ * Build service account's role holds publish.
  */
 export const PUBLISH_ROLES: Readonly<Record<string, string>> = {
   'roles/owner': 'Owner: publishes, and can grant itself anything',

@@ -18,6 +18,33 @@ const REPOSITORY = 'arr-coc-registry';
 const repo = `projects/${PROJECT}/locations/us-central1/repositories/${REPOSITORY}`;
 const key = (n: number) => n.toString(16).padStart(12, '0');
 
+/** `arr cleanup <image>` against the plane, as a user runs it: what it printed (it must exit 0). */
+async function arrCleanup(
+  plane: TestControlPlane,
+  image: string,
+  json: boolean,
+): Promise<string> {
+  const connection = connect({
+    env: plane.env,
+    source: 'environment',
+    description: 'test',
+  });
+  let out = '';
+  const io = {
+    out: {write: (s: string) => ((out += s), true)},
+    err: {write: () => true},
+  } as unknown as Output;
+  try {
+    assert.strictEqual(
+      await cleanup(connection, imageCatalog(), image, {json}, io),
+      0,
+    );
+  } finally {
+    await connection.close();
+  }
+  return out;
+}
+
 describe('cleanup applied to the registry', () => {
   let plane: TestControlPlane;
   beforeEach(async () => {
@@ -102,30 +129,7 @@ describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
         key: key(8),
       });
 
-    const connection = connect({
-      env: plane.env,
-      source: 'environment',
-      description: 'test',
-    });
-    let out = '';
-    const io = {
-      out: {write: (s: string) => ((out += s), true)},
-      err: {write: () => true},
-    } as unknown as Output;
-    try {
-      assert.strictEqual(
-        await cleanup(
-          connection,
-          imageCatalog(),
-          'arr-trainer',
-          {json: true},
-          io,
-        ),
-        0,
-      );
-    } finally {
-      await connection.close();
-    }
+    const out = await arrCleanup(plane, 'arr-trainer', true);
     const preview = JSON.parse(out) as CleanupPlanView;
     assert.strictEqual(preview.currentKey, key(8));
     assert.deepStrictEqual(
@@ -169,16 +173,8 @@ describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
       );
     }
   });
-});
 
-describe('arr cleanup in the persistent repository', () => {
-  let plane: TestControlPlane;
-  beforeEach(async () => {
-    plane = await testControlPlane();
-  });
-  afterEach(() => plane.close());
-
-  it("says the repository's cleanup policy removes old versions there, with its numbers, and plans no deletion", async () => {
+  it("arr cleanup of a persistent-tier image says the repository's cleanup policy removes old versions there, with its numbers, and plans no deletion", async () => {
     const persistent = 'arr-coc-registry-persistent';
     const persistentRepo = `projects/${PROJECT}/locations/us-central1/repositories/${persistent}`;
     plane.artifactRegistry.seedRepository(persistentRepo, {
@@ -204,48 +200,23 @@ describe('arr cleanup in the persistent repository', () => {
         present: true,
         key: key(8),
       });
-    const connection = connect({
-      env: plane.env,
-      source: 'environment',
-      description: 'test',
-    });
-    const read = async (json: boolean) => {
-      let out = '';
-      const io = {
-        out: {write: (s: string) => ((out += s), true)},
-        err: {write: () => true},
-      } as unknown as Output;
-      assert.strictEqual(
-        await cleanup(
-          connection,
-          imageCatalog(),
-          'arr-pytorch-base',
-          {json},
-          io,
-        ),
-        0,
-      );
-      return out;
-    };
-    try {
-      const terms = persistentCleanupTerms();
-      const text = await read(false);
-      assert.match(
-        text,
-        /arr-pytorch-base lives in arr-coc-registry-persistent, where this control plane deletes nothing/,
-      );
-      assert.ok(
-        text.includes(`the ${terms.keepMostRecent} most recent versions`),
-      );
-      assert.ok(text.includes(`older than ${terms.deleteOlderThanDays} days`));
-      assert.ok(text.includes('tagged latest*'));
-      const view = JSON.parse(await read(true)) as CleanupPlanView;
-      assert.strictEqual(view.deletedBy, 'cleanup policy');
-      assert.deepStrictEqual(view.deletions, []);
-      assert.deepStrictEqual(view.deferred, []);
-    } finally {
-      await connection.close();
-    }
+    const terms = persistentCleanupTerms();
+    const text = await arrCleanup(plane, 'arr-pytorch-base', false);
+    assert.match(
+      text,
+      /arr-pytorch-base lives in arr-coc-registry-persistent, where this control plane deletes nothing/,
+    );
+    assert.ok(
+      text.includes(`the ${terms.keepMostRecent} most recent versions`),
+    );
+    assert.ok(text.includes(`older than ${terms.deleteOlderThanDays} days`));
+    assert.ok(text.includes('tagged latest*'));
+    const view = JSON.parse(
+      await arrCleanup(plane, 'arr-pytorch-base', true),
+    ) as CleanupPlanView;
+    assert.strictEqual(view.deletedBy, 'cleanup policy');
+    assert.deepStrictEqual(view.deletions, []);
+    assert.deepStrictEqual(view.deferred, []);
     assert.strictEqual(plane.artifactRegistry.calls.count('DeleteVersion'), 0);
     assert.strictEqual(plane.artifactRegistry.calls.count('ListVersions'), 0);
   });

@@ -10,7 +10,7 @@ import {TROUBLESHOOT_PAGE, deriveClaims} from './verify';
 export function verifyRoles(): string {
   return (
     'Security Reviewer (roles/iam.securityReviewer) and Tag Viewer (roles/resourcemanager.tagViewer) on the project, ' +
-    `or, inside an organisation, Security Reviewer on the organisation (a project Owner cannot read folder and organisation policies; ${TROUBLESHOOT_PAGE})`
+    `or, inside an organisation, Security Reviewer on the organisation and Tag Viewer (a project Owner cannot read folder and organisation policies; ${TROUBLESHOOT_PAGE})`
   );
 }
 
@@ -18,7 +18,7 @@ export function verifyRoles(): string {
 export function firstSetupLines(o: DeployOptions): string[] {
   const again = `npm run deploy -- --project ${o.project} --region ${o.region}`;
   return [
-    `Publish the first setup (it creates ${o.persistentRepository} and ${o.ephemeralRepository}), then run this deploy again:`,
+    `publish the first setup (it creates ${o.persistentRepository} and ${o.ephemeralRepository}), then run this deploy again:`,
     `  GOOGLE_CLOUD_PROJECT=${o.project} REGION=${o.region} arr setup`,
     `  ${again}`,
     `  The second run binds arr-lifecycle=persistent on ${o.persistentRepository} itself and sets its cleanup policy (${o.persistentCleanup === 'dry-run' ? 'dry run' : 'enforced'}); the first run skips both because the repository does not exist yet.`,
@@ -27,7 +27,7 @@ export function firstSetupLines(o: DeployOptions): string[] {
 
 export function afterTheLastStep(o: DeployOptions): string {
   const claims = deriveClaims(o).length;
-  const lines = ['After the last step, a real deploy goes on:'];
+  const lines = ['', 'After the last step, a real deploy goes on:'];
   if (o.verify === 'skip') {
     lines.push(
       `  - nothing else (--no-verify): run npm run deploy -- --project ${o.project} --verify later.`,
@@ -46,6 +46,10 @@ export function afterTheLastStep(o: DeployOptions): string {
       );
     }
   }
-  lines.push(...firstSetupLines(o).map(l => `  ${l}`));
+  const [first, ...rest] = firstSetupLines(o);
+  lines.push(
+    `  ${o.verify === 'skip' ? '-' : o.smoke ? '3.' : '2.'} Once, after the first deploy: ${first}`,
+    ...rest.map(l => `    ${l}`),
+  );
   return lines.join('\n');
 }

@@ -19,7 +19,7 @@ export function firstSetupLines(o: DeployOptions): string[] {
   const again = `npm run deploy -- --project ${o.project} --region ${o.region}`;
   return [
     `publish the first setup (it creates ${o.persistentRepository} and ${o.ephemeralRepository}), then run this deploy again:`,
-    `  GOOGLE_CLOUD_PROJECT=${o.project} REGION=${o.region} arr setup`,
+    `  GOOGLE_CLOUD_PROJECT=${o.project} REGION=${o.region} npx arr setup`,
     `  ${again}`,
     `  The second run binds arr-lifecycle=persistent on ${o.persistentRepository} itself and sets its cleanup policy (${o.persistentCleanup === 'dry-run' ? 'dry run' : 'enforced'}); the first run skips both because the repository does not exist yet.`,
   ];

@@ -134,7 +134,7 @@ describe('deploy CLI against a fake gcloud', function () {
     assert.match(end, /roles\/pubsub\.publisher/);
     assert.match(
       end,
-      /3\. Once, after the first deploy: publish the first setup .*\n {6}GOOGLE_CLOUD_PROJECT=arr-sample-project REGION=europe-west4 arr setup\n {6}npm run deploy -- --project arr-sample-project --region europe-west4\n/,
+      /3\. Once, after the first deploy: publish the first setup .*\n {6}GOOGLE_CLOUD_PROJECT=arr-sample-project REGION=europe-west4 npx arr setup\n {6}npm run deploy -- --project arr-sample-project --region europe-west4\n/,
     );
     assert.match(end, /sets its cleanup policy \(dry run\)/);
     const skipped = await runCli(fake, [

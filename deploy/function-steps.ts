@@ -8,6 +8,7 @@ import {grantStep} from './grant-commands';
 import {grantsForFunction, identities} from './iam';
 import type {DeployOptions} from './options';
 import type {PlanInputs} from './plan';
+import {functionImagesRepositoryName} from './repository-steps';
 import {
   EnsureStep,
   FINGERPRINT_KEY,
@@ -46,7 +47,8 @@ export function functionDeployStep(
   inputs: PlanInputs,
   runtime: string,
 ): EnsureStep {
-  const account = identities(o).functions[spec.name];
+  const id = identities(o);
+  const account = id.functions[spec.name];
   const env = Object.entries(functionEnvironment(o))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
@@ -64,6 +66,10 @@ export function functionDeployStep(
     '--retry',
     `--service-account=${account}`,
     `--trigger-service-account=${account}`,
+    // Its own least-privilege build identity: a new project's default one may have no
+    // rights, and --quiet hides gcloud's prompt about it (deploy/README-deploy.md).
+    `--build-service-account=projects/${o.project}/serviceAccounts/${id.functionBuilder}`,
+    `--docker-repository=${functionImagesRepositoryName(o)}`,
     `--max-instances=${spec.maxInstances}`,
     '--memory=512Mi',
     '--timeout=540s',

@@ -92,6 +92,13 @@ const GRANT_TARGETS: {[K in IamResource['kind']]: TargetOf<K>} = {
     target: r.email,
     inProject: true,
   }),
+  repository: (r, o) => ({
+    what: `repository ${r.id}`,
+    group: ['artifacts', 'repositories'],
+    target: r.id,
+    location: [`--location=${o.region}`],
+    inProject: true,
+  }),
   // A function's policy is its Cloud Run service's; gcloud adds to it with a command of its own.
   function: (r, o, grant) => {
     if (grant.role !== 'roles/run.invoker') {

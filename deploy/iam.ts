@@ -10,11 +10,19 @@ import {
   FunctionName,
   functionSpec,
 } from '../shared/function-specs';
-import {DeployOptions} from './options';
+import type {DeployOptions} from './options';
 
 /** Service account ids deploy creates besides the four functions' own. */
 export const BUILDER_SERVICE_ACCOUNT_ID = 'arr-image-builder';
 export const TRIGGER_SERVICE_ACCOUNT_ID = 'arr-dockerfile-trigger';
+/** Cloud Build builds the four functions' source as this account (--build-service-account). */
+export const FUNCTION_BUILDER_SERVICE_ACCOUNT_ID = 'arr-function-builder';
+/**
+ * Where the functions' builds push their images (--docker-repository): a repository of
+ * their own, so the function builder may push there and nowhere else. Deploy creates it;
+ * like every repository it inherits arr-lifecycle=persistent, so teardown cannot delete it.
+ */
+export const FUNCTION_IMAGES_REPOSITORY = 'arr-function-images';
 
 /** Set at run time by a lookup step. */
 export const PROJECT_NUMBER = '${PROJECT_NUMBER}';
@@ -25,6 +33,8 @@ export interface Identities {
   builder: string;
   /** The Dockerfile trigger's build runs as this account. */
   trigger: string;
+  /** Cloud Build builds the functions' source as this account. */
+  functionBuilder: string;
   pubsubAgent: string;
   schedulerAgent: string;
 }
@@ -52,6 +62,7 @@ export function identities(o: DeployOptions): Identities {
         ? o.buildServiceAccount
         : email(BUILDER_SERVICE_ACCOUNT_ID),
     trigger: email(TRIGGER_SERVICE_ACCOUNT_ID),
+    functionBuilder: email(FUNCTION_BUILDER_SERVICE_ACCOUNT_ID),
     pubsubAgent: `service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`,
     schedulerAgent: `service-${PROJECT_NUMBER}@gcp-sa-cloudscheduler.iam.gserviceaccount.com`,
   };
@@ -82,6 +93,12 @@ export function serviceAccountsToCreate(
     description:
       'Runs cloudbuild/dockerfile-changed.yaml: upload build contexts and publish dockerfile-changed',
   });
+  accounts.push({
+    id: FUNCTION_BUILDER_SERVICE_ACCOUNT_ID,
+    email: serviceAccountEmail(o.project, FUNCTION_BUILDER_SERVICE_ACCOUNT_ID),
+    displayName: 'arr function builds',
+    description: `Cloud Build builds the four functions' source as this account: push to ${FUNCTION_IMAGES_REPOSITORY} only`,
+  });
   return accounts;
 }
 
@@ -93,6 +110,7 @@ export interface CustomRole {
 }
 
 export const SETUP_ROLE_ID = 'arrRepositorySetup';
+export const LABEL_ROLE_ID = 'arrEphemeralRepositoryLabeller';
 export const CLEANUP_ROLE_ID = 'arrImageCleanup';
 export const TEARDOWN_ROLE_ID = 'arrEphemeralRepositoryDeleter';
 
@@ -101,7 +119,7 @@ export const CUSTOM_ROLES: readonly CustomRole[] = [
     id: SETUP_ROLE_ID,
     title: 'arr repository setup',
     description:
-      'Create and read Artifact Registry repositories, set their labels and bind tags on them; no delete',
+      'Create and read Artifact Registry repositories (labels are set at create) and bind tags on them; no update, no delete',
     permissions: [
       'artifactregistry.repositories.create',
       // The repository side of a tag binding; the value side is Tag User on the
@@ -109,14 +127,22 @@ export const CUSTOM_ROLES: readonly CustomRole[] = [
       'artifactregistry.repositories.createTagBinding',
       'artifactregistry.repositories.get',
       'artifactregistry.repositories.list',
-      'artifactregistry.repositories.update',
     ],
+  },
+  {
+    // Apart from setup's role: update also sets cleanup policies, so it is bound only on
+    // repositories tagged ephemeral. Setup adds a missing label only there, after the tag.
+    id: LABEL_ROLE_ID,
+    title: 'arr ephemeral repository labeller',
+    description:
+      'Update repositories (labels); bound only with a condition on the arr-lifecycle=ephemeral tag',
+    permissions: ['artifactregistry.repositories.update'],
   },
   {
     id: CLEANUP_ROLE_ID,
     title: 'arr image cleanup',
     description:
-      'Delete image versions and tags after a build; never repositories',
+      'Delete image versions and tags after a build; bound only with a condition on the arr-lifecycle=ephemeral tag',
     permissions: [
       'artifactregistry.tags.delete',
       'artifactregistry.versions.delete',
@@ -152,10 +178,26 @@ export interface IamCondition {
  * directly and by inheritance from the project.
  */
 export function teardownCondition(o: DeployOptions): IamCondition {
+  return ephemeralOnly(
+    o,
+    `Delete only repositories tagged arr-lifecycle=ephemeral (${o.ephemeralRepository}) and never ${o.persistentRepository}`,
+  );
+}
+
+/**
+ * The same tag condition on every right that could remove the base image: deleting
+ * versions and tags (cleanup) and updating a repository (which can set cleanup policies).
+ * The persistent repository's old versions are removed by its own cleanup policy instead
+ * (deploy/cleanup-policy-step.ts).
+ */
+export function ephemeralOnly(
+  o: DeployOptions,
+  description: string,
+): IamCondition {
   return {
     title: 'only-arr-lifecycle-ephemeral',
     expression: `resource.matchTag('${lifecycleTagKey(o.project)}', 'ephemeral')`,
-    description: `Delete only repositories tagged arr-lifecycle=ephemeral (${o.ephemeralRepository}) and never ${o.persistentRepository}`,
+    description,
   };
 }
 
@@ -167,6 +209,8 @@ export type IamResource =
   | {kind: 'subscription'; subscription: string}
   | {kind: 'bucket'; bucket: string}
   | {kind: 'serviceAccount'; email: string}
+  /** An Artifact Registry repository in the deploy region, by id. */
+  | {kind: 'repository'; id: string}
   | {kind: 'function'; name: FunctionName};
 
 export interface IamGrant {
@@ -199,7 +243,17 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       resource: project,
       member: sa(fn['setup-requested']),
       role: customRoleName(o.project, SETUP_ROLE_ID),
-      why: 'setup-requested: create/get repositories and set labels',
+      why: 'setup-requested: create/get repositories (labelled at create)',
+    },
+    {
+      resource: project,
+      member: sa(fn['setup-requested']),
+      role: customRoleName(o.project, LABEL_ROLE_ID),
+      condition: ephemeralOnly(
+        o,
+        `Update (label) only repositories tagged arr-lifecycle=ephemeral, never ${o.persistentRepository}`,
+      ),
+      why: 'setup-requested: add a missing label to repositories tagged arr-lifecycle=ephemeral only',
     },
     {
       resource: {
@@ -232,7 +286,11 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       resource: project,
       member: sa(fn['build-finished']),
       role: customRoleName(o.project, CLEANUP_ROLE_ID),
-      why: 'build-finished: delete versions and tags (cleanup), not repositories',
+      condition: ephemeralOnly(
+        o,
+        `Delete versions and tags only in repositories tagged arr-lifecycle=ephemeral, never in ${o.persistentRepository}`,
+      ),
+      why: 'build-finished: delete versions and tags (cleanup) in repositories tagged arr-lifecycle=ephemeral only',
     },
     {
       resource: project,
@@ -244,7 +302,9 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       resource: project,
       member: sa(fn['build-finished']),
       role: 'roles/cloudbuild.builds.viewer',
-      why: 'build-finished: read the finished build',
+      // cloudbuild.builds.get: build-finished reads the build from Cloud Build (GetBuild)
+      // rather than believe a notification's body.
+      why: 'build-finished: read the finished build (GetBuild)',
     },
     {
       resource: project,
@@ -279,6 +339,28 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       member: sa(id.trigger),
       role: 'roles/logging.logWriter',
       why: 'Dockerfile trigger: write build logs',
+    },
+    // The functions' source builds: what "Custom Service Account for Cloud Build" (Cloud
+    // Run functions) lists, each as narrow as the resource allows (deploy/README-deploy.md).
+    {
+      resource: project,
+      member: sa(id.functionBuilder),
+      role: 'roles/logging.logWriter',
+      why: 'function builds: write build logs',
+    },
+    {
+      resource: {kind: 'repository', id: FUNCTION_IMAGES_REPOSITORY},
+      member: sa(id.functionBuilder),
+      role: 'roles/artifactregistry.writer',
+      why: `function builds: push the functions' images to ${FUNCTION_IMAGES_REPOSITORY} (this repository only)`,
+    },
+    {
+      // The source bucket (gcf-v2-sources-<number>-<region>) is made by the first function
+      // deploy itself, so no grant on it can come first: read-only, on the project.
+      resource: project,
+      member: sa(id.functionBuilder),
+      role: 'roles/storage.objectViewer',
+      why: "function builds: read the functions' uploaded source",
     },
     {
       // On the image builder only, never on the project: the function can start builds

@@ -13,6 +13,7 @@
  */
 import type {Command} from './command';
 import {PROJECT_NUMBER} from './iam';
+import {repositoryDescribeCommand} from './repository-steps';
 import {DeployOptions} from './options';
 import {
   EnsureStep,
@@ -210,16 +211,7 @@ function persistentRepositoryBindingStep(o: DeployOptions): EnsureStep {
     kind: 'ensure',
     title: `Tag ${LIFECYCLE_TAG_KEY}=persistent on repository ${id} itself (then nothing can bind ephemeral on it)`,
     onlyIf: {
-      probe: [
-        'gcloud',
-        'artifacts',
-        'repositories',
-        'describe',
-        id,
-        `--location=${o.region}`,
-        `--project=${o.project}`,
-        '--format=json',
-      ],
+      probe: repositoryDescribeCommand(o, id),
       what: `repository ${id} (setup creates it; run deploy again after the first setup)`,
     },
     probe: list,

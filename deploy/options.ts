@@ -16,6 +16,7 @@ import {
 } from '../shared/config';
 import {DEFAULT_TOPICS, type Topics} from '../shared/function-specs';
 import {REPOSITORY_ID_PATTERN} from '../shared/repository-id';
+import {FUNCTION_IMAGES_REPOSITORY} from './iam';
 
 const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 const EMAIL_PATTERN = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
@@ -55,6 +56,8 @@ export interface DeployOptions extends Topics {
   triggerBranch: string;
   /** Email of an existing service account for image builds; empty: deploy creates `arr-image-builder`. */
   buildServiceAccount: string;
+  /** The persistent repository's cleanup policy: Artifact Registry's dry run, or deleting. */
+  persistentCleanup: 'dry-run' | 'enforce';
   firestoreLocation: string;
 }
 
@@ -95,6 +98,7 @@ export const VALUE_FLAGS = [
   'trigger-repository',
   'trigger-branch',
   'build-service-account',
+  'persistent-cleanup',
   'firestore-location',
 ] as const;
 export type ValueFlag = (typeof VALUE_FLAGS)[number];
@@ -124,6 +128,8 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --trigger-repository RESOURCE  or a GitHub repository on a 2nd-gen connection, projects/../repositories/..
   --trigger-branch BRANCH        branch the trigger watches (default ${DEFAULTS.triggerBranch})
   --build-service-account EMAIL  existing service account for image builds (default: deploy creates arr-image-builder)
+  --persistent-cleanup MODE      the persistent repository's cleanup policy: dry-run (default: deletes
+                                 nothing, logs what it would) or enforce (deletes old versions)
   --firestore-location LOC       location of a new Firestore database (default: the region)
 `;
 
@@ -302,10 +308,21 @@ function resolveOptions(
     trigger,
     triggerBranch: get('trigger-branch') ?? DEFAULTS.triggerBranch,
     buildServiceAccount: get('build-service-account') ?? '',
+    persistentCleanup: parsePersistentCleanup(get('persistent-cleanup')),
     firestoreLocation: get('firestore-location') ?? region,
   };
   validateOptions(options);
   return options;
+}
+
+function parsePersistentCleanup(
+  value: string | undefined,
+): DeployOptions['persistentCleanup'] {
+  if (value === undefined || value === 'dry-run') return 'dry-run';
+  if (value === 'enforce') return 'enforce';
+  throw new DeployOptionsError(
+    `--persistent-cleanup must be dry-run or enforce, got "${value}".`,
+  );
 }
 
 function parseAttempts(value: string): number {
@@ -387,6 +404,16 @@ export function validateOptions(o: DeployOptions): void {
     throw new DeployOptionsError(
       `--persistent-repository and --ephemeral-repository must differ (both are "${o.ephemeralRepository}"): teardown deletes the ephemeral one.`,
     );
+  }
+  for (const [flag, id] of [
+    ['persistent-repository', o.persistentRepository],
+    ['ephemeral-repository', o.ephemeralRepository],
+  ] as const) {
+    if (id === FUNCTION_IMAGES_REPOSITORY) {
+      throw new DeployOptionsError(
+        `--${flag} must not be ${FUNCTION_IMAGES_REPOSITORY}: deploy keeps the functions' own images there.`,
+      );
+    }
   }
   for (const [flag, topic] of [
     ['cloud-builds-topic', o.cloudBuildsTopic],

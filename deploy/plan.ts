@@ -26,7 +26,12 @@ import {
   runsTtlStep,
 } from './project-steps';
 import {checkDeployableRuntime, FUNCTIONS_RUNTIME} from './runtime';
+import {
+  functionImagesRepositoryStep,
+  persistentCleanupPolicyStep,
+} from './repository-steps';
 import {schedulerStep} from './schedule-step';
+import {serviceAgentSteps} from './service-agent-steps';
 import type {Step} from './steps';
 import {bucketStep, triggerStep} from './trigger-steps';
 
@@ -65,12 +70,16 @@ export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
   const steps: Step[] = [
     projectNumberStep(o),
     apisStep(o),
+    // Before any grant that names one of them.
+    ...serviceAgentSteps(o),
     firestoreStep(o),
     runsTtlStep(o),
   ];
   // Before any grant: the project's default (persistent) exists before teardown's
   // tag-conditioned delete right does.
   steps.push(...lifecycleTagSteps(o));
+  // Like the tag binding, it waits for setup to create the persistent repository.
+  steps.push(persistentCleanupPolicyStep(o));
   steps.push(...CUSTOM_ROLES.map(r => customRoleStep(o, r)));
   steps.push(...serviceAccountSteps(o));
   steps.push(
@@ -85,6 +94,7 @@ export function buildPlan(o: DeployOptions, inputs: PlanInputs): Step[] {
     topicStep(o, o.deadLetterTopic, 'dead letters'),
     deadLetterKeepStep(o),
     bucketStep(o),
+    functionImagesRepositoryStep(o),
   );
   steps.push(...grantsBeforeFunctions(o).map(g => grantStep(o, g)));
   for (const spec of FUNCTION_SPECS) {

@@ -23,6 +23,8 @@ export const REQUIRED_APIS = [
   'eventarc.googleapis.com',
   'firestore.googleapis.com',
   'iam.googleapis.com',
+  // deploy --verify asks it every claim (Troubleshoot IAM permissions: enable it first).
+  'policytroubleshooter.googleapis.com',
   'pubsub.googleapis.com',
   'run.googleapis.com',
   'storage.googleapis.com',

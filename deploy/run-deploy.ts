@@ -24,6 +24,7 @@ import {
 } from './runtime';
 import {StageError, stageSource, STAGED_SOURCE_DIR} from './stage-source';
 import {defaultArrCommand, verifyProject} from './verify';
+import {afterTheLastStep, firstSetupLines} from './next-steps';
 
 export interface DeployIo {
   /** The repository root: source is staged under it, commands run in it. */
@@ -60,7 +61,7 @@ function warnings(o: DeployOptions, runtimeWarning?: string): string[] {
   const out: string[] = runtimeWarning === undefined ? [] : [runtimeWarning];
   if (o.cloudBuildsTopic !== 'cloud-builds') {
     out.push(
-      `! Cloud Build publishes build notifications only to a topic named "cloud-builds"; build-finished listens on "${o.cloudBuildsTopic}", so something must forward them there.`,
+      `! Cloud Build publishes a build's notifications to the topic named "cloud-builds" unless the build's options.pubsubTopic names another, and the image builds name none; build-finished listens on "${o.cloudBuildsTopic}", so something must forward them there.`,
     );
   }
   if (o.trigger.kind === 'none') {
@@ -144,6 +145,7 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
       'Each step runs its describe command, then create only if absent (update if it has drifted).\n',
     );
     io.stdout(renderPlan(steps));
+    log(afterTheLastStep(options));
     return 0;
   }
 
@@ -161,9 +163,7 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
     if (reports.some(r => r.outcome === 'skipped')) {
       // The persistent repository does not exist yet: it inherits arr-lifecycle=persistent
       // from the project until deploy binds the value on it directly.
-      log(
-        `Next: publish a first setup-requested to create the repositories, then run this deploy again (it binds arr-lifecycle=persistent on ${options.persistentRepository} itself):\n  gcloud pubsub topics publish ${options.setupRequestedTopic} --project=${options.project} --message='{"requestedBy":"first-deploy"}'`,
-      );
+      log(`Next: ${firstSetupLines(options).join('\n')}`);
     }
     if (options.verify === 'skip') {
       log(

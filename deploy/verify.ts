@@ -15,6 +15,7 @@ import {renderCommand} from './command';
 import type {Exec} from './gcloud-runner';
 import {
   CUSTOM_ROLES,
+  FUNCTION_IMAGES_REPOSITORY,
   IamGrant,
   IamResource,
   customRoleName,
@@ -26,6 +27,13 @@ import {
 import {DeployOptions} from './options';
 import {functionEnvironment} from './function-steps';
 import {NOT_FOUND} from './steps';
+import {repositoryDescribeCommand} from './repository-steps';
+import {
+  Publisher,
+  publisherPolicyCommands,
+  renderPublishers,
+  whoCanPublish,
+} from './publishers';
 import {
   lifecycleTagValue,
   repositoryFullResourceName,
@@ -34,11 +42,22 @@ import {
 export const DELETE_REPOSITORY = 'artifactregistry.repositories.delete';
 export const UPLOAD_ARTIFACTS = 'artifactregistry.repositories.uploadArtifacts';
 export const PUBLISH = 'pubsub.topics.publish';
+/** What could remove the base image without deleting its repository. */
+export const DELETE_VERSIONS = 'artifactregistry.versions.delete';
+export const DELETE_TAGS = 'artifactregistry.tags.delete';
+/** Sets labels, and also cleanup policies: a policy could delete every version. */
+export const UPDATE_REPOSITORY = 'artifactregistry.repositories.update';
+export const IMAGE_REMOVAL_PERMISSIONS = [
+  DELETE_VERSIONS,
+  DELETE_TAGS,
+  UPDATE_REPOSITORY,
+] as const;
 
 /**
  * Of the predefined roles deploy grants, those holding a permission verify checks (from
- * Google's role reference, https://cloud.google.com/iam/docs/roles-permissions). The
- * others deploy grants hold none of the three (test/deploy/iam-check.ts lists them).
+ * Google's role reference, https://cloud.google.com/iam/docs/roles-permissions; the
+ * writer role holds no delete and no repositories.update). The others deploy grants hold
+ * none of them (test/deploy/iam-check.ts lists them).
  */
 export const PREDEFINED_ROLE_PERMISSIONS: Readonly<
   Record<string, readonly string[]>
@@ -49,8 +68,12 @@ export const PREDEFINED_ROLE_PERMISSIONS: Readonly<
 
 export type Tier = 'persistent' | 'ephemeral';
 
+/** The two tiers, and the functions' own image repository deploy creates. */
+export type RepositoryRole = Tier | 'function images';
+
 export type ClaimResource =
-  {kind: 'repository'; tier: Tier; id: string} | {kind: 'topic'; topic: string};
+  | {kind: 'repository'; tier: RepositoryRole; id: string}
+  | {kind: 'topic'; topic: string};
 
 export interface Claim {
   /** Who, in people's words: `teardown-requested`, `image builder`, … */
@@ -83,6 +106,7 @@ function principals(o: DeployOptions): Principal[] {
   out.push(
     {who: 'image builder', email: id.builder, created: created.has(id.builder)},
     {who: 'Dockerfile trigger', email: id.trigger, created: true},
+    {who: 'function builder', email: id.functionBuilder, created: true},
     {who: 'Cloud Scheduler agent', email: id.schedulerAgent, created: false},
     {who: 'Pub/Sub agent', email: id.pubsubAgent, created: false},
   );
@@ -110,7 +134,12 @@ export function grantGives(
   const r: IamResource = grant.resource;
   const applies =
     r.kind === 'project' ||
-    (r.kind === 'topic' && target.kind === 'topic' && r.topic === target.topic);
+    (r.kind === 'topic' &&
+      target.kind === 'topic' &&
+      r.topic === target.topic) ||
+    (r.kind === 'repository' &&
+      target.kind === 'repository' &&
+      r.id === target.id);
   if (!applies) return false;
   if (grant.condition === undefined) return true;
   if (grant.condition.expression === teardownCondition(o).expression) {
@@ -130,6 +159,11 @@ export function deriveClaims(o: DeployOptions): Claim[] {
     {kind: 'repository', tier: 'persistent', id: o.persistentRepository},
     {kind: 'repository', tier: 'ephemeral', id: o.ephemeralRepository},
   ];
+  const functionImages: ClaimResource = {
+    kind: 'repository',
+    tier: 'function images',
+    id: FUNCTION_IMAGES_REPOSITORY,
+  };
   const topics: ClaimResource[] = [
     o.setupRequestedTopic,
     o.dockerfileChangedTopic,
@@ -155,11 +189,16 @@ export function deriveClaims(o: DeployOptions): Claim[] {
       ...(grant === undefined ? {} : {grant}),
     });
   };
-  for (const permission of [DELETE_REPOSITORY, UPLOAD_ARTIFACTS]) {
+  for (const permission of [
+    DELETE_REPOSITORY,
+    UPLOAD_ARTIFACTS,
+    ...IMAGE_REMOVAL_PERMISSIONS,
+  ]) {
     for (const p of people) {
       for (const r of repositories) add(p, permission, r);
     }
   }
+  for (const p of people) add(p, UPLOAD_ARTIFACTS, functionImages);
   for (const p of people) {
     for (const t of topics) add(p, PUBLISH, t);
   }
@@ -188,22 +227,6 @@ export function projectNumberCommand(o: DeployOptions): string[] {
   ];
 }
 
-export function repositoryDescribeCommand(
-  o: DeployOptions,
-  id: string,
-): string[] {
-  return [
-    'gcloud',
-    'artifacts',
-    'repositories',
-    'describe',
-    id,
-    `--location=${o.region}`,
-    `--project=${o.project}`,
-    '--format=json',
-  ];
-}
-
 export function troubleshootCommand(
   o: DeployOptions,
   claim: Claim,
@@ -228,9 +251,11 @@ export function verifyCommands(o: DeployOptions): string[][] {
     projectNumberCommand(o),
     repositoryDescribeCommand(o, o.persistentRepository),
     repositoryDescribeCommand(o, o.ephemeralRepository),
+    repositoryDescribeCommand(o, FUNCTION_IMAGES_REPOSITORY),
     ...deriveClaims(o).map(c =>
       troubleshootCommand(o, c, PROJECT_NUMBER_VARIABLE),
     ),
+    ...publisherPolicyCommands(o),
   ];
 }
 
@@ -355,6 +380,8 @@ export interface SmokeResult {
 
 export interface VerifyReport {
   claims: ClaimResult[];
+  /** Who can publish to teardown-requested and cloud-builds (informational). */
+  publishers: Publisher[];
   smoke: SmokeResult[];
   ok: boolean;
 }
@@ -370,6 +397,10 @@ export interface VerifyOptions {
   concurrency?: number;
 }
 
+/** Google's page for the troubleshooter's required roles. */
+export const TROUBLESHOOT_PAGE =
+  'https://cloud.google.com/policy-intelligence/docs/troubleshoot-access';
+
 const lastLine = (text: string) =>
   text.trim().split('\n').filter(Boolean).pop() ?? '(no output)';
 
@@ -378,7 +409,7 @@ function fixFor(o: DeployOptions, claim: Claim, answer: Answer): string {
   const repo =
     claim.resource.kind === 'repository' ? claim.resource : undefined;
   if (answer.state === 'unknown') {
-    return `the troubleshooter could not decide (${answer.raw}), which counts as a failure: make sure the account running verify may read IAM policies and tags (roles/iam.securityReviewer and roles/resourcemanager.tagViewer), then run ${deploy} --verify again`;
+    return `the troubleshooter could not decide (${answer.raw}), which counts as a failure: the account running verify must be able to read every policy that applies and the repositories' tags. Inside an organisation a project Owner cannot read the folder and organisation policies: it needs Security Reviewer (roles/iam.securityReviewer) on the organisation (Troubleshoot IAM permissions, ${TROUBLESHOOT_PAGE}), and Tag Viewer (roles/resourcemanager.tagViewer); outside one, roles/iam.securityReviewer and roles/resourcemanager.tagViewer on the project (an Owner has both). Then run ${deploy} --verify again`;
   }
   if (claim.expected === 'granted') {
     const grant = claim.grant;
@@ -450,10 +481,11 @@ export async function verifyProject(
     ...c,
     principal: c.principal.split(PROJECT_NUMBER_VARIABLE).join(projectNumber),
   }));
-  const exists = new Map<Tier, boolean>();
+  const exists = new Map<RepositoryRole, boolean>();
   for (const [tier, id] of [
     ['persistent', o.persistentRepository],
     ['ephemeral', o.ephemeralRepository],
+    ['function images', FUNCTION_IMAGES_REPOSITORY],
   ] as const) {
     const found = await exec(repositoryDescribeCommand(o, id));
     if (found.exitCode !== 0 && !NOT_FOUND.test(found.stderr)) {
@@ -494,6 +526,24 @@ export async function verifyProject(
   );
   log(renderClaims(results));
 
+  const policies: unknown[] = [];
+  for (const command of publisherPolicyCommands(o)) {
+    const read = await exec(command);
+    if (read.exitCode !== 0) {
+      throw new Error(
+        `${renderCommand(command)} exited ${read.exitCode}: ${lastLine(read.stderr)}`,
+      );
+    }
+    policies.push(JSON.parse(read.stdout) as unknown);
+  }
+  const publishers = whoCanPublish(
+    o,
+    policies[0],
+    policies.slice(1),
+    projectNumber,
+  );
+  log(renderPublishers(publishers));
+
   const smoke: SmokeResult[] = [];
   if (options.smoke !== false) {
     log('\nLive smoke (arr against the project):');
@@ -525,7 +575,7 @@ export async function verifyProject(
       `  ✗ ${r.claim.who} × ${r.claim.permission} × ${resourceLabel(r.claim.resource)}: expected ${r.claim.expected}, got ${r.answer?.raw ?? '?'}\n      fix: ${r.fix ?? ''}`,
     );
   }
-  return {claims: results, smoke, ok};
+  return {claims: results, publishers, smoke, ok};
 }
 
 export function renderClaims(results: readonly ClaimResult[]): string {

@@ -3,9 +3,9 @@
  * The plan is applied exactly as planned, and a dry run prints exactly the plan, so what
  * an operator reviews is what happens.
  *
- * One deleter per repository: Artifact Registry's own cleanup policies must not also be
- * enabled on these repositories (least of all the persistent one), or the two will
- * disagree about what to keep.
+ * One deleter per repository, or the two would disagree about what to keep: this plan in
+ * the ephemeral repository, the persistent repository's own Artifact Registry cleanup
+ * policy there (shared/persistent-cleanup-policy.ts says which is which).
  */
 
 export interface VersionListing {

@@ -8,6 +8,11 @@ import type {Catalog} from '../../shared/catalog';
 import {repositoryForTier} from '../../shared/config';
 import {CleanupPlan, describeCleanupPlan} from '../../shared/cleanup-planner';
 import {readManifestEntry} from '../../shared/manifest';
+import {
+  OldVersionDeleter,
+  describePersistentCleanup,
+  oldVersionDeleter,
+} from '../../shared/persistent-cleanup-policy';
 import type {Connection} from '../connection';
 import {ExitCode, UsageError} from '../errors';
 import {Output, stdio, writeJson} from '../publish';
@@ -21,6 +26,8 @@ export interface CleanupPlanView {
   schemaVersion: typeof SCHEMA_VERSION;
   image: string;
   repository: string;
+  /** Who deletes old versions there: this control plane, or the repository's cleanup policy (then nothing is planned here). */
+  deletedBy: OldVersionDeleter;
   /** Null while the image has never been built or adopted: nothing is planned. */
   currentKey: string | null;
   deletions: Array<{
@@ -41,6 +48,7 @@ export interface CleanupPlanView {
 export function cleanupPlanView(
   image: string,
   repository: string,
+  deletedBy: OldVersionDeleter,
   currentKey: string | null,
   plan: CleanupPlan,
 ): CleanupPlanView {
@@ -54,6 +62,7 @@ export function cleanupPlanView(
     schemaVersion: SCHEMA_VERSION,
     image,
     repository,
+    deletedBy,
     currentKey,
     deletions: plan.deletions.map(deletion),
     deferred: plan.deferred.map(deletion),
@@ -83,17 +92,33 @@ export async function cleanup(
   const firestore = await connection.firestore();
   const manifest = await readManifestEntry(firestore, image);
   const empty: CleanupPlan = {deletions: [], deferred: [], kept: []};
-  const plan = manifest?.key
-    ? await planImageCleanup(
-        {registry, firestore, config},
-        image,
-        manifest.key,
-        repository,
-      )
-    : empty;
-  const view = cleanupPlanView(image, repository, manifest?.key ?? null, plan);
+  const deletedBy = oldVersionDeleter(config, repository);
+  const plan =
+    manifest?.key && deletedBy === 'control plane'
+      ? await planImageCleanup(
+          {registry, firestore, config},
+          image,
+          manifest.key,
+          repository,
+        )
+      : empty;
+  const view = cleanupPlanView(
+    image,
+    repository,
+    deletedBy,
+    manifest?.key ?? null,
+    plan,
+  );
   if (flags.json) {
     writeJson(io, view);
+    return ExitCode.Ok;
+  }
+  if (deletedBy === 'cleanup policy') {
+    io.out.write(
+      `${image} lives in ${repository}, where this control plane deletes nothing. ` +
+        `Its old versions are removed by the repository's Artifact Registry cleanup policy, which deploy sets: it ${describePersistentCleanup()} ` +
+        '(while deploy leaves the policy in its dry run, the default, it deletes nothing and logs what it would).\n',
+    );
     return ExitCode.Ok;
   }
   if (!manifest?.key) {

@@ -156,6 +156,17 @@ describe('Cloud Build configs', () => {
     }
   });
 
+  it("runs every trigger step on Google's current google-cloud-cli image at :stable, not cloud-sdk or :slim", () => {
+    const images = triggerConfig().steps.map(s => s.name);
+    assert.ok(images.length >= 2);
+    for (const image of images) {
+      assert.equal(
+        image,
+        'gcr.io/google.com/cloudsdktool/google-cloud-cli:stable',
+      );
+    }
+  });
+
   it('the Dockerfile trigger config declares exactly the substitutions it uses and deploy sets', () => {
     const config = triggerConfig();
     const used = new Set<string>();

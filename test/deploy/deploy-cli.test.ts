@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import {deriveClaims} from '../../deploy/verify';
 import {repositoryResourceName} from '../../shared/repository-id';
 import {
   lifecycleTagKey,
@@ -114,6 +115,35 @@ describe('deploy CLI against a fake gcloud', function () {
       run.stdout,
       /create {4}gcloud functions deploy teardown-requested --gen2/,
     );
+    // It ends with what a real deploy does after its last step.
+    const end = run.stdout.slice(run.stdout.lastIndexOf('After the last step'));
+    assert.match(end, /^After the last step, a real deploy goes on:/);
+    assert.match(
+      end,
+      /1\. IAM verification: \d+ claims asked of the Policy Troubleshooter/,
+    );
+    assert.match(end, /who can publish to teardown-requested and cloud-builds/);
+    assert.match(
+      end,
+      /Security Reviewer \(roles\/iam\.securityReviewer\) .*inside an organisation, Security Reviewer on the organisation/,
+    );
+    assert.match(
+      end,
+      /2\. Live smoke through arr: setup --dry-run and teardown --dry-run/,
+    );
+    assert.match(end, /roles\/pubsub\.publisher/);
+    assert.match(
+      end,
+      /3\. Once, after the first deploy: publish the first setup .*\n {6}GOOGLE_CLOUD_PROJECT=arr-sample-project REGION=europe-west4 npx arr setup\n {6}npm run deploy -- --project arr-sample-project --region europe-west4\n/,
+    );
+    assert.match(end, /sets its cleanup policy \(dry run\)/);
+    const skipped = await runCli(fake, [
+      ...SAMPLE_ARGS,
+      '--dry-run',
+      '--no-verify',
+    ]);
+    assert.match(skipped.stdout, /nothing else \(--no-verify\)/);
+    assert.doesNotMatch(skipped.stdout, /Live smoke/);
   });
 
   it('first run creates everything, second run creates nothing', async () => {
@@ -131,7 +161,7 @@ describe('deploy CLI against a fake gcloud', function () {
     }
     assert.match(
       first.stdout,
-      /✓ Deployed: \d+ created, 0 updated, 0 already present \(1 skipped: see above\)\./,
+      /✓ Deployed: \d+ created, 0 updated, 0 already present \(2 skipped: see above\)\./,
     );
     assert.match(
       first.stdout,
@@ -303,6 +333,17 @@ describe('deploy CLI against a fake gcloud', function () {
         `--location=${o.region}`,
         '--quiet',
       ],
+      [
+        'artifacts',
+        'repositories',
+        'set-cleanup-policies',
+        o.persistentRepository,
+        `--location=${o.region}`,
+        '--policy=shared/persistent-cleanup-policy.json',
+        '--dry-run',
+        `--project=${o.project}`,
+        '--quiet',
+      ],
     ]);
     assert.doesNotMatch(again.stdout, /run this deploy again/);
 
@@ -422,7 +463,25 @@ describe('deploy --verify against a fake gcloud', function () {
       broken.stdout,
       /✗ +teardown-requested .* arr-coc-registry \(ephemeral\) +granted +denied/,
     );
-    assert.match(broken.stdout, /✗ Verify failed: 1 of \d+ claims\./);
+    // Every right conditioned on the ephemeral tag goes with it: teardown's delete,
+    // build-finished's cleanup, setup's label update.
+    const tagGranted = deriveClaims(o).filter(
+      c =>
+        c.expected === 'granted' &&
+        c.resource.kind === 'repository' &&
+        c.resource.tier === 'ephemeral' &&
+        c.grant?.condition !== undefined,
+    );
+    assert.deepEqual(tagGranted.map(c => `${c.who} ${c.permission}`).sort(), [
+      'build-finished artifactregistry.tags.delete',
+      'build-finished artifactregistry.versions.delete',
+      'setup-requested artifactregistry.repositories.update',
+      'teardown-requested artifactregistry.repositories.delete',
+    ]);
+    assert.match(
+      broken.stdout,
+      new RegExp(`✗ Verify failed: ${tagGranted.length} of \\d+ claims\\.`),
+    );
     assert.match(
       broken.stdout,
       /fix: run npm run deploy -- --project arr-sample-project again.*arr setup binds it/,

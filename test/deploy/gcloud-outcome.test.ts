@@ -31,6 +31,7 @@ describe('reading a gcloud ending', () => {
       "ERROR: (gcloud.builds.triggers.create) Invalid choice: 'repository'.",
       'ERROR: (gcloud) value for field [projectsId] in collection [pubsub.projects.topics] is required but was not provided',
       'ERROR: (gcloud.pubsub.topics.describe) unrecognized arguments: --bogus',
+      "ERROR: (gcloud) Unable to read file [shared/x.json]: [Errno 2] No such file or directory: 'shared/x.json'",
     ]) {
       assert.equal(
         classifyGcloudResult(argv, {exitCode: 1, stderr}).kind,

@@ -31,6 +31,8 @@ const USAGE_ERRORS: readonly RegExp[] = [
   /\b(Invalid|Unknown|Required|Conflicting)ArgumentException\b/,
   /\bInvalidResourceException\b/,
   /\bParseError\b/,
+  // A file argument gcloud reads while it parses (--policy, --message-body-from-file).
+  /Unable to read file \[/,
 ];
 
 const MISSING_CREDENTIALS: readonly RegExp[] = [

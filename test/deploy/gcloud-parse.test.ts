@@ -75,18 +75,21 @@ const PLANS: Record<string, readonly string[]> = {
     '--trigger-github',
     'acme/training-images',
   ],
-  '--trigger-repository, operators group, own build account': [
-    '--project',
-    'demo-proj',
-    '--region',
-    'europe-west4',
-    '--trigger-repository',
-    'projects/demo-proj/locations/europe-west4/connections/github/repositories/training-images',
-    '--operators-group',
-    'ml-ops@example.com',
-    '--build-service-account',
-    'builder@demo-proj.iam.gserviceaccount.com',
-  ],
+  '--trigger-repository, operators group, own build account, enforced cleanup':
+    [
+      '--project',
+      'demo-proj',
+      '--region',
+      'europe-west4',
+      '--trigger-repository',
+      'projects/demo-proj/locations/europe-west4/connections/github/repositories/training-images',
+      '--operators-group',
+      'ml-ops@example.com',
+      '--build-service-account',
+      'builder@demo-proj.iam.gserviceaccount.com',
+      '--persistent-cleanup',
+      'enforce',
+    ],
 };
 
 /** Commands gcloud 528 rejects, as the plan once held them: the classifier must say so. */
@@ -134,6 +137,17 @@ const KNOWN_BAD: Record<string, string[]> = {
     '--principal-email=arr-teardown-requested@demo-proj.iam.gserviceaccount.com',
     '--permission=artifactregistry.repositories.delete',
     '--resource-tags=demo-proj/arr-lifecycle=ephemeral',
+  ],
+  // gcloud reads and checks the policy file while it parses: the plan's path is real.
+  'a cleanup policy file that does not exist': [
+    'artifacts',
+    'repositories',
+    'set-cleanup-policies',
+    'arr-coc-registry-persistent',
+    '--location=us-central1',
+    '--policy=shared/no-such-policy.json',
+    '--dry-run',
+    '--project=demo-proj',
   ],
   'an unknown flag': [
     'pubsub',

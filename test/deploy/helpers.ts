@@ -212,6 +212,7 @@ const MUTATING = new Set([
   'delete',
   'add-iam-policy-binding',
   'add-invoker-policy-binding',
+  'set-cleanup-policies',
   'publish',
   'cp',
 ]);

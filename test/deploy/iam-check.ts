@@ -32,6 +32,15 @@ export const PREDEFINED_WITHOUT_REPOSITORY_DELETE = new Set([
   'roles/run.invoker',
   'roles/resourcemanager.tagUser',
 ]);
+/**
+ * Service-agent roles Google grants its agents when it creates them (the fake gcloud's
+ * `services identity create` does too); deploy never grants them, and they hold no
+ * Artifact Registry delete.
+ */
+export const GOOGLE_GRANTED_SERVICE_AGENT_ROLES = new Set([
+  'roles/pubsub.serviceAgent',
+  'roles/cloudscheduler.serviceAgent',
+]);
 /** Predefined roles that can delete repositories (artifactregistry.* or broader): never granted. */
 export const PREDEFINED_WITH_REPOSITORY_DELETE = new Set([
   'roles/owner',
@@ -87,6 +96,7 @@ function reviewed(project: string, role: string): void {
   if (
     !PREDEFINED_WITH_REPOSITORY_DELETE.has(role) &&
     !PREDEFINED_WITHOUT_REPOSITORY_DELETE.has(role) &&
+    !GOOGLE_GRANTED_SERVICE_AGENT_ROLES.has(role) &&
     customRole(project, role) === undefined
   ) {
     throw new Error(

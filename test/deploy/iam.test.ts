@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import {
   CUSTOM_ROLES,
+  FUNCTION_IMAGES_REPOSITORY,
   IamGrant,
   customRoleName,
   grantsBeforeFunctions,
@@ -21,6 +22,7 @@ import {
   DELETE,
   DELETE_TAG_BINDING,
   EffectiveTags,
+  GOOGLE_GRANTED_SERVICE_AGENT_ROLES,
   PREDEFINED_WITH_REPOSITORY_DELETE,
   ROLES_BINDING_TAG_VALUES,
   ROLES_WITH_ACT_AS,
@@ -252,11 +254,24 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
 
   it('lets image builds push to the repositories with a role that cannot delete them', () => {
     const o = sampleOptions();
-    const writer = allGrants(o).filter(
+    const writers = allGrants(o).filter(
       g => g.role === 'roles/artifactregistry.writer',
     );
-    assert.equal(writer.length, 1);
-    assert.equal(writer[0].member, `serviceAccount:${identities(o).builder}`);
+    // The function builder pushes to the functions' own repository, and nowhere else.
+    assert.deepEqual(
+      writers.map(g => ({member: g.member, resource: g.resource})),
+      [
+        {
+          member: `serviceAccount:${identities(o).builder}`,
+          resource: {kind: 'project'},
+        },
+        {
+          member: `serviceAccount:${identities(o).functionBuilder}`,
+          resource: {kind: 'repository', id: FUNCTION_IMAGES_REPOSITORY},
+        },
+      ],
+    );
+    const writer = writers.filter(g => g.resource.kind === 'project');
     assert.equal(roleCanDeleteRepositories(o.project, writer[0].role), false);
     for (const tier of ['persistent', 'ephemeral']) {
       assert.ok(
@@ -265,12 +280,67 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
     }
   });
 
+  it('lets no identity deploy creates delete versions or tags, or update (set cleanup policies on), the persistent repository', () => {
+    const o = sampleOptions();
+    const removal = [
+      'artifactregistry.versions.delete',
+      'artifactregistry.tags.delete',
+      'artifactregistry.repositories.update',
+    ];
+    let conditioned = 0;
+    for (const g of allGrants(o)) {
+      const custom = CUSTOM_ROLES.find(
+        r => customRoleName(o.project, r.id) === g.role,
+      );
+      const holds = (custom?.permissions ?? []).filter(p =>
+        removal.includes(p),
+      );
+      assert.ok(
+        ![
+          'roles/artifactregistry.repoAdmin',
+          'roles/artifactregistry.admin',
+        ].includes(g.role),
+        g.role,
+      );
+      if (holds.length === 0) continue;
+      conditioned++;
+      assert.equal(g.resource.kind, 'project', g.why);
+      assert.equal(
+        g.condition?.expression,
+        teardownCondition(o).expression,
+        `${g.role} carries the ephemeral-tag condition`,
+      );
+      assert.equal(
+        conditionAllows(g.condition?.expression, tagged(o, 'persistent')),
+        false,
+      );
+      assert.equal(conditionAllows(g.condition?.expression, new Map()), false);
+      assert.equal(
+        conditionAllows(g.condition?.expression, tagged(o, 'ephemeral')),
+        true,
+      );
+    }
+    assert.equal(
+      conditioned,
+      2,
+      'cleanup (versions, tags) and the label update',
+    );
+    const setup = CUSTOM_ROLES.find(r => r.id === 'arrRepositorySetup');
+    assert.ok(
+      !setup?.permissions.includes('artifactregistry.repositories.update'),
+    );
+  });
+
   it('never grants a role outside the reviewed list', () => {
     const o = sampleOptions();
     for (const g of allGrants(o)) {
       assert.doesNotThrow(
         () => roleCanDeleteRepositories(o.project, g.role),
         g.role,
+      );
+      assert.ok(
+        !GOOGLE_GRANTED_SERVICE_AGENT_ROLES.has(g.role),
+        `${g.role} is Google's to grant`,
       );
     }
   });

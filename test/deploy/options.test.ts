@@ -152,4 +152,20 @@ describe('deploy options', () => {
       'group:ops@example.com',
     );
   });
+
+  it("takes the persistent repository's cleanup mode, dry-run unless enforce, and keeps the functions' repository id apart", () => {
+    assert.equal(parse().persistentCleanup, 'dry-run');
+    assert.equal(
+      parse('--persistent-cleanup', 'enforce').persistentCleanup,
+      'enforce',
+    );
+    assert.throws(
+      () => parse('--persistent-cleanup', 'on'),
+      /--persistent-cleanup must be dry-run or enforce, got "on"/,
+    );
+    assert.throws(
+      () => parse('--ephemeral-repository', 'arr-function-images'),
+      /--ephemeral-repository must not be arr-function-images/,
+    );
+  });
 });

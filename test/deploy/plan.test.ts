@@ -2,6 +2,16 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {functionEnvironment} from '../../deploy/function-steps';
+import {
+  FUNCTION_IMAGES_REPOSITORY,
+  grantsBeforeFunctions,
+  identities,
+} from '../../deploy/iam';
+import {
+  PERSISTENT_CLEANUP_POLICY_FILE,
+  PERSISTENT_CLEANUP_RULES,
+  persistentCleanupTerms,
+} from '../../shared/persistent-cleanup-policy';
 import {buildPlan, renderPlan} from '../../deploy/plan';
 import {REQUIRED_APIS} from '../../deploy/project-steps';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
@@ -31,7 +41,7 @@ describe('deploy plan', () => {
       }
       assert.match(
         step.probe.join(' '),
-        / (describe|list|get-iam-policy) /,
+        / (describe|list|list-cleanup-policies|get-iam-policy) /,
         step.title,
       );
       assert.ok(step.create.length > 0, `${step.title} creates something`);
@@ -295,5 +305,182 @@ describe('deploy plan', () => {
     const without = {...o, trigger: {kind: 'none' as const}};
     const titles = buildPlan(without, sampleInputs()).map(s => s.title);
     assert.ok(!titles.some(t => t.startsWith('Cloud Build trigger')));
+  });
+});
+
+describe('deploy plan in a new project', () => {
+  const o = sampleOptions();
+  const steps = () => buildPlan(o, sampleInputs());
+  const creates = () =>
+    steps().flatMap(s => (s.kind === 'ensure' ? [...s.create] : []));
+
+  it('enables the Policy Troubleshooter API, which --verify asks every claim', () => {
+    assert.ok(REQUIRED_APIS.includes('policytroubleshooter.googleapis.com'));
+    const apis = steps().find(s => s.title.startsWith('APIs enabled'));
+    assert.ok(apis?.kind === 'ensure');
+    assert.ok(apis.create[0].includes('policytroubleshooter.googleapis.com'));
+  });
+
+  it('creates the Pub/Sub and Cloud Scheduler service agents before any grant names them', () => {
+    const all = steps();
+    const agents = identities(o);
+    for (const [service, email] of [
+      ['pubsub.googleapis.com', agents.pubsubAgent],
+      ['cloudscheduler.googleapis.com', agents.schedulerAgent],
+    ]) {
+      const created = all.findIndex(
+        s =>
+          s.kind === 'ensure' &&
+          s.create.some(
+            c =>
+              c.slice(1, 5).join(' ') === 'beta services identity create' &&
+              c.includes(`--service=${service}`),
+          ),
+      );
+      const firstGrant = all.findIndex(
+        s => s.title.startsWith('IAM ') && s.title.includes(email),
+      );
+      assert.ok(created >= 0, `${service}: identity create`);
+      assert.ok(
+        firstGrant > created,
+        `${service}: the first grant to ${email} comes after it is created`,
+      );
+      const step = all[created];
+      assert.ok(step.kind === 'ensure');
+      const judge = (bindings: object[]) =>
+        step.judge(
+          {exitCode: 0, stdout: JSON.stringify({bindings}), stderr: ''},
+          t => t.replace('${PROJECT_NUMBER}', '42'),
+        );
+      assert.equal(judge([]), 'absent');
+      assert.equal(
+        judge([
+          {
+            role: 'roles/x.serviceAgent',
+            members: [
+              `serviceAccount:${email.replace('${PROJECT_NUMBER}', '42')}`,
+            ],
+          },
+        ]),
+        'present',
+      );
+    }
+  });
+
+  it("builds the functions' source as their own build account, pushing to their own repository", () => {
+    const deploys = creates().filter(
+      c => c[1] === 'functions' && c[2] === 'deploy',
+    );
+    const builder = identities(o).functionBuilder;
+    assert.equal(
+      builder,
+      `arr-function-builder@${o.project}.iam.gserviceaccount.com`,
+    );
+    assert.equal(deploys.length, 4);
+    for (const c of deploys) {
+      assert.ok(
+        c.includes(
+          `--build-service-account=projects/${o.project}/serviceAccounts/${builder}`,
+        ),
+        c[3],
+      );
+      assert.ok(
+        c.includes(
+          `--docker-repository=projects/${o.project}/locations/${o.region}/repositories/${FUNCTION_IMAGES_REPOSITORY}`,
+        ),
+        c[3],
+      );
+    }
+    const all = steps();
+    const firstDeploy = all.findIndex(s => s.title.startsWith('Function '));
+    const made = (what: string) => all.findIndex(s => s.title.startsWith(what));
+    assert.ok(made(`Service account ${builder}`) < firstDeploy);
+    assert.ok(made(`Repository ${FUNCTION_IMAGES_REPOSITORY}`) < firstDeploy);
+    // Exactly the roles "Custom Service Account for Cloud Build" lists, each as narrow as it can be.
+    const grants = grantsBeforeFunctions(o).filter(
+      g => g.member === `serviceAccount:${builder}`,
+    );
+    assert.deepEqual(
+      grants.map(g => [g.role, g.resource]),
+      [
+        ['roles/logging.logWriter', {kind: 'project'}],
+        [
+          'roles/artifactregistry.writer',
+          {kind: 'repository', id: FUNCTION_IMAGES_REPOSITORY},
+        ],
+        ['roles/storage.objectViewer', {kind: 'project'}],
+      ],
+    );
+    for (const g of grants) {
+      assert.ok(
+        all.findIndex(s =>
+          s.title.startsWith(`IAM ${g.role} for serviceAccount:${builder}`),
+        ) < firstDeploy,
+        g.role,
+      );
+    }
+  });
+
+  it("sets the persistent repository's cleanup policy from the checked-in file, as a dry run unless enforced", () => {
+    const step = (extra: string[] = []) => {
+      const found = buildPlan(sampleOptions(extra), sampleInputs()).find(s =>
+        s.title.startsWith(
+          `Cleanup policy on repository ${o.persistentRepository}`,
+        ),
+      );
+      assert.ok(found?.kind === 'ensure');
+      return found;
+    };
+    const dry = step();
+    assert.deepEqual(dry.create, [
+      [
+        'gcloud',
+        'artifacts',
+        'repositories',
+        'set-cleanup-policies',
+        o.persistentRepository,
+        `--location=${o.region}`,
+        `--policy=${PERSISTENT_CLEANUP_POLICY_FILE}`,
+        '--dry-run',
+        `--project=${o.project}`,
+        '--quiet',
+      ],
+    ]);
+    assert.ok(dry.onlyIf, 'waits for setup to create the repository');
+    assert.ok(
+      step(['--persistent-cleanup', 'enforce']).create[0].includes(
+        '--no-dry-run',
+      ),
+    );
+    // The policy as gcloud lists it back: the file's shape, days as seconds.
+    const listed = PERSISTENT_CLEANUP_RULES.map(
+      r =>
+        JSON.parse(
+          JSON.stringify(r).replace(
+            /"(\d+)d"/,
+            (_, d: string) => `"${Number(d) * 86400}s"`,
+          ),
+        ) as unknown,
+    );
+    const judge = (stdout: string, stderr: string) =>
+      dry.judge({exitCode: 0, stdout, stderr}, t => t);
+    assert.equal(judge('[]', 'Dry run is enabled.'), 'absent');
+    assert.equal(
+      judge(JSON.stringify(listed), 'Dry run is enabled.'),
+      'present',
+    );
+    assert.equal(
+      judge(JSON.stringify(listed), 'Dry run is disabled.'),
+      'drifted',
+    );
+    assert.equal(
+      judge(JSON.stringify(listed.slice(1)), 'Dry run is enabled.'),
+      'drifted',
+    );
+    // Keep latest, keep the most recent N, delete the older: the file says so.
+    const terms = persistentCleanupTerms();
+    assert.deepEqual(terms.keepTagPrefixes, ['latest']);
+    assert.ok(terms.keepMostRecent >= 2, 'more than the current version');
+    assert.ok(terms.deleteOlderThanDays >= 7);
   });
 });

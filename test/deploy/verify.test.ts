@@ -8,6 +8,7 @@
 import * as assert from 'node:assert/strict';
 import type {Exec} from '../../deploy/gcloud-runner';
 import {
+  FUNCTION_IMAGES_REPOSITORY,
   customRoleName,
   grantsBeforeFunctions,
   identities,
@@ -18,7 +19,10 @@ import {ProbeResult} from '../../deploy/steps';
 import {
   Claim,
   DELETE_REPOSITORY,
+  DELETE_VERSIONS,
+  IMAGE_REMOVAL_PERMISSIONS,
   PUBLISH,
+  UPDATE_REPOSITORY,
   UPLOAD_ARTIFACTS,
   deriveClaims,
   readAnswer,
@@ -149,8 +153,10 @@ function fakeExec(
   repositories: readonly string[] = [
     o.persistentRepository,
     o.ephemeralRepository,
+    FUNCTION_IMAGES_REPOSITORY,
   ],
   failSmoke?: string,
+  policies: Readonly<Record<string, object>> = {},
 ): FakeRun {
   const calls: string[][] = [];
   const ok = (stdout: string): ProbeResult => ({
@@ -180,6 +186,12 @@ function fakeExec(
     }
     if (text.startsWith('gcloud policy-intelligence troubleshoot-policy iam')) {
       return answer(argv);
+    }
+    if (text.startsWith('gcloud projects get-iam-policy')) {
+      return ok(JSON.stringify(policies.project ?? {bindings: []}));
+    }
+    if (text.startsWith('gcloud pubsub topics get-iam-policy')) {
+      return ok(JSON.stringify(policies[argv[4]] ?? {bindings: []}));
     }
     throw new Error(`unexpected ${text}`);
   };
@@ -261,7 +273,22 @@ describe('deploy --verify', () => {
       }
     });
 
-    it('the image builder may push to both repositories, and nobody else', () => {
+    it('the image builder may push to both repositories, and nobody else; the function builder only to its own', () => {
+      assert.equal(
+        find(
+          claims,
+          id.functionBuilder,
+          UPLOAD_ARTIFACTS,
+          FUNCTION_IMAGES_REPOSITORY,
+        )?.expected,
+        'granted',
+      );
+      for (const repo of [o.persistentRepository, o.ephemeralRepository]) {
+        assert.equal(
+          find(claims, id.functionBuilder, UPLOAD_ARTIFACTS, repo)?.expected,
+          'denied',
+        );
+      }
       for (const repo of [o.persistentRepository, o.ephemeralRepository]) {
         assert.equal(
           find(claims, id.builder, UPLOAD_ARTIFACTS, repo)?.expected,
@@ -269,7 +296,11 @@ describe('deploy --verify', () => {
         );
       }
       const pushers = claims.filter(
-        c => c.permission === UPLOAD_ARTIFACTS && c.expected === 'granted',
+        c =>
+          c.permission === UPLOAD_ARTIFACTS &&
+          c.expected === 'granted' &&
+          c.resource.kind === 'repository' &&
+          c.resource.tier !== 'function images',
       );
       assert.deepEqual(
         new Set(pushers.map(c => c.principal)),
@@ -334,6 +365,43 @@ describe('deploy --verify', () => {
           `topic/${o.teardownRequestedTopic}`,
         )?.expected,
         'denied',
+      );
+    });
+
+    it('no identity deploy creates may remove the base image: versions, tags and repository updates are denied in the persistent repository', () => {
+      const created = [
+        ...Object.values(id.functions),
+        id.builder,
+        id.trigger,
+        id.functionBuilder,
+      ];
+      for (const permission of IMAGE_REMOVAL_PERMISSIONS) {
+        for (const email of created) {
+          assert.equal(
+            find(claims, email, permission, o.persistentRepository)?.expected,
+            'denied',
+            `${email} × ${permission}`,
+          );
+        }
+      }
+      // The conditioned rights still work where they are meant to.
+      assert.equal(
+        find(
+          claims,
+          id.functions['build-finished'],
+          DELETE_VERSIONS,
+          o.ephemeralRepository,
+        )?.expected,
+        'granted',
+      );
+      assert.equal(
+        find(
+          claims,
+          id.functions['setup-requested'],
+          UPDATE_REPOSITORY,
+          o.ephemeralRepository,
+        )?.expected,
+        'granted',
       );
     });
 
@@ -546,7 +614,9 @@ describe('deploy --verify', () => {
       });
       const {report, text} = await run(fake, false);
       assert.equal(report.ok, false);
-      assert.equal(report.claims.filter(r => !r.ok).length, 4);
+      // Teardown × delete × two repositories; the builder × push × three (its own, and the
+      // functions' image repository, where it is denied).
+      assert.equal(report.claims.filter(r => !r.ok).length, 5);
       assert.match(text, /UNKNOWN_CONDITIONAL \(fails closed\)/);
       assert.match(
         text,
@@ -565,7 +635,7 @@ describe('deploy --verify', () => {
           stdout: answerFor(claimOf(argv, claims), false),
           stderr: '',
         }),
-        [o.persistentRepository],
+        [o.persistentRepository, FUNCTION_IMAGES_REPOSITORY],
       );
       const {report, text} = await run(fake, false);
       assert.equal(report.ok, true);
@@ -588,6 +658,85 @@ describe('deploy --verify', () => {
         text,
         new RegExp(`claims hold \\(${absent} not checked: absent\\)`),
       );
+    });
+
+    it('lists who can publish to teardown-requested and cloud-builds, with the indirect routes', async () => {
+      const fake = fakeExec(
+        argv => ({
+          exitCode: 0,
+          stdout: answerFor(claimOf(argv, claims), false),
+          stderr: '',
+        }),
+        undefined,
+        undefined,
+        {
+          project: {
+            bindings: [
+              {role: 'roles/editor', members: ['user:ed@example.com']},
+              {
+                role: 'roles/cloudscheduler.admin',
+                members: ['user:cron@example.com'],
+              },
+              {
+                role: 'roles/cloudbuild.builds.builder',
+                members: [
+                  `serviceAccount:${PROJECT_NUMBER}@cloudbuild.gserviceaccount.com`,
+                ],
+              },
+              {
+                role: 'projects/arr-sample-project/roles/somethingElse',
+                members: ['user:odd@example.com'],
+              },
+              {
+                role: 'roles/datastore.user',
+                members: ['user:reader@example.com'],
+              },
+            ],
+          },
+          [o.teardownRequestedTopic]: {
+            bindings: [
+              {
+                role: 'roles/pubsub.publisher',
+                members: [`serviceAccount:${withNumber(id.schedulerAgent)}`],
+              },
+            ],
+          },
+        },
+      );
+      const {report, text} = await run(fake, false);
+      assert.equal(report.ok, true, text);
+      for (const topic of [o.teardownRequestedTopic, o.cloudBuildsTopic]) {
+        const here = report.publishers.filter(p => p.topic === topic);
+        const routeOf = (member: string) =>
+          here
+            .filter(p => p.member === member)
+            .map(p => p.route)
+            .join(' | ');
+        assert.match(routeOf('user:ed@example.com'), /Editor: publishes/);
+        assert.match(routeOf('user:ed@example.com'), /Cloud Scheduler job/);
+        assert.match(
+          routeOf('user:cron@example.com'),
+          /can create a Cloud Scheduler job, which may publish to any topic in the project/,
+        );
+        assert.match(
+          routeOf(
+            `serviceAccount:${PROJECT_NUMBER}@cloudbuild.gserviceaccount.com`,
+          ),
+          /legacy Cloud Build account.*any build submitted without a service account runs as it/,
+        );
+        assert.match(routeOf('user:odd@example.com'), /check whether it holds/);
+        assert.equal(
+          routeOf('user:reader@example.com'),
+          '',
+          'a role without publish',
+        );
+        assert.match(routeOf('Cloud Build'), /options\.pubsubTopic/);
+      }
+      assert.match(
+        text,
+        /Who can publish to teardown-requested .*\n {2}- serviceAccount:service-123456789012@gcp-sa-cloudscheduler\.iam\.gserviceaccount\.com: Pub\/Sub Publisher: publishes, on the topic/,
+      );
+      assert.doesNotMatch(text, /Cloud Build publishes .*only/);
     });
 
     it('a failed smoke step fails verify and stops the smoke there', async () => {

@@ -7,12 +7,43 @@ import {imageCatalog} from '../../shared/catalog';
 import {applyCleanupPlan} from '../../shared/cleanup';
 import {beginRun, readRun} from '../../shared/runs';
 import {planCleanup} from '../../shared/cleanup-planner';
+import {
+  oldVersionDeleter,
+  persistentCleanupTerms,
+} from '../../shared/persistent-cleanup-policy';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
 
 const PROJECT = 'arr-test-project';
 const REPOSITORY = 'arr-coc-registry';
 const repo = `projects/${PROJECT}/locations/us-central1/repositories/${REPOSITORY}`;
 const key = (n: number) => n.toString(16).padStart(12, '0');
+
+/** `arr cleanup <image>` against the plane, as a user runs it: what it printed (it must exit 0). */
+async function arrCleanup(
+  plane: TestControlPlane,
+  image: string,
+  json: boolean,
+): Promise<string> {
+  const connection = connect({
+    env: plane.env,
+    source: 'environment',
+    description: 'test',
+  });
+  let out = '';
+  const io = {
+    out: {write: (s: string) => ((out += s), true)},
+    err: {write: () => true},
+  } as unknown as Output;
+  try {
+    assert.strictEqual(
+      await cleanup(connection, imageCatalog(), image, {json}, io),
+      0,
+    );
+  } finally {
+    await connection.close();
+  }
+  return out;
+}
 
 describe('cleanup applied to the registry', () => {
   let plane: TestControlPlane;
@@ -98,30 +129,7 @@ describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
         key: key(8),
       });
 
-    const connection = connect({
-      env: plane.env,
-      source: 'environment',
-      description: 'test',
-    });
-    let out = '';
-    const io = {
-      out: {write: (s: string) => ((out += s), true)},
-      err: {write: () => true},
-    } as unknown as Output;
-    try {
-      assert.strictEqual(
-        await cleanup(
-          connection,
-          imageCatalog(),
-          'arr-trainer',
-          {json: true},
-          io,
-        ),
-        0,
-      );
-    } finally {
-      await connection.close();
-    }
+    const out = await arrCleanup(plane, 'arr-trainer', true);
     const preview = JSON.parse(out) as CleanupPlanView;
     assert.strictEqual(preview.currentKey, key(8));
     assert.deepStrictEqual(
@@ -164,5 +172,68 @@ describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
         `the run lists ${deletion.digest}`,
       );
     }
+  });
+
+  it("arr cleanup of a persistent-tier image says the repository's cleanup policy removes old versions there, with its numbers, and plans no deletion", async () => {
+    const persistent = 'arr-coc-registry-persistent';
+    const persistentRepo = `projects/${PROJECT}/locations/us-central1/repositories/${persistent}`;
+    plane.artifactRegistry.seedRepository(persistentRepo, {
+      labels: {'arr-lifecycle': 'persistent'},
+    });
+    const now = Date.now();
+    for (let n = 1; n <= 8; n++) {
+      plane.artifactRegistry.seedImage(
+        persistentRepo,
+        'arr-pytorch-base',
+        n === 8 ? [key(n), 'latest'] : [key(n)],
+        {uploadTime: new Date(now - (100 - n) * 3600_000)},
+      );
+    }
+    const firestore = await plane.context.clients.firestore();
+    await firestore
+      .collection('images')
+      .doc('arr-pytorch-base')
+      .set({
+        image: 'arr-pytorch-base',
+        tier: 'persistent',
+        repository: persistent,
+        present: true,
+        key: key(8),
+      });
+    const terms = persistentCleanupTerms();
+    const text = await arrCleanup(plane, 'arr-pytorch-base', false);
+    assert.match(
+      text,
+      /arr-pytorch-base lives in arr-coc-registry-persistent, where this control plane deletes nothing/,
+    );
+    assert.ok(
+      text.includes(`the ${terms.keepMostRecent} most recent versions`),
+    );
+    assert.ok(text.includes(`older than ${terms.deleteOlderThanDays} days`));
+    assert.ok(text.includes('tagged latest*'));
+    const view = JSON.parse(
+      await arrCleanup(plane, 'arr-pytorch-base', true),
+    ) as CleanupPlanView;
+    assert.strictEqual(view.deletedBy, 'cleanup policy');
+    assert.deepStrictEqual(view.deletions, []);
+    assert.deepStrictEqual(view.deferred, []);
+    assert.strictEqual(plane.artifactRegistry.calls.count('DeleteVersion'), 0);
+    assert.strictEqual(plane.artifactRegistry.calls.count('ListVersions'), 0);
+  });
+
+  it('names the deleter of each repository, comparing names exactly', () => {
+    const config = {persistentRepository: 'arr-coc-registry-persistent'};
+    assert.strictEqual(
+      oldVersionDeleter(config, 'arr-coc-registry-persistent'),
+      'cleanup policy',
+    );
+    assert.strictEqual(
+      oldVersionDeleter(config, 'arr-coc-registry'),
+      'control plane',
+    );
+    assert.strictEqual(
+      oldVersionDeleter(config, 'arr-coc-registry-persistent-old'),
+      'control plane',
+    );
   });
 });

@@ -21,6 +21,10 @@ import {BuildNotification, isTerminalBuildStatus} from './messages';
 import {attemptOf, CONTROL_PLANE_BUILD_TAG} from './image-build';
 import {catalogImage} from './dockerfile-changed';
 import {recordPresentImage} from './manifest';
+import {
+  describePersistentCleanup,
+  oldVersionDeleter,
+} from './persistent-cleanup-policy';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
 import {buildSeconds} from './savings';
@@ -201,6 +205,12 @@ export async function cleanUpOldVersions(
   run: Run,
   context: Context,
 ): Promise<void> {
+  if (oldVersionDeleter(context.config, repository) === 'cleanup policy') {
+    await run.info(
+      `ℹ Cleanup ${record.image}: old versions in ${repository} are removed by its Artifact Registry cleanup policy (${describePersistentCleanup()})`,
+    );
+    return;
+  }
   const firestore = await context.clients.firestore();
   const plan = await planImageCleanup(
     {registry: context.registry, firestore, config: context.config},

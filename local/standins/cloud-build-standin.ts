@@ -1,7 +1,8 @@
 /**
  * A local Cloud Build (google.devtools.cloudbuild.v1.CloudBuild) served over gRPC, for the
  * official `@google-cloud/cloudbuild` client. A build does not run its steps: it waits in QUEUED,
- * then WORKING, then reaches a terminal status; on SUCCESS it pushes `build.images` into the
+ * then WORKING (its steps reported one after another, simulated-steps.ts), then reaches a
+ * terminal status; on SUCCESS it pushes `build.images` into the
  * Artifact Registry stand-in. Every status change is published as Cloud Build publishes it.
  */
 import {randomUUID} from 'node:crypto';
@@ -33,6 +34,7 @@ import {
   stringListField,
   stringMapField,
 } from './request-fields';
+import {simulatedSteps} from './simulated-steps';
 import {toWireDuration, toWireTimestamp} from './wire-time';
 
 /** The methods served (plus `google.longrunning.Operations/GetOperation`). */
@@ -132,6 +134,8 @@ interface BuildRecord {
   failureInfo?: {type: string; detail: string};
   results?: object;
   timing: Record<string, {startTime: Date; endTime: Date}>;
+  /** How long it stays WORKING (the durations when it was created), spread over its steps. */
+  workingMs: number;
   forced?: {status: ForceableBuildStatus; detail?: string};
   operationName: string;
   timers: NodeJS.Timeout[];
@@ -344,6 +348,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       tags: stringListField(build, 'tags'),
       createTime: new Date(),
       timing: {},
+      workingMs: this.durations.workingMs,
       forced: this.forcedStatuses.shift(),
       operationName: operationName(projectId, location, id),
       timers: [],
@@ -531,6 +536,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     const regional = record.location !== 'global';
     return {
       ...record.request,
+      steps: this.stepsToWire(record),
       name: `projects/${record.projectId}/locations/${record.location}/builds/${record.id}`,
       id: record.id,
       projectId: record.projectId,
@@ -554,6 +560,40 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       timing,
       ...(record.failureInfo ? {failureInfo: record.failureInfo} : {}),
     };
+  }
+
+  /** The build's steps as sent, each with the status and timing it has now. */
+  private stepsToWire(record: BuildRecord): ProtoObject[] {
+    const sent = (record.request.steps ?? []) as ProtoObject[];
+    const progress = simulatedSteps(
+      {
+        stepCount: sent.length,
+        startTime: record.startTime,
+        workingMs: record.workingMs,
+        status: record.status,
+        finishTime: record.finishTime,
+      },
+      new Date(),
+    );
+    return sent.map((step, i) => {
+      const {status, startTime, endTime} = progress[i];
+      // Output-only, like the Build's own: a client's values are not kept.
+      const own = {...step};
+      delete own.timing;
+      delete own.pullTiming;
+      return {
+        ...own,
+        status,
+        ...(startTime
+          ? {
+              timing: {
+                startTime: toWireTimestamp(startTime),
+                ...(endTime ? {endTime: toWireTimestamp(endTime)} : {}),
+              },
+            }
+          : {}),
+      };
+    });
   }
 
   /** Project (and location, for `parent`/`name` forms) a request is scoped to. */

@@ -95,7 +95,7 @@ export async function followRun(
         for (const id of update.watchBuilds) watchBuild(id);
         for (const buildId of update.watchBuildRuns) watchBuildRuns(buildId);
         // A build that changed status (started WORKING, say) is asked about at once.
-        for (const build of update.changedBuilds) lastAsked.delete(build.id);
+        for (const build of update.changedBuilds) changed.add(build.id);
         if (update.changedBuilds.length > 0) pollProgress();
         checkDone();
       };
@@ -104,6 +104,8 @@ export async function followRun(
         options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
       const lastAsked = new Map<string, number>();
       const asking = new Set<string>();
+      /** Builds whose status changed since they were last asked about. */
+      const changed = new Set<string>();
       const pollProgress = () => {
         const progress = options.progress;
         if (progress === undefined) return;
@@ -111,16 +113,23 @@ export async function followRun(
         for (const build of graph.activeBuilds()) {
           const record = build.record;
           if (record?.buildId === undefined || asking.has(build.id)) continue;
-          if (now - (lastAsked.get(build.id) ?? -Infinity) < progressIntervalMs)
-            continue;
+          const due =
+            changed.has(build.id) ||
+            now - (lastAsked.get(build.id) ?? -Infinity) >= progressIntervalMs;
+          if (!due) continue;
           lastAsked.set(build.id, now);
+          changed.delete(build.id);
           asking.add(build.id);
           void progress(record)
             .then(found => {
               if (found !== null) apply(graph.updateProgress(build.id, found));
             })
             .catch(() => {}) // progress is shown when known
-            .finally(() => asking.delete(build.id));
+            .finally(() => {
+              asking.delete(build.id);
+              // It changed while we asked: what we heard may be from before.
+              if (changed.has(build.id) && !finished) pollProgress();
+            });
         }
       };
 

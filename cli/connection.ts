@@ -9,6 +9,7 @@ import type {PubSub} from '@google-cloud/pubsub';
 import {defaultStatePath, readStackState} from './stack-state';
 import {ArtifactRegistry} from '../shared/artifact-registry';
 import {createClients, Clients} from '../shared/clients';
+import {ImageBuilds} from '../shared/image-build';
 import {Config, ConfigError, loadConfig} from '../shared/config';
 import {CliError, ExitCode} from './errors';
 
@@ -91,6 +92,8 @@ export interface Connection {
   firestore(): Promise<Firestore>;
   pubsub(): Promise<PubSub>;
   readonly registry: ArtifactRegistry;
+  /** Cloud Build, read for the progress of running builds. */
+  readonly builds: ImageBuilds;
   close(): Promise<void>;
 }
 
@@ -123,6 +126,7 @@ export function connect(target: Target): Connection {
     firestore: clients.firestore,
     pubsub: clients.pubsub,
     registry: new ArtifactRegistry(clients.artifactRegistry, config),
+    builds: new ImageBuilds(clients.cloudBuild, config),
     close: () => clients.close(),
   };
 }

@@ -4,6 +4,7 @@
  */
 import pc from 'picocolors';
 import {buildRecords} from '../shared/build-records';
+import {readBuildProgress} from './build-progress';
 import type {Connection} from './connection';
 import {CliError, ExitCode} from './errors';
 import {
@@ -111,6 +112,10 @@ export async function followAndReport(
           options.timeoutSeconds === undefined
             ? undefined
             : options.timeoutSeconds * 1000,
+        // Shown to people only: --json reports how builds ended.
+        progress: options.json
+          ? undefined
+          : record => readBuildProgress(connection, record),
       },
     );
   } finally {

@@ -1,6 +1,7 @@
 /** The Savings section of `arr status`: what the cache saved over the recorded history. */
 import pc from 'picocolors';
-import {formatDuration, formatUsd} from '../shared/build-rates';
+import {formatUsd} from '../shared/build-rates';
+import {formatDuration} from '../shared/format-duration';
 import type {SavingsView} from './views';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

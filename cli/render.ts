@@ -10,6 +10,7 @@ import {savingsLines} from './render-savings';
 import {Spinner} from './spinner';
 import type {GraphUpdate, Problem, RunGraph, TrackedBuild} from './run-graph';
 import type {
+  BuildProgressView,
   BuildView,
   RepositoryView,
   RunSummaryView,
@@ -17,6 +18,8 @@ import type {
   StatusView,
 } from './views';
 import {formatBytes} from '../shared/format-bytes';
+import {formatDuration} from '../shared/format-duration';
+import {progressText} from './render-progress';
 import {escapeControlCharacters} from '../shared/quote';
 
 /**
@@ -144,13 +147,22 @@ export function buildLine(tracked: TrackedBuild): string {
   );
 }
 
+/** Where a running build is: `… Build arr-trainer:k: step 2/3 push-key · 12 min of ~3 h`. */
+export function progressLine(
+  tracked: TrackedBuild,
+  progress: BuildProgressView,
+  now: number = Date.now(),
+): string {
+  return pc.dim(
+    `   … Build ${escaped(buildLabel(tracked))}: ${escaped(progressText(progress, now))}`,
+  );
+}
+
 function durationText(start?: string, finish?: string): string {
   if (!start || !finish) return '';
   const ms = Date.parse(finish) - Date.parse(start);
   if (!Number.isFinite(ms)) return '';
-  return ms < 60_000
-    ? `${(ms / 1000).toFixed(1)} s`
-    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return formatDuration(ms / 1000);
 }
 
 /** Where a followed run's progress goes. */
@@ -191,6 +203,13 @@ export class TextFollowView implements FollowView {
       if (build.record?.status === 'CLAIMED') continue;
       if (terminal || !this.interactive) lines.push(buildLine(build));
     }
+    if (!this.interactive) {
+      for (const build of update.progressedBuilds) {
+        if (build.progress === undefined || build.terminalSince !== undefined)
+          continue;
+        lines.push(progressLine(build, build.progress));
+      }
+    }
     for (const run of update.finishedRuns) {
       const r = run.record;
       if (!run.root && r && (r.status === 'failed' || r.status === 'refused')) {
@@ -212,9 +231,10 @@ export class TextFollowView implements FollowView {
     }
     const now = Date.now();
     const text = active
-      .map(
-        b =>
-          `Building ${buildLabel(b)} (${b.record?.status ?? 'CLAIMED'}${elapsedSeconds(b.record?.startTime ?? b.record?.claimedAt, now)})`,
+      .map(b =>
+        b.progress === undefined
+          ? `Building ${buildLabel(b)} (${b.record?.status ?? 'CLAIMED'}${elapsedSeconds(b.record?.startTime ?? b.record?.claimedAt, now)})`
+          : `Building ${buildLabel(b)}: ${progressText(b.progress, now)}`,
       )
       .join('; ');
     if (this.spinner === undefined) {
@@ -274,7 +294,10 @@ function repositoryState(r: RepositoryView): string {
     : pc.green('present');
 }
 
-export function renderStatus(unsafe: StatusView): string {
+export function renderStatus(
+  unsafe: StatusView,
+  now: number = Date.now(),
+): string {
   const status = escaped(unsafe);
   // One table for the repository rows (aligned with each other); each row is
   // followed by its own images and warnings.
@@ -329,7 +352,7 @@ export function renderStatus(unsafe: StatusView): string {
   lines.push(
     ...(status.builds.length === 0
       ? ['  (none)']
-      : table(status.builds.map(buildRow))),
+      : table(status.builds.map(b => buildRow(b, now)))),
   );
   lines.push('', pc.bold('Recent runs'));
   lines.push(
@@ -340,7 +363,7 @@ export function renderStatus(unsafe: StatusView): string {
   return lines.join('\n');
 }
 
-function buildRow(b: BuildView): string[] {
+function buildRow(b: BuildView, now: number): string[] {
   const status =
     b.status === 'SUCCESS'
       ? pc.green(b.status)
@@ -356,7 +379,11 @@ function buildRow(b: BuildView): string[] {
   return [
     `${b.image}:${b.key}`,
     status,
-    b.durationSeconds === null ? '-' : `${b.durationSeconds} s`,
+    b.progress !== null
+      ? progressText(b.progress, now)
+      : b.durationSeconds === null
+        ? '-'
+        : `${b.durationSeconds} s`,
     b.logUrl ?? '',
   ];
 }

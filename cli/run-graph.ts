@@ -9,6 +9,7 @@
  * listeners, and tests feed it by hand.
  */
 import type {BuildRecord} from '../shared/build-records';
+import type {BuildProgressView} from './views';
 import {isTerminalBuildStatus} from '../shared/messages';
 import {FINISHED_RUN_STATUSES, RunRecord, RunStep} from '../shared/runs';
 
@@ -40,12 +41,16 @@ export interface TrackedBuild {
    * followed run claims it again.
    */
   accepted: boolean;
+  /** Where it is, from the live Build, while it runs (cli/build-progress.ts). */
+  progress?: BuildProgressView;
 }
 
 export interface GraphUpdate {
   readonly steps: Array<{run: TrackedRun; step: RunStep}>;
   readonly finishedRuns: TrackedRun[];
   readonly changedBuilds: TrackedBuild[];
+  /** Builds now on another step (or starting one). */
+  readonly progressedBuilds: TrackedBuild[];
   /** New subscriptions the caller must open. */
   readonly watchRuns: string[];
   readonly watchBuilds: string[];
@@ -58,6 +63,7 @@ function emptyUpdate(): GraphUpdate {
     steps: [],
     finishedRuns: [],
     changedBuilds: [],
+    progressedBuilds: [],
     watchRuns: [],
     watchBuilds: [],
     watchBuildRuns: [],
@@ -173,6 +179,19 @@ export class RunGraph {
     if (build.shownStatus !== record.status) {
       build.shownStatus = record.status;
       update.changedBuilds.push(build);
+    }
+    return update;
+  }
+
+  /** Where a followed build is, as Cloud Build last showed it. */
+  updateProgress(id: string, progress: BuildProgressView): GraphUpdate {
+    const update = emptyUpdate();
+    const build = this.builds.get(id);
+    if (build === undefined || !build.accepted) return update;
+    const before = build.progress;
+    build.progress = progress;
+    if (before?.step !== progress.step || before?.status !== progress.status) {
+      update.progressedBuilds.push(build);
     }
     return update;
   }

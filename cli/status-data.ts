@@ -17,6 +17,7 @@ import {
   NEEDS_MIGRATION,
   strandedImages,
 } from '../shared/last-copy';
+import {readBuildProgress} from './build-progress';
 import type {Connection} from './connection';
 import {
   buildView,
@@ -76,7 +77,16 @@ export async function readStatus(
     images: manifest
       .map(imageView)
       .sort((a, b) => a.image.localeCompare(b.image)),
-    builds: builds.docs.map(doc => buildView(doc.id, doc.data())),
+    builds: await Promise.all(
+      builds.docs.map(async doc => {
+        const record = doc.data();
+        return buildView(
+          doc.id,
+          record,
+          await readBuildProgress(connection, record),
+        );
+      }),
+    ),
     runs,
     savings: {
       ...savings,

@@ -77,6 +77,25 @@ export interface BuildView {
   logUrl: string | null;
   failureDetail: string | null;
   digest: string | null;
+  /** Live, from Cloud Build, while the build is active; null otherwise or if unknown. */
+  progress: BuildProgressView | null;
+}
+
+/** Where a running build is (cli/build-progress.ts). */
+export interface BuildProgressView {
+  /** Cloud Build's status of the build: QUEUED, WORKING… */
+  status: string;
+  /** The running step, from 1; null while none runs (queued). */
+  step: number | null;
+  steps: number;
+  /** The running step's id in the build config, else its builder image. */
+  stepLabel: string | null;
+  /** When the build started WORKING; null while queued. */
+  startTime: string | null;
+  /** How long it has been WORKING when this was read. */
+  elapsedSeconds: number | null;
+  /** How long the last successful build of the image took; null: no earlier build. */
+  expectedSeconds: number | null;
 }
 
 export interface RunSummaryView {
@@ -190,7 +209,11 @@ export function runView(record: RunRecord): RunView {
   };
 }
 
-export function buildView(id: string, record: BuildRecord): BuildView {
+export function buildView(
+  id: string,
+  record: BuildRecord,
+  progress: BuildProgressView | null = null,
+): BuildView {
   return {
     id,
     image: record.image,
@@ -206,6 +229,7 @@ export function buildView(id: string, record: BuildRecord): BuildView {
     logUrl: orNull(record.logUrl),
     failureDetail: orNull(record.failureDetail),
     digest: orNull(record.digest),
+    progress,
   };
 }
 

@@ -4,11 +4,12 @@
  * published, until nothing followed can change any more.
  */
 import type {Firestore} from '@google-cloud/firestore';
-import {buildRecords} from '../shared/build-records';
+import {type BuildRecord, buildRecords} from '../shared/build-records';
 import {runDocumentId, runRecords} from '../shared/runs';
 import {CliError, ExitCode} from './errors';
 import type {FollowView} from './render';
 import {GraphUpdate, RunGraph} from './run-graph';
+import type {BuildProgressView} from './views';
 
 export interface FollowOptions {
   /** Give up if the run has not started after this long; default 60 s. */
@@ -17,7 +18,18 @@ export interface FollowOptions {
   readonly timeoutMs?: number;
   /** Quiet period before "done" is believed (listeners are not synchronised). */
   readonly settleMs?: number;
+  /**
+   * Reads where a running build is (its live Build): asked about every build that runs,
+   * at most once per `progressIntervalMs` each. Firestore does not hold it, so it is polled.
+   */
+  readonly progress?: (
+    record: BuildRecord,
+  ) => Promise<BuildProgressView | null>;
+  /** Default 5 s. */
+  readonly progressIntervalMs?: number;
 }
+
+export const DEFAULT_PROGRESS_INTERVAL_MS = 5_000;
 
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
 
@@ -82,7 +94,43 @@ export async function followRun(
         for (const id of update.watchRuns) watchRun(id);
         for (const id of update.watchBuilds) watchBuild(id);
         for (const buildId of update.watchBuildRuns) watchBuildRuns(buildId);
+        // A build that changed status (started WORKING, say) is asked about at once.
+        for (const build of update.changedBuilds) changed.add(build.id);
+        if (update.changedBuilds.length > 0) pollProgress();
         checkDone();
+      };
+
+      const progressIntervalMs =
+        options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+      const lastAsked = new Map<string, number>();
+      const asking = new Set<string>();
+      /** Builds whose status changed since they were last asked about. */
+      const changed = new Set<string>();
+      const pollProgress = () => {
+        const progress = options.progress;
+        if (progress === undefined) return;
+        const now = Date.now();
+        for (const build of graph.activeBuilds()) {
+          const record = build.record;
+          if (record?.buildId === undefined || asking.has(build.id)) continue;
+          const due =
+            changed.has(build.id) ||
+            now - (lastAsked.get(build.id) ?? -Infinity) >= progressIntervalMs;
+          if (!due) continue;
+          lastAsked.set(build.id, now);
+          changed.delete(build.id);
+          asking.add(build.id);
+          void progress(record)
+            .then(found => {
+              if (found !== null) apply(graph.updateProgress(build.id, found));
+            })
+            .catch(() => {}) // progress is shown when known
+            .finally(() => {
+              asking.delete(build.id);
+              // It changed while we asked: what we heard may be from before.
+              if (changed.has(build.id) && !finished) pollProgress();
+            });
+        }
       };
 
       const watchRun = (id: string) => {
@@ -160,6 +208,7 @@ export async function followRun(
       // Spinner refresh, and the grace period of a build whose finisher never shows.
       timers.push(
         setInterval(() => {
+          pollProgress();
           view.tick(graph);
           checkDone();
         }, 1000),

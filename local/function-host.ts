@@ -1,28 +1,23 @@
 /**
- * Serves function targets over HTTP with functions-framework, one process
- * group per target (functions-framework serves exactly one `--target`), and
+ * Serves function targets over HTTP with functions-framework on loopback, one
+ * process group per target (functions-framework serves exactly one target), and
  * wires Pub/Sub emulator push subscriptions to them. The emulator then POSTs
  * each message as `{message, subscription}`; functions-framework turns it
  * into a `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent, as
  * Eventarc does in production.
  */
 import {randomUUID} from 'node:crypto';
-import {dirname, join, resolve} from 'node:path';
+import {join, resolve} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import type {PubSub, Subscription} from '@google-cloud/pubsub';
 import {LOOPBACK, findFreePort, waitForListening} from './ports';
 import {ExitStatus, ProcessGroup} from './process-group';
-
-export const SignatureType = ['http', 'event', 'cloudevent'] as const;
-export type SignatureType = (typeof SignatureType)[number];
 
 export interface FunctionHostOptions {
   /** Compiled JavaScript file or directory that registers the target. */
   readonly source: string;
   /** Name the function was registered under, e.g. `setupRequested`. */
   readonly target: string;
-  /** Default `cloudevent`; a `functions.cloudEvent(...)` registration wins anyway. */
-  readonly signatureType?: SignatureType;
   /** Default: a free loopback port. */
   readonly port?: number;
   /** Added to this process's environment: emulator hosts, stand-in endpoints, config. */
@@ -83,13 +78,8 @@ export interface RunningFunctionHost {
 
 const DEFAULT_START_TIMEOUT_MS = 30_000;
 
-/** functions-framework's CLI; its package exports do not expose main.js itself. */
-function functionsFrameworkMain(): string {
-  return join(
-    dirname(require.resolve('@google-cloud/functions-framework')),
-    'main.js',
-  );
-}
+/** functions-framework's app served on loopback (its own CLI listens on every interface). */
+const LOOPBACK_SERVER = join(__dirname, 'functions-framework-on-loopback.js');
 
 export async function startFunctionHost(
   options: FunctionHostOptions,
@@ -107,18 +97,15 @@ export async function startFunctionHost(
     let bannerDone = false;
     const isBanner = (line: string) => {
       if (bannerDone) return false;
-      if (line.startsWith('URL: http://localhost:')) bannerDone = true;
-      return /^(Serving function\.\.\.|Function: |Signature type: |URL: http:\/\/localhost:)/.test(
-        line,
-      );
+      if (line.startsWith(`URL: ${url}/`)) bannerDone = true;
+      return /^(Serving function\.\.\.|Function: |URL: http:\/\/)/.test(line);
     };
     const group = await ProcessGroup.start({
       name: `functions-framework (${target})`,
       command: process.execPath,
       args: [
-        functionsFrameworkMain(),
+        LOOPBACK_SERVER,
         `--target=${target}`,
-        `--signature-type=${options.signatureType ?? 'cloudevent'}`,
         `--source=${resolve(options.source)}`,
         `--port=${port}`,
       ],

@@ -7,6 +7,8 @@
  * Overridable: BUILD_MINUTE_RATES="E2_HIGHCPU_32=0.07,E2_MEDIUM=0.003" (the functions'
  * environment and arr's, read by shared/config.ts).
  */
+import {formatDuration} from './format-duration';
+
 export const DEFAULT_BUILD_MINUTE_RATES_USD: Readonly<Record<string, number>> =
   {
     // Cloud Build's `UNSPECIFIED` machine is e2-standard-2.
@@ -61,19 +63,6 @@ export function buildCostUsd(
 export function formatUsd(usd: number): string {
   if (usd > 0 && usd < 0.01) return '<$0.01';
   return usd >= 100 ? `$${Math.round(usd)}` : `$${usd.toFixed(2)}`;
-}
-
-/** `3.0 s`, `12 min 5 s`, `3 h 12 min`. */
-export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const total = Math.round(seconds);
-  if (total < 3600) {
-    const s = total % 60;
-    return `${Math.floor(total / 60)} min${s ? ` ${s} s` : ''}`;
-  }
-  const minutes = Math.round(total / 60);
-  const m = minutes % 60;
-  return `${Math.floor(minutes / 60)} h${m ? ` ${m} min` : ''}`;
 }
 
 /** `built in 3 h 12 min on E2_HIGHCPU_32 (~$12.29)`. */

@@ -60,7 +60,21 @@ export interface BuildSnapshot {
   tags: string[];
   logUrl?: string;
   failureDetail?: string;
+  /** When it started WORKING; unset while queued. */
+  startTime?: string;
   finishTime?: string;
+  /** Its steps in order, with the status and times Cloud Build reports as they run. */
+  steps: BuildStepSnapshot[];
+}
+
+export interface BuildStepSnapshot {
+  /** The step's `id` in the build config (`push-key`), if it has one. */
+  id?: string;
+  /** The builder image. */
+  name: string;
+  status: string;
+  startTime?: string;
+  endTime?: string;
 }
 
 export function imageBuildSubstitutions(
@@ -260,16 +274,26 @@ const STATUS_NAMES: Record<number, string> = {
   9: 'EXPIRED',
 };
 
+function statusName(status: Build['status']): string {
+  return typeof status === 'number'
+    ? (STATUS_NAMES[status] ?? 'STATUS_UNKNOWN')
+    : String(status ?? 'STATUS_UNKNOWN');
+}
+
 function snapshot(build: Build): BuildSnapshot {
-  const status =
-    typeof build.status === 'number'
-      ? (STATUS_NAMES[build.status] ?? 'STATUS_UNKNOWN')
-      : String(build.status ?? 'STATUS_UNKNOWN');
   return {
     id: build.id ?? '',
-    status,
+    status: statusName(build.status),
     tags: build.tags ?? [],
+    startTime: timestampToIso(build.startTime),
     finishTime: timestampToIso(build.finishTime),
+    steps: (build.steps ?? []).map(step => ({
+      ...(step.id ? {id: step.id} : {}),
+      name: step.name ?? '',
+      status: statusName(step.status),
+      startTime: timestampToIso(step.timing?.startTime),
+      endTime: timestampToIso(step.timing?.endTime),
+    })),
     logUrl: build.logUrl ?? undefined,
     failureDetail: build.failureInfo?.detail ?? build.statusDetail ?? undefined,
   };

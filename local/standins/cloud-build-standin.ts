@@ -1,8 +1,9 @@
 /**
  * A local Cloud Build (google.devtools.cloudbuild.v1.CloudBuild) served over gRPC, for the
  * official `@google-cloud/cloudbuild` client. With a Docker engine a build runs for real
- * (build-runner.ts: its source, its docker steps, its pushes); without one it is simulated: it
- * waits in QUEUED, then WORKING, then pushes `build.images` into the Artifact Registry stand-in.
+ * (build-runner.ts: its source, its docker steps, its pushes, each step's status as it goes);
+ * without one it is simulated: it waits in QUEUED, then WORKING (its steps reported one after
+ * another, simulated-steps.ts), then pushes `build.images` into the Artifact Registry stand-in.
  * Every status change is published as Cloud Build publishes it.
  */
 import {randomUUID} from 'node:crypto';
@@ -45,6 +46,7 @@ import {
   stringListField,
   stringMapField,
 } from './request-fields';
+import {simulatedSteps} from './simulated-steps';
 import {toWireDuration, toWireTimestamp} from './wire-time';
 
 /** The methods served (plus `google.longrunning.Operations/GetOperation`). */
@@ -163,6 +165,8 @@ interface BuildRecord {
   /** Aborts a real build's running step (reason TIMEOUT or CANCELLED). */
   abort?: AbortController;
   log: string[];
+  /** How long it stays WORKING (the durations when it was created), spread over its steps. */
+  workingMs: number;
   forced?: {status: ForceableBuildStatus; detail?: string};
   operationName: string;
   timers: NodeJS.Timeout[];
@@ -404,6 +408,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       timing: {},
       steps: [],
       log: [],
+      workingMs: this.durations.workingMs,
       forced: this.forcedStatuses.shift(),
       operationName: operationName(projectId, location, id),
       timers: [],
@@ -664,9 +669,10 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     const regional = record.location !== 'global';
     return {
       ...record.request,
-      ...(record.steps.length > 0
-        ? {steps: stepsToWire(record.request, record.steps)}
-        : {}),
+      steps:
+        record.steps.length > 0
+          ? stepsToWire(record.request, record.steps)
+          : this.stepsToWire(record),
       name: `projects/${record.projectId}/locations/${record.location}/builds/${record.id}`,
       id: record.id,
       projectId: record.projectId,
@@ -690,6 +696,40 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       timing,
       ...(record.failureInfo ? {failureInfo: record.failureInfo} : {}),
     };
+  }
+
+  /** The build's steps as sent, each with the status and timing it has now. */
+  private stepsToWire(record: BuildRecord): ProtoObject[] {
+    const sent = (record.request.steps ?? []) as ProtoObject[];
+    const progress = simulatedSteps(
+      {
+        stepCount: sent.length,
+        startTime: record.startTime,
+        workingMs: record.workingMs,
+        status: record.status,
+        finishTime: record.finishTime,
+      },
+      new Date(),
+    );
+    return sent.map((step, i) => {
+      const {status, startTime, endTime} = progress[i];
+      // Output-only, like the Build's own: a client's values are not kept.
+      const own = {...step};
+      delete own.timing;
+      delete own.pullTiming;
+      return {
+        ...own,
+        status,
+        ...(startTime
+          ? {
+              timing: {
+                startTime: toWireTimestamp(startTime),
+                ...(endTime ? {endTime: toWireTimestamp(endTime)} : {}),
+              },
+            }
+          : {}),
+      };
+    });
   }
 
   /** Project (and location, for `parent`/`name` forms) a request is scoped to. */

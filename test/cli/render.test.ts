@@ -2,7 +2,6 @@ import {DEFAULT_BUILD_MINUTE_RATES_USD} from '../../shared/build-rates';
 import {savingsTotals} from '../../shared/savings';
 import * as assert from 'assert';
 import {stripVTControlCharacters} from 'node:util';
-import {Writable} from 'node:stream';
 import {
   outcomeLine,
   renderRun,
@@ -15,13 +14,11 @@ import {formatBytes} from '../../shared/format-bytes';
 import {ExitCode} from '../../cli/errors';
 import {exitCodeFor} from '../../cli/publish';
 import {buildView, runView, SCHEMA_VERSION, StatusView} from '../../cli/views';
-import type {BuildRecord} from '../../shared/build-records';
 import type {RunRecord} from '../../shared/runs';
 
 const plain = stripVTControlCharacters;
 
-const T0 = '2026-01-01T00:00:00.000Z';
-const T3 = '2026-01-01T00:00:03.000Z';
+import {buildRecordOf, claimingRun, T0, T3, textSink} from './follow-fixtures';
 
 const STATUS: StatusView = {
   schemaVersion: SCHEMA_VERSION,
@@ -223,83 +220,34 @@ describe('arr output', () => {
   });
 
   it('without a TTY, the follow view prints build status changes as lines', () => {
-    let out = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        out += chunk.toString();
-        done();
-      },
-    });
-    const view = new TextFollowView(sink, false);
+    const sink = textSink();
+    const view = new TextFollowView(sink.stream, false);
     const graph = new RunGraph('root', 'arr-pytorch-base');
-    const record = (status: BuildRecord['status']): BuildRecord => ({
-      image: 'arr-pytorch-base',
-      key: 'k',
-      tier: 'persistent',
-      repository: 'p',
-      status,
-      buildId: 'b1',
-      attempts: 1,
-      failuresInRow: 0,
-      dockerfileHash: 'k',
-      source: 's',
-      runId: 'root',
-      claimedAt: T0,
-      deadline: T0,
-      startTime: T0,
-      finishTime: status === 'SUCCESS' ? T3 : undefined,
-      history: [],
-    });
+    view.update(graph.updateRun('root', claimingRun()), graph);
     view.update(
-      graph.updateRun('root', {
-        id: 'root',
-        kind: 'dockerfile-changed',
-        status: 'running',
-        steps: [],
-        deliveries: 1,
-        startedAt: T0,
-        refs: {build: 'arr-pytorch-base@k'},
-      }),
+      graph.updateBuild('arr-pytorch-base@k', buildRecordOf('CLAIMED')),
       graph,
     );
     view.update(
-      graph.updateBuild('arr-pytorch-base@k', record('CLAIMED')),
+      graph.updateBuild('arr-pytorch-base@k', buildRecordOf('WORKING')),
       graph,
     );
     view.update(
-      graph.updateBuild('arr-pytorch-base@k', record('WORKING')),
-      graph,
-    );
-    view.update(
-      graph.updateBuild('arr-pytorch-base@k', record('SUCCESS')),
+      graph.updateBuild('arr-pytorch-base@k', buildRecordOf('SUCCESS')),
       graph,
     );
     view.close();
-    assert.deepStrictEqual(plain(out).trimEnd().split('\n'), [
+    assert.deepStrictEqual(plain(sink.text()).trimEnd().split('\n'), [
       '   … Build arr-pytorch-base:k: WORKING (build b1)',
       '   ✓ Build arr-pytorch-base:k succeeded in 3.0 s',
     ]);
   });
 
   it('JSON views keep their documented fields, with null for absent values', () => {
-    const view = buildView('arr-pytorch-base@k', {
-      image: 'arr-pytorch-base',
-      key: 'k',
-      tier: 'persistent',
-      repository: 'arr-coc-registry-persistent',
-      status: 'SUCCESS',
-      buildId: 'b1',
-      attempts: 1,
-      failuresInRow: 0,
-      dockerfileHash: 'k',
-      source: 's',
-      runId: 'r',
-      claimedAt: T0,
-      deadline: T0,
-      startTime: T0,
-      finishTime: T3,
-      history: [],
-    });
+    const view = buildView(
+      'arr-pytorch-base@k',
+      buildRecordOf('SUCCESS', {runId: 'r'}),
+    );
     assert.deepStrictEqual(Object.keys(view).sort(), [
       'attempts',
       'buildId',
@@ -312,11 +260,13 @@ describe('arr output', () => {
       'image',
       'key',
       'logUrl',
+      'progress',
       'repository',
       'startTime',
       'status',
     ]);
     assert.strictEqual(view.durationSeconds, 3);
+    assert.strictEqual(view.progress, null);
     assert.strictEqual(view.logUrl, null);
     const run = runView({
       id: '1',

@@ -15,7 +15,7 @@ import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
 import {ExitCode} from '../../cli/errors';
 import type {PublishView, RunsView, StatusView} from '../../cli/views';
-import type {LocalStack} from '../../local/stack';
+import {buildDurationsFor, type LocalStack} from '../../local/stack';
 import {emulatorFirestore} from '../../bench/stack-driver';
 import {
   ArrOnStack,
@@ -500,6 +500,55 @@ describe("the operator's checklist, end to end through arr over the local stack"
         result.stdout,
         /✗ build arr-vertex-launcher:444444444444 did not succeed: FAILURE: .*step 3 exited 1/,
       );
+    });
+
+    it('while a build runs, arr status shows its step, the time so far and what the last build of the image took; arr following it says each step', async () => {
+      // Three steps of 3 s: long enough to see one, as a 3 h build is.
+      stack.standIns.cloudBuild.setBuildDurations({workingMs: 9_000});
+      try {
+        const following = arr(
+          'changed',
+          'arr-vertex-launcher',
+          '--hash',
+          '555555555555',
+        );
+        const label = 'arr-vertex-launcher:555555555555';
+        let row: string | undefined;
+        for (const deadline = Date.now() + 60_000; row === undefined;) {
+          const text = await arrOk('status');
+          row = text
+            .split('\n')
+            .find(line => line.includes(label) && / step \d\/3 /.test(line));
+          if (row === undefined) {
+            assert.ok(
+              Date.now() < deadline,
+              `no step line for ${label}:\n${text}`,
+            );
+            await new Promise(resolve => setTimeout(resolve, 200));
+          }
+        }
+        // The earlier builds of arr-vertex-launcher took the stack's 0.3 s.
+        assert.match(
+          row,
+          /^ {2}arr-vertex-launcher:555555555555 +WORKING +step [1-3]\/3 (build|push-key|move-latest) · \d+\.\d s of ~0\.\d s\b/,
+        );
+        const result = await following;
+        assert.strictEqual(result.code, 0, result.stdout + result.stderr);
+        assert.match(
+          result.stdout,
+          /… Build arr-vertex-launcher:555555555555: step 1\/3 build · \d+\.\d s of ~0\.\d s/,
+        );
+        // Finished, it shows how long it took instead.
+        const finished = (await status()).builds.find(
+          b => b.id === 'arr-vertex-launcher@555555555555',
+        );
+        assert.strictEqual(finished?.status, 'SUCCESS');
+        assert.strictEqual(finished?.progress, null);
+      } finally {
+        stack.standIns.cloudBuild.setBuildDurations(
+          buildDurationsFor(stack.buildSeconds),
+        );
+      }
     });
 
     it('--json on a publishing command gives the runs and builds it led to', async () => {

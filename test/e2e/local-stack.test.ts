@@ -33,6 +33,12 @@ import {
   stopLeftoverGroups,
 } from '../../local/process-group';
 import {livingMembers, runningCommands} from '../harness/process-cleanup';
+import {
+  type ListeningSocket,
+  isLoopback,
+  listeningSockets,
+  processTree,
+} from '../support/listening-sockets';
 import {readStackState, StackState} from '../../cli/stack-state';
 
 const STACK_CLI = resolve(__dirname, '../../local/stack-cli.js');
@@ -401,6 +407,42 @@ describe('npm start (the stack CLI as a process)', function () {
     } finally {
       await stopLeftoverGroups(orphans, {graceMs: 1_000});
     }
+  });
+
+  it('listens on loopback only: every port of the stack, its emulators and its functions', async () => {
+    const statePath = join(dir, 'state.json');
+    const started = npmStart(
+      ['--no-build', '--quiet'],
+      userShellEnvironment(statePath),
+    );
+    npmStarts.push(started);
+    const running = await runningState(statePath, started);
+    stackPids.push(running.pid);
+    // The stack's own tree, and its groups' members in case one left it (gcloud → java).
+    const pids = new Set([
+      ...processTree(running.pid),
+      ...(running.processGroups ?? []).flatMap(g => livingMembers(g.pgid)),
+    ]);
+    const sockets = listeningSockets([...pids]);
+    const describe = (s: ListeningSocket) =>
+      `${s.protocol} ${s.address}:${s.port} (pid ${s.pid}: ${s.command})`;
+    // The check found what the stack serves: each endpoint and function it reports.
+    const served = [
+      ...Object.values(running.endpoints ?? {}),
+      ...Object.values(running.functions ?? {}).map(url => new URL(url).host),
+    ];
+    assert.strictEqual(served.length, 9, served.join(', '));
+    for (const hostPort of served) {
+      const port = Number(hostPort.split(':').pop());
+      assert.ok(
+        sockets.some(s => s.port === port),
+        `${hostPort} is not among the sockets found:\n${sockets.map(describe).join('\n')}`,
+      );
+    }
+    assert.deepStrictEqual(
+      sockets.filter(s => !isLoopback(s.address)).map(describe),
+      [],
+    );
   });
 
   it('refuses configuration it would otherwise ignore, before starting anything', async () => {

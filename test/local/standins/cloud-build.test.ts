@@ -214,6 +214,67 @@ describe('Cloud Build stand-in', () => {
     );
   });
 
+  it('reports each step QUEUED, WORKING, then SUCCESS with its timing while the build runs, as Cloud Build does', async () => {
+    f.standIns.cloudBuild.setBuildDurations({queuedMs: 0, workingMs: 3_000});
+    const steps = ['build', 'push-key', 'move-latest'].map(stepId => ({
+      id: stepId,
+      name: 'gcr.io/cloud-builders/docker',
+      args: ['version'],
+    }));
+    const [operation] = await f.cloudBuild.createBuild({
+      projectId: PROJECT,
+      build: {...dockerBuild([]), steps},
+    });
+    const id = metadataBuild(operation).id ?? '';
+    const millis = (t: {seconds?: unknown; nanos?: number | null} | null) =>
+      t ? Number(t.seconds) * 1000 + Math.round((t.nanos ?? 0) / 1e6) : null;
+    // What GetBuild shows, sampled until the build ends: each distinct picture once.
+    const seen: string[] = [];
+    let last: IBuild | undefined;
+    for (;;) {
+      const [build] = await f.cloudBuild.getBuild({projectId: PROJECT, id});
+      last = build;
+      const picture = (build.steps ?? [])
+        .map(step => statusName(step.status))
+        .join(' ');
+      if (seen[seen.length - 1] !== picture) seen.push(picture);
+      for (const step of build.steps ?? []) {
+        const status = statusName(step.status);
+        const start = millis(step.timing?.startTime ?? null);
+        const end = millis(step.timing?.endTime ?? null);
+        assert.equal(start === null, status === 'QUEUED', picture);
+        assert.equal(end !== null, status === 'SUCCESS', picture);
+      }
+      if (statusName(build.status) === 'SUCCESS') break;
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(
+      seen.filter(p => !p.startsWith('QUEUED')),
+      [
+        'WORKING QUEUED QUEUED',
+        'SUCCESS WORKING QUEUED',
+        'SUCCESS SUCCESS WORKING',
+        'SUCCESS SUCCESS SUCCESS',
+      ],
+    );
+    // One step starts as the one before ends; together they span the build's WORKING time.
+    const spans = (last?.steps ?? []).map(step => [
+      millis(step.timing?.startTime ?? null) ?? NaN,
+      millis(step.timing?.endTime ?? null) ?? NaN,
+    ]);
+    assert.deepEqual(
+      spans.map(([start, end]) => end - start),
+      [1_000, 1_000, 1_000],
+    );
+    assert.equal(spans[1][0], spans[0][1]);
+    assert.equal(spans[2][0], spans[1][1]);
+    assert.equal(spans[0][0], millis(last?.startTime ?? null));
+    assert.deepEqual(
+      (last?.steps ?? []).map(step => step.id),
+      ['build', 'push-key', 'move-latest'],
+    );
+  });
+
   it('lists builds newest first, filtered by status and tags', async () => {
     f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
     const ok = await startBuild([`${TRAINER}:latest`], {

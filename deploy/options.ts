@@ -8,7 +8,9 @@
  */
 import {Command, CommanderError} from 'commander';
 import {
+  BUCKET_PATTERN,
   CONFIG_DEFAULTS,
+  defaultContextsBucket,
   MAX_RUN_RETENTION_DAYS,
   PROJECT_ID_PATTERN,
   REGION_PATTERN,
@@ -17,7 +19,6 @@ import {
 import {DEFAULT_TOPICS, type Topics} from '../shared/function-specs';
 import {REPOSITORY_ID_PATTERN} from '../shared/repository-id';
 
-const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 const EMAIL_PATTERN = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 const CRON_PATTERN = /^\S+( \S+){4}$/;
 const BRANCH_PATTERN = /^[^\s,]+$/;
@@ -295,7 +296,7 @@ function resolveOptions(
       retention === undefined
         ? DEFAULTS.runRetentionDays
         : parseRetention(retention),
-    contextsBucket: get('bucket') ?? `${project}-arr-build-contexts`,
+    contextsBucket: get('bucket') ?? defaultContextsBucket(project),
     schedule: get('schedule') ?? DEFAULTS.schedule,
     timeZone: get('time-zone') ?? DEFAULTS.timeZone,
     operatorsGroup: normaliseGroup(get('operators-group')),

@@ -52,6 +52,8 @@ export interface DeployOptions extends Topics {
   timeZone: string;
   /** `group:ops@example.com`, or empty for none. */
   operatorsGroup: string;
+  /** `group:ml@example.com`, or empty: who runs `arr changed` (publish, upload contexts). */
+  engineersGroup: string;
   trigger: TriggerSource;
   triggerBranch: string;
   /** Email of an existing service account for image builds; empty: deploy creates `arr-image-builder`. */
@@ -92,6 +94,7 @@ export const VALUE_FLAGS = [
   'schedule',
   'time-zone',
   'operators-group',
+  'engineers-group',
   'trigger-github',
   'trigger-repository',
   'trigger-branch',
@@ -121,6 +124,7 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --schedule CRON                nightly teardown schedule (default "${DEFAULTS.schedule}")
   --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
   --operators-group EMAIL        group allowed to publish teardown-requested and setup-requested
+  --engineers-group EMAIL        group allowed to run arr changed: publish dockerfile-changed, upload build contexts
   --trigger-github OWNER/NAME    GitHub repository (connected to Cloud Build) holding the Dockerfiles
   --trigger-repository RESOURCE  or a GitHub repository on a 2nd-gen connection, projects/../repositories/..
   --trigger-branch BRANCH        branch the trigger watches (default ${DEFAULTS.triggerBranch})
@@ -299,7 +303,8 @@ function resolveOptions(
     contextsBucket: get('bucket') ?? defaultContextsBucket(project),
     schedule: get('schedule') ?? DEFAULTS.schedule,
     timeZone: get('time-zone') ?? DEFAULTS.timeZone,
-    operatorsGroup: normaliseGroup(get('operators-group')),
+    operatorsGroup: normaliseGroup('operators-group', get('operators-group')),
+    engineersGroup: normaliseGroup('engineers-group', get('engineers-group')),
     trigger,
     triggerBranch: get('trigger-branch') ?? DEFAULTS.triggerBranch,
     buildServiceAccount: get('build-service-account') ?? '',
@@ -329,7 +334,7 @@ function parseRetention(value: string): number {
   return n;
 }
 
-function normaliseGroup(value: string | undefined): string {
+function normaliseGroup(flag: string, value: string | undefined): string {
   if (value === undefined || value === '') {
     return '';
   }
@@ -338,7 +343,7 @@ function normaliseGroup(value: string | undefined): string {
     : value;
   if (!EMAIL_PATTERN.test(email)) {
     throw new DeployOptionsError(
-      `--operators-group must be a group email such as ops@example.com, got "${value}".`,
+      `--${flag} must be a group email such as ops@example.com, got "${value}".`,
     );
   }
   return `group:${email}`;

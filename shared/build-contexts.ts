@@ -92,6 +92,13 @@ export async function uploadContextArchive(
     } catch (error) {
       const status = httpStatus(error);
       if (status === 412) return {kind: 'already-there'};
+      // Replacing an object also needs storage.objects.delete, and Cloud Storage asks for it
+      // only when an object of that name exists (IAM permissions for JSON methods): a caller
+      // with Storage Object Creator alone may be told that rather than 412. Either way the
+      // object is there, and this write would never have replaced it.
+      if (status === 403 && /storage\.objects\.delete/.test(String(error))) {
+        return {kind: 'already-there'};
+      }
       const transient =
         status === undefined ? isTransient(error) : TRANSIENT_HTTP.has(status);
       if (transient) {

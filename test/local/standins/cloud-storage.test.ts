@@ -183,6 +183,22 @@ describe('Cloud Storage stand-in (through @google-cloud/storage)', () => {
     assert.strictEqual(standIn.readObject(BUCKET, NAME)?.toString(), 'context');
   });
 
+  it('uploadContextArchive: refused storage.objects.delete (an object creator meeting an existing object) is "already there"', async () => {
+    standIn.faults.failOnce('objects.insert', {
+      code: grpc.status.PERMISSION_DENIED,
+      message:
+        'engineer@example.com does not have storage.objects.delete access to the Google Cloud Storage object.',
+    });
+    assert.deepStrictEqual(
+      await uploadContextArchive(
+        storage,
+        {bucket: BUCKET, name: NAME},
+        Buffer.from('x'),
+      ),
+      {kind: 'already-there'},
+    );
+  });
+
   it('uploadContextArchive: a refused permission says which role the upload needs', async () => {
     standIn.faults.failOnce('objects.insert', {
       code: grpc.status.PERMISSION_DENIED,

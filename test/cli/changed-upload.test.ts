@@ -96,6 +96,13 @@ describe('arr changed --from uploads the build context it hashed', function () {
     });
   }
 
+  /** `arr changed IMAGE --from FOLDER --no-wait`, as a user types it. */
+  const changedFrom = (
+    image: string,
+    folder: string,
+    env: Record<string, string> = {},
+  ) => arr(env, 'changed', image, '--from', folder, '--no-wait');
+
   const published = (count: number) =>
     eventually(() => (received.length >= count ? [...received] : undefined), {
       timeoutMs: 15_000,
@@ -113,14 +120,7 @@ describe('arr changed --from uploads the build context it hashed', function () {
   it('uploads exactly the digest entries to the object the message names, before publishing it', async () => {
     const folder = imageFolder();
     const listing = listContext(folder);
-    const result = await arr(
-      {},
-      'changed',
-      'arr-pytorch-base',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const result = await changedFrom('arr-pytorch-base', folder);
     assert.strictEqual(result.code, 0, result.stderr);
     const [message] = await published(1);
     assert.strictEqual(message.contextDigest, listing.digest);
@@ -149,27 +149,13 @@ describe('arr changed --from uploads the build context it hashed', function () {
 
   it('a second upload of the same context keeps the object (same generation) and still publishes', async () => {
     const folder = imageFolder();
-    const first = await arr(
-      {},
-      'changed',
-      'arr-pytorch-base',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const first = await changedFrom('arr-pytorch-base', folder);
     assert.strictEqual(first.code, 0, first.stderr);
     const [message] = await published(1);
     const name = message.source.slice(`gs://${BUCKET}/`.length);
     const generation = storage.store.get(BUCKET, name).generation;
 
-    const second = await arr(
-      {},
-      'changed',
-      'arr-pytorch-base',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const second = await changedFrom('arr-pytorch-base', folder);
     assert.strictEqual(second.code, 0, second.stderr);
     assert.match(
       second.stderr,
@@ -187,14 +173,7 @@ describe('arr changed --from uploads the build context it hashed', function () {
 
   it('an image keyed on its Dockerfile alone: its context goes to <hash>.tar.gz, .dockerignore applied', async () => {
     const folder = imageFolder();
-    const result = await arr(
-      {},
-      'changed',
-      'arr-vertex-launcher',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const result = await changedFrom('arr-vertex-launcher', folder);
     assert.strictEqual(result.code, 0, result.stderr);
     const [message] = await published(1);
     assert.strictEqual(message.contextDigest, undefined);
@@ -208,14 +187,9 @@ describe('arr changed --from uploads the build context it hashed', function () {
 
   it('a bucket that does not exist: a clear error, exit 5, and nothing published', async () => {
     const folder = imageFolder();
-    const result = await arr(
-      {CONTEXTS_BUCKET: 'arr-no-such-contexts-bucket'},
-      'changed',
-      'arr-pytorch-base',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const result = await changedFrom('arr-pytorch-base', folder, {
+      CONTEXTS_BUCKET: 'arr-no-such-contexts-bucket',
+    });
     assert.strictEqual(result.code, 5, result.stderr);
     assert.match(
       result.stderr,
@@ -233,14 +207,7 @@ describe('arr changed --from uploads the build context it hashed', function () {
       message:
         'engineer@example.com does not have storage.objects.create access to the Google Cloud Storage object.',
     });
-    const result = await arr(
-      {},
-      'changed',
-      'arr-pytorch-base',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const result = await changedFrom('arr-pytorch-base', folder);
     assert.strictEqual(result.code, 5, result.stderr);
     assert.match(result.stderr, /permission denied/);
     assert.match(result.stderr, /roles\/storage\.objectCreator on the bucket/);
@@ -254,14 +221,7 @@ describe('arr changed --from uploads the build context it hashed', function () {
    * the failed command had published would have come first.
    */
   async function assertNothingPublishedBefore(folder: string): Promise<void> {
-    const marker = await arr(
-      {},
-      'changed',
-      'arr-vertex-launcher',
-      '--from',
-      folder,
-      '--no-wait',
-    );
+    const marker = await changedFrom('arr-vertex-launcher', folder);
     assert.strictEqual(marker.code, 0, marker.stderr);
     await published(1);
     await new Promise(resolve => setTimeout(resolve, 300));

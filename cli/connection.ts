@@ -1,11 +1,12 @@
 /**
  * Where `arr` talks to: a real project by the standard conventions
  * (GOOGLE_CLOUD_PROJECT, Application Default Credentials, PUBSUB_EMULATOR_HOST,
- * FIRESTORE_EMULATOR_HOST), or, when none of those is set, the local stack
+ * FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST), or, when none of those is set, the local stack
  * that `npm start` described in its state file.
  */
 import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub} from '@google-cloud/pubsub';
+import type {Storage} from '@google-cloud/storage';
 import {defaultStatePath, readStackState} from './stack-state';
 import {ArtifactRegistry} from '../shared/artifact-registry';
 import {createClients, Clients} from '../shared/clients';
@@ -91,6 +92,7 @@ export interface Connection {
   readonly config: Config;
   firestore(): Promise<Firestore>;
   pubsub(): Promise<PubSub>;
+  storage(): Promise<Storage>;
   readonly registry: ArtifactRegistry;
   /** Cloud Build, read for the progress of running builds. */
   readonly builds: ImageBuilds;
@@ -112,6 +114,7 @@ export function connect(target: Target): Connection {
   for (const name of [
     'FIRESTORE_EMULATOR_HOST',
     'PUBSUB_EMULATOR_HOST',
+    'STORAGE_EMULATOR_HOST',
     'GOOGLE_CLOUD_PROJECT',
   ]) {
     const value = target.env[name];
@@ -125,6 +128,7 @@ export function connect(target: Target): Connection {
     config,
     firestore: clients.firestore,
     pubsub: clients.pubsub,
+    storage: clients.storage,
     registry: new ArtifactRegistry(clients.artifactRegistry, config),
     builds: new ImageBuilds(clients.cloudBuild, config),
     close: () => clients.close(),

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import {type CatalogImage, keyCoversOf} from '../shared/catalog';
 import {
   ContextDigestError,
+  type ContextListing,
   dockerfileHash,
   listContext,
 } from '../shared/context-digest';
@@ -21,6 +22,8 @@ export interface FolderContent {
   /** For a context-keyed image: files hashed, and files .dockerignore left out. */
   files?: number;
   ignored?: number;
+  /** For a context-keyed image: what the digest was computed from (the upload sends these). */
+  listing?: ContextListing;
 }
 
 /**
@@ -60,13 +63,33 @@ export function contentFromFolder(
       dockerfile,
       files: listing.entries.length,
       ignored: listing.ignored.length,
+      listing,
     };
   } catch (error) {
-    if (error instanceof ContextDigestError) {
-      throw new UsageError(`--from ${folder}: ${error.message}`);
-    }
-    throw error;
+    throw asUsageError(folder, error);
   }
+}
+
+/**
+ * The files of the build context: the listing the digest came from, or, for an image
+ * keyed on its Dockerfile alone, the context folder listed by the same recipe.
+ */
+export function contextListing(
+  content: FolderContent,
+  folder: string,
+): ContextListing {
+  if (content.listing) return content.listing;
+  try {
+    return listContext(content.contextDir);
+  } catch (error) {
+    throw asUsageError(folder, error);
+  }
+}
+
+function asUsageError(folder: string, error: unknown): unknown {
+  return error instanceof ContextDigestError
+    ? new UsageError(`--from ${folder}: ${error.message}`)
+    : error;
 }
 
 /** The line `arr changed --from` prints (on stderr) before publishing. */

@@ -162,7 +162,7 @@ export function createProgram(
       .argument('<image>', 'a catalog image, e.g. arr-pytorch-base')
       .option(
         '--from <folder>',
-        "compute the Dockerfile hash (and the context digest, for a context-keyed image) from the image's folder, or from a checkout holding the catalog's paths",
+        "compute the Dockerfile hash (and the context digest, for a context-keyed image) from the image's folder, or from a checkout holding the catalog's paths, and upload that build context (once: an object already there is kept)",
       )
       .option(
         '--hash <12hex>',
@@ -174,7 +174,7 @@ export function createProgram(
       )
       .option(
         '--source <uri>',
-        'build context: gs://BUCKET/OBJECT or git+https://HOST/REPO#REV (default gs://<project>-arr-build-contexts/contexts/<image>/<hash>.tar.gz)',
+        'build context: gs://BUCKET/OBJECT or git+https://HOST/REPO#REV (default gs://$CONTEXTS_BUCKET/contexts/<image>/<hash>.tar.gz, the bucket <project>-arr-build-contexts unless set)',
       )
       .option('--force', 'build even if the hash is already built', false),
   ).action(async (image: string, flags: ChangedFlags) => {

@@ -4,6 +4,7 @@
  * with what is accepted.
  */
 import type {z} from 'zod';
+import {contextObjectName, storageUri} from '../shared/build-contexts';
 import {Catalog, keyCoversOf} from '../shared/catalog';
 import {DEFAULT_TOPICS} from '../shared/function-specs';
 import {
@@ -87,17 +88,19 @@ export interface ChangedInput {
 }
 
 /**
- * Where the Dockerfile trigger uploads a build context (see cloudbuild/dockerfile-changed.yaml):
- * `<hash>.tar.gz`, or `<hash>-<context digest>.tar.gz` for a context-keyed image.
+ * Where the Dockerfile trigger uploads a build context (see cloudbuild/dockerfile-changed.yaml),
+ * in the configured contexts bucket.
  */
 export function defaultSource(
-  projectId: string,
+  contextsBucket: string,
   image: string,
   hash: string,
   contextDigest?: string,
 ): string {
-  const name = contextDigest === undefined ? hash : `${hash}-${contextDigest}`;
-  return `gs://${projectId}-arr-build-contexts/contexts/${image}/${name}.tar.gz`;
+  return storageUri({
+    bucket: contextsBucket,
+    name: contextObjectName(image, hash, contextDigest),
+  });
 }
 
 /** The checks that need no project: image, hash and context digest. */
@@ -144,7 +147,7 @@ export function checkChangedInput(
 export function changedMessage(
   input: ChangedInput,
   catalog: Catalog,
-  projectId: string,
+  contextsBucket: string,
 ): DockerfileChanged {
   checkChangedInput(input.image, input.hash, catalog, input.contextDigest);
   return validated(
@@ -157,7 +160,12 @@ export function changedMessage(
         : {}),
       source:
         input.source ??
-        defaultSource(projectId, input.image, input.hash, input.contextDigest),
+        defaultSource(
+          contextsBucket,
+          input.image,
+          input.hash,
+          input.contextDigest,
+        ),
       requestedBy: input.requestedBy,
       ...(input.force ? {force: true} : {}),
     },

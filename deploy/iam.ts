@@ -425,6 +425,24 @@ export function grantsBeforeFunctions(o: DeployOptions): IamGrant[] {
       },
     );
   }
+  if (o.engineersGroup !== '') {
+    grants.push(
+      {
+        resource: dockerfileChanged,
+        member: o.engineersGroup,
+        role: 'roles/pubsub.publisher',
+        why: 'engineers: arr changed publishes dockerfile-changed',
+      },
+      {
+        // storage.objects.create: the upload (ifGenerationMatch=0, so never an overwrite,
+        // which would also need storage.objects.delete).
+        resource: {kind: 'bucket', bucket: o.contextsBucket},
+        member: o.engineersGroup,
+        role: 'roles/storage.objectCreator',
+        why: 'engineers: arr changed --from uploads the build context it hashed',
+      },
+    );
+  }
   grants.push(
     {
       resource: {kind: 'topic', topic: o.deadLetterTopic},

@@ -8,7 +8,9 @@
  */
 import {Command, CommanderError} from 'commander';
 import {
+  BUCKET_PATTERN,
   CONFIG_DEFAULTS,
+  defaultContextsBucket,
   MAX_RUN_RETENTION_DAYS,
   PROJECT_ID_PATTERN,
   REGION_PATTERN,
@@ -18,7 +20,6 @@ import {DEFAULT_TOPICS, type Topics} from '../shared/function-specs';
 import {REPOSITORY_ID_PATTERN} from '../shared/repository-id';
 import {FUNCTION_IMAGES_REPOSITORY} from './iam';
 
-const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 const EMAIL_PATTERN = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 const CRON_PATTERN = /^\S+( \S+){4}$/;
 const BRANCH_PATTERN = /^[^\s,]+$/;
@@ -52,6 +53,8 @@ export interface DeployOptions extends Topics {
   timeZone: string;
   /** `group:ops@example.com`, or empty for none. */
   operatorsGroup: string;
+  /** `group:ml@example.com`, or empty: who runs `arr changed` (publish, upload contexts). */
+  engineersGroup: string;
   trigger: TriggerSource;
   triggerBranch: string;
   /** Email of an existing service account for image builds; empty: deploy creates `arr-image-builder`. */
@@ -94,6 +97,7 @@ export const VALUE_FLAGS = [
   'schedule',
   'time-zone',
   'operators-group',
+  'engineers-group',
   'trigger-github',
   'trigger-repository',
   'trigger-branch',
@@ -124,6 +128,7 @@ export const USAGE = `Usage: npm run deploy -- --project P [options]
   --schedule CRON                nightly teardown schedule (default "${DEFAULTS.schedule}")
   --time-zone TZ                 time zone of the schedule (default ${DEFAULTS.timeZone})
   --operators-group EMAIL        group allowed to publish teardown-requested and setup-requested
+  --engineers-group EMAIL        group allowed to run arr changed: publish dockerfile-changed, upload build contexts
   --trigger-github OWNER/NAME    GitHub repository (connected to Cloud Build) holding the Dockerfiles
   --trigger-repository RESOURCE  or a GitHub repository on a 2nd-gen connection, projects/../repositories/..
   --trigger-branch BRANCH        branch the trigger watches (default ${DEFAULTS.triggerBranch})
@@ -301,10 +306,11 @@ function resolveOptions(
       retention === undefined
         ? DEFAULTS.runRetentionDays
         : parseRetention(retention),
-    contextsBucket: get('bucket') ?? `${project}-arr-build-contexts`,
+    contextsBucket: get('bucket') ?? defaultContextsBucket(project),
     schedule: get('schedule') ?? DEFAULTS.schedule,
     timeZone: get('time-zone') ?? DEFAULTS.timeZone,
-    operatorsGroup: normaliseGroup(get('operators-group')),
+    operatorsGroup: normaliseGroup('operators-group', get('operators-group')),
+    engineersGroup: normaliseGroup('engineers-group', get('engineers-group')),
     trigger,
     triggerBranch: get('trigger-branch') ?? DEFAULTS.triggerBranch,
     buildServiceAccount: get('build-service-account') ?? '',
@@ -345,7 +351,7 @@ function parseRetention(value: string): number {
   return n;
 }
 
-function normaliseGroup(value: string | undefined): string {
+function normaliseGroup(flag: string, value: string | undefined): string {
   if (value === undefined || value === '') {
     return '';
   }
@@ -354,7 +360,7 @@ function normaliseGroup(value: string | undefined): string {
     : value;
   if (!EMAIL_PATTERN.test(email)) {
     throw new DeployOptionsError(
-      `--operators-group must be a group email such as ops@example.com, got "${value}".`,
+      `--${flag} must be a group email such as ops@example.com, got "${value}".`,
     );
   }
   return `group:${email}`;

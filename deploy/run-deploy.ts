@@ -74,6 +74,11 @@ function warnings(o: DeployOptions, runtimeWarning?: string): string[] {
       '! No --operators-group: only the scheduler (and project owners) may publish teardown-requested.',
     );
   }
+  if (o.engineersGroup === '') {
+    out.push(
+      `! No --engineers-group: whoever runs \`arr changed --from\` needs roles/storage.objectCreator on gs://${o.contextsBucket} and roles/pubsub.publisher on ${o.dockerfileChangedTopic}; grant them yourself (README: "Who may run arr changed --from").`,
+    );
+  }
   return out;
 }
 

@@ -460,6 +460,7 @@ export function describeStack(
         : `SIMULATED builds of ${stack.buildSeconds} s`
     })`,
     `  ${pad('TagBindings stand-in', 28)} ${stack.endpoints.tagBindings} (Resource Manager tags)`,
+    `  ${pad('Cloud Storage stand-in', 28)} ${stack.endpoints.cloudStorage} (build contexts: gs://${stack.env.CONTEXTS_BUCKET})`,
     '  Functions (functions-framework, push subscriptions from the emulator; restarted if they exit):',
     ...stack.functions.map(
       f => `    ${pad(f.topic, 20)} → ${pad(f.target, 19)} ${f.url}`,

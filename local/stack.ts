@@ -1,6 +1,7 @@
 /**
  * The whole control plane on one machine, on loopback: the Firestore and
- * Pub/Sub emulators, the Artifact Registry and Cloud Build stand-ins, the four
+ * Pub/Sub emulators, the Artifact Registry, Cloud Build, TagBindings and Cloud
+ * Storage stand-ins (the last with the contexts bucket deploy makes), the four
  * functions served by functions-framework, and the topics with push
  * subscriptions to them, as deploy wires them in a project.
  *
@@ -9,7 +10,7 @@
  */
 import {resolve} from 'node:path';
 import {PubSub, type Topic} from '@google-cloud/pubsub';
-import {CONFIG_DEFAULTS} from '../shared/config';
+import {CONFIG_DEFAULTS, defaultContextsBucket} from '../shared/config';
 import {
   type LocalEmulators,
   emulatorEnvironment,
@@ -120,6 +121,8 @@ export interface LocalStackEndpoints {
   readonly artifactRegistry: string;
   readonly cloudBuild: string;
   readonly tagBindings: string;
+  /** STORAGE_EMULATOR_HOST is this with `http://` before it. */
+  readonly cloudStorage: string;
 }
 
 export interface LocalStack {
@@ -129,7 +132,8 @@ export interface LocalStack {
    * What a client (the `arr` CLI, a test) needs to reach the stack:
    * GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST,
    * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST,
-   * RESOURCE_MANAGER_EMULATOR_HOST, REGION and the repository names.
+   * RESOURCE_MANAGER_EMULATOR_HOST, STORAGE_EMULATOR_HOST, REGION, the
+   * repository names and CONTEXTS_BUCKET.
    */
   readonly env: Readonly<Record<string, string>>;
   readonly endpoints: LocalStackEndpoints;
@@ -227,12 +231,14 @@ export async function startLocalStack(
     const notificationTopic = pubsub.topic(DEFAULT_TOPICS.cloudBuildsTopic, {
       batching: {maxMessages: 1},
     });
+    const contextsBucket = defaultContextsBucket(projectId);
     const standIns = await startStandIns({
       notificationSink: new EmulatorTopicSink(notificationTopic),
       projectId,
       buildDurations: durations,
       tagValues: lifecycleTagValues(projectId),
       engine: builds.mode === 'real' ? builds.engine : undefined,
+      buckets: [contextsBucket],
     });
     cleanups.push(() => standIns.stop());
     applyDeployedLifecycleTags(standIns.tagBindings, projectId);
@@ -243,6 +249,9 @@ export async function startLocalStack(
     progress(describeBuilds(builds));
     progress(
       `Resource Manager TagBindings stand-in on ${standIns.endpoints.tagBindings}`,
+    );
+    progress(
+      `Cloud Storage stand-in on ${standIns.endpoints.cloudStorage} (bucket ${contextsBucket})`,
     );
 
     const env: Record<string, string> = {
@@ -255,6 +264,7 @@ export async function startLocalStack(
         options.ephemeralRepository ?? CONFIG_DEFAULTS.ephemeralRepository,
       CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
       DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
+      CONTEXTS_BUCKET: contextsBucket,
     };
     const functionEnv = {
       ...env,
@@ -326,6 +336,7 @@ export async function startLocalStack(
         artifactRegistry: standIns.endpoints.artifactRegistry,
         cloudBuild: standIns.endpoints.cloudBuild,
         tagBindings: standIns.endpoints.tagBindings,
+        cloudStorage: standIns.endpoints.cloudStorage,
       },
       standIns,
       functions,

@@ -1,7 +1,7 @@
 /**
  * The one place the official Google clients are built. In production they reach Google's
- * endpoints with Application Default Credentials; locally `FIRESTORE_EMULATOR_HOST` and
- * `PUBSUB_EMULATOR_HOST` (read by those clients themselves) and
+ * endpoints with Application Default Credentials; locally `FIRESTORE_EMULATOR_HOST`,
+ * `PUBSUB_EMULATOR_HOST` and `STORAGE_EMULATOR_HOST` (read by those clients themselves) and
  * `ARTIFACT_REGISTRY_EMULATOR_HOST` / `CLOUD_BUILD_EMULATOR_HOST` /
  * `RESOURCE_MANAGER_EMULATOR_HOST` (read by our config) point them at the emulators and
  * stand-ins.
@@ -13,6 +13,7 @@ import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
 import type {CloudBuildClient} from '@google-cloud/cloudbuild';
 import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub} from '@google-cloud/pubsub';
+import type {Storage} from '@google-cloud/storage';
 import type {TagBindingsClient} from '@google-cloud/resource-manager';
 import type {ClientOptions} from 'google-gax';
 import type {Config, HostPort} from './config';
@@ -26,6 +27,8 @@ export interface Clients {
   cloudBuild(): Promise<CloudBuildClient>;
   firestore(): Promise<Firestore>;
   pubsub(): Promise<PubSub>;
+  /** Cloud Storage (the build contexts); only `arr changed --from` calls it. */
+  storage(): Promise<Storage>;
   tagBindings(): Promise<TagBindingsClient>;
   close(): Promise<void>;
 }
@@ -105,6 +108,14 @@ export function createClients(config: Config): Clients {
       clientOptions: {universeDomain: UNIVERSE_DOMAIN},
     });
   });
+  const storage = memoize(async () => {
+    const {Storage} = await import('@google-cloud/storage');
+    // Its own retry off: the one upload is retried in shared/build-contexts.ts, once per call.
+    return new Storage({
+      projectId: config.projectId,
+      retryOptions: {autoRetry: false},
+    });
+  });
 
   const tagBindings = memoize(async () => {
     const {TagBindingsClient} = await import('@google-cloud/resource-manager');
@@ -121,6 +132,7 @@ export function createClients(config: Config): Clients {
     cloudBuild: cloudBuild.get,
     firestore: firestore.get,
     pubsub: pubsub.get,
+    storage: storage.get,
     tagBindings: tagBindings.get,
     async close() {
       await Promise.all([

@@ -25,6 +25,11 @@ export interface Config {
   ephemeralRepository: string;
   cloudBuildsTopic: string;
   dockerfileChangedTopic: string;
+  /**
+   * CONTEXTS_BUCKET: where build contexts are uploaded (`contexts/<image>/<name>.tar.gz`);
+   * deploy's `--bucket`, `<project>-arr-build-contexts` by default as deploy's is.
+   */
+  contextsBucket: string;
   /** Service account Cloud Build runs image builds as; the project default when absent. */
   buildServiceAccount?: string;
   /** Local stand-ins; production endpoints when absent. */
@@ -84,6 +89,13 @@ export const TOPIC_PATTERN = /^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$/;
 /** A Docker registry host: a DNS name or IPv4 address, with an optional port. */
 export const REGISTRY_HOST_PATTERN =
   /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/;
+/** Cloud Storage bucket names without dots: 3-63 lowercase letters, digits, - _ . */
+export const BUCKET_PATTERN = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
+
+/** The contexts bucket a default deploy makes (deploy/options.ts uses it for `--bucket`). */
+export function defaultContextsBucket(projectId: string): string {
+  return `${projectId}-arr-build-contexts`;
+}
 const SERVICE_ACCOUNT_PATTERN =
   /^[a-z0-9-]+@[a-z0-9.-]+\.iam\.gserviceaccount\.com$/;
 
@@ -150,6 +162,15 @@ export function loadConfig(env: Environment = process.env): Config {
     'a topic id',
   );
 
+  const contextsBucket =
+    env.CONTEXTS_BUCKET?.trim() || defaultContextsBucket(projectId);
+  requireMatch(
+    'CONTEXTS_BUCKET',
+    contextsBucket,
+    BUCKET_PATTERN,
+    'a bucket name (3-63 lowercase letters, digits, - _ .)',
+  );
+
   const buildServiceAccount = env.BUILD_SERVICE_ACCOUNT?.trim() || undefined;
   if (buildServiceAccount !== undefined) {
     requireMatch(
@@ -204,6 +225,7 @@ export function loadConfig(env: Environment = process.env): Config {
     ephemeralRepository,
     cloudBuildsTopic,
     dockerfileChangedTopic,
+    contextsBucket,
     buildServiceAccount,
     artifactRegistryEmulator: readHostPort(
       env,

@@ -3,7 +3,12 @@ import {hostname, userInfo} from 'node:os';
 import type {Catalog} from '../../shared/catalog';
 import type {Connection} from '../connection';
 import {UsageError} from '../errors';
-import {contentFromFolder, describeFolderContent} from '../from-folder';
+import {uploadFolderContext} from '../context-upload';
+import {
+  contentFromFolder,
+  describeFolderContent,
+  type FolderContent,
+} from '../from-folder';
 import type {ChangedFlags, SetupFlags, TeardownFlags} from '../program';
 import {Output, publishAndFollow, stdio} from '../publish';
 import {
@@ -79,7 +84,11 @@ export function teardown(
   );
 }
 
-export function changed(
+/**
+ * With --from, the context the key was computed from is uploaded where the message's
+ * source names it before the message is published: a failed upload publishes nothing.
+ */
+export async function changed(
   connect: Connect,
   catalog: Catalog,
   image: string,
@@ -88,6 +97,7 @@ export function changed(
 ): Promise<number> {
   let hash = flags.hash;
   let contextDigest = flags.contextDigest;
+  let content: FolderContent | undefined;
   if (flags.from !== undefined) {
     if (hash !== undefined || contextDigest !== undefined) {
       throw new UsageError(
@@ -96,7 +106,7 @@ export function changed(
     }
     const entry = catalog.get(image);
     if (entry) {
-      const content = contentFromFolder(entry, flags.from);
+      content = contentFromFolder(entry, flags.from);
       hash = content.dockerfileHash;
       contextDigest = content.contextDigest;
       io.err.write(`${describeFolderContent(image, content)}\n`);
@@ -114,8 +124,17 @@ export function changed(
       requestedBy: requestedBy(),
     },
     catalog,
-    connection.config.projectId,
+    connection.config.contextsBucket,
   );
+  if (content !== undefined && flags.from !== undefined) {
+    await uploadFolderContext(
+      connection,
+      flags.from,
+      content,
+      message.source,
+      io,
+    );
+  }
   return publishAndFollow(
     connection,
     connection.config.dockerfileChangedTopic,

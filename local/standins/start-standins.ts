@@ -1,8 +1,9 @@
 /**
  * One entry that starts the stand-ins in this process: Artifact Registry, Cloud Build (pushing
- * into the Artifact Registry one) and Resource Manager TagBindings (binding tags on the Artifact
- * Registry one's repositories). The control plane finds them through
- * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST and RESOURCE_MANAGER_EMULATOR_HOST
+ * into the Artifact Registry one), Resource Manager TagBindings (binding tags on the Artifact
+ * Registry one's repositories) and Cloud Storage (the build contexts `arr changed --from`
+ * uploads). The control plane finds them through ARTIFACT_REGISTRY_EMULATOR_HOST,
+ * CLOUD_BUILD_EMULATOR_HOST, RESOURCE_MANAGER_EMULATOR_HOST and STORAGE_EMULATOR_HOST
  * (`standInEnvironment`).
  */
 import {grpc} from 'google-gax';
@@ -15,6 +16,7 @@ import {
 import type {FetchStorageSource} from './build-runner';
 import {type BuildDurations, CloudBuildStandIn} from './cloud-build-standin';
 import type {DockerEngine} from './docker-engine';
+import {CloudStorageStandIn} from './cloud-storage-standin';
 import {parseRepositoryName} from './resource-names';
 import type {ResourceIncarnation} from './tag-binding-store';
 import {TagBindingsStandIn} from './tag-bindings-standin';
@@ -38,17 +40,21 @@ export interface StandInsOptions {
   engine?: DockerEngine;
   /** Where real builds read their Cloud Storage source from. */
   fetchSource?: FetchStorageSource;
+  /** Cloud Storage buckets that exist, after `reset()` too (deploy makes the contexts bucket). */
+  buckets?: readonly string[];
 }
 
 export interface RunningStandIns {
   artifactRegistry: ArtifactRegistryStandIn;
   cloudBuild: CloudBuildStandIn;
   tagBindings: TagBindingsStandIn;
+  cloudStorage: CloudStorageStandIn;
   /** `127.0.0.1:PORT` of each. */
   endpoints: {
     artifactRegistry: string;
     cloudBuild: string;
     tagBindings: string;
+    cloudStorage: string;
   };
   /** Clears state, faults and call counts of each (between tests). */
   reset(): void;
@@ -70,6 +76,7 @@ export async function startStandIns(
   });
   let cloudBuild: CloudBuildStandIn;
   let tagBindings: TagBindingsStandIn;
+  let cloudStorage: CloudStorageStandIn | undefined;
   try {
     cloudBuild = await CloudBuildStandIn.start({
       artifactStore: artifactRegistry.store,
@@ -78,7 +85,14 @@ export async function startStandIns(
       buildDurations: options.buildDurations,
       faultSeed: options.faultSeed,
       engine: options.engine,
-      fetchSource: options.fetchSource,
+      // A build reads its source from the Cloud Storage stand-in, as Cloud Build reads GCS.
+      fetchSource:
+        options.fetchSource ??
+        (async ({bucket, object}) => {
+          const bytes = cloudStorage?.readObject(bucket, object);
+          if (!bytes) throw new Error(`No such object: ${bucket}/${object}`);
+          return bytes;
+        }),
     });
   } catch (error) {
     await artifactRegistry.stop();
@@ -97,21 +111,37 @@ export async function startStandIns(
     await sink.close?.();
     throw error;
   }
+  try {
+    cloudStorage = await CloudStorageStandIn.start({
+      faultSeed: options.faultSeed,
+      buckets: options.buckets,
+    });
+  } catch (error) {
+    await tagBindings.stop();
+    await cloudBuild.stop();
+    await artifactRegistry.stop();
+    await sink.close?.();
+    throw error;
+  }
   return {
     artifactRegistry,
     cloudBuild,
     tagBindings,
+    cloudStorage,
     endpoints: {
       artifactRegistry: artifactRegistry.endpoint,
       cloudBuild: cloudBuild.endpoint,
       tagBindings: tagBindings.endpoint,
+      cloudStorage: cloudStorage.endpoint,
     },
     reset() {
       artifactRegistry.reset();
       cloudBuild.reset();
       tagBindings.reset();
+      cloudStorage.reset();
     },
     async stop() {
+      await cloudStorage.stop();
       await tagBindings.stop();
       await cloudBuild.stop();
       await artifactRegistry.stop();
@@ -147,11 +177,15 @@ export function standInEnvironment(
   ARTIFACT_REGISTRY_EMULATOR_HOST: string;
   CLOUD_BUILD_EMULATOR_HOST: string;
   RESOURCE_MANAGER_EMULATOR_HOST: string;
+  STORAGE_EMULATOR_HOST: string;
 } {
   return {
     ARTIFACT_REGISTRY_EMULATOR_HOST: standIns.endpoints.artifactRegistry,
     CLOUD_BUILD_EMULATOR_HOST: standIns.endpoints.cloudBuild,
     RESOURCE_MANAGER_EMULATOR_HOST: standIns.endpoints.tagBindings,
+    // Read by @google-cloud/storage itself, as FIRESTORE_EMULATOR_HOST is by Firestore; it
+    // puts https:// before a value without a scheme, so the scheme is given.
+    STORAGE_EMULATOR_HOST: `http://${standIns.endpoints.cloudStorage}`,
   };
 }
 

@@ -16,9 +16,11 @@ import {
   teardownMessage,
 } from '../../cli/requests';
 import {imageCatalog} from '../../shared/catalog';
+import {defaultContextsBucket} from '../../shared/config';
 import {DockerfileChanged} from '../../shared/messages';
 
 const catalog = imageCatalog();
+const LOCAL_BUCKET = defaultContextsBucket('arr-local');
 
 function refusal(fn: () => unknown): UsageError {
   try {
@@ -37,7 +39,7 @@ describe('arr input validation (before anything is published)', () => {
       changedMessage(
         {image: 'arr-pytorch', hash: '0123456789ab', requestedBy: 't'},
         catalog,
-        'arr-local',
+        LOCAL_BUCKET,
       ),
     );
     assert.match(err.message, /Unknown image "arr-pytorch"/);
@@ -58,7 +60,7 @@ describe('arr input validation (before anything is published)', () => {
         changedMessage(
           {image: 'arr-trainer', hash, requestedBy: 't'},
           catalog,
-          'arr-local',
+          LOCAL_BUCKET,
         ),
       );
       assert.match(err.message, /12 lowercase hex characters/);
@@ -71,7 +73,7 @@ describe('arr input validation (before anything is published)', () => {
       changedMessage(
         {image: 'arr-trainer', hash: undefined, requestedBy: 't'},
         catalog,
-        'arr-local',
+        LOCAL_BUCKET,
       ),
     );
     assert.match(err.message, /--hash is required/);
@@ -87,7 +89,7 @@ describe('arr input validation (before anything is published)', () => {
           requestedBy: 't',
         },
         catalog,
-        'arr-local',
+        LOCAL_BUCKET,
       ),
     );
     assert.match(err.message, /source: must be gs:\/\/BUCKET\/OBJECT/);
@@ -97,7 +99,7 @@ describe('arr input validation (before anything is published)', () => {
     const message = changedMessage(
       {image: 'arr-vertex-launcher', hash: 'abcdefabcdef', requestedBy: 't'},
       catalog,
-      'arr-local',
+      LOCAL_BUCKET,
     );
     assert.strictEqual(
       message.source,
@@ -112,7 +114,7 @@ describe('arr input validation (before anything is published)', () => {
         requestedBy: 't',
       },
       catalog,
-      'arr-local',
+      LOCAL_BUCKET,
     );
     assert.strictEqual(
       context.source,
@@ -120,7 +122,11 @@ describe('arr input validation (before anything is published)', () => {
     );
     assert.strictEqual(context.contextDigest, '0123456789ab');
     assert.strictEqual(
-      defaultSource('p-123456', 'arr-trainer', '0123456789ab'),
+      defaultSource(
+        defaultContextsBucket('p-123456'),
+        'arr-trainer',
+        '0123456789ab',
+      ),
       'gs://p-123456-arr-build-contexts/contexts/arr-trainer/0123456789ab.tar.gz',
     );
     assert.ok(DockerfileChanged.safeParse(message).success);
@@ -132,7 +138,7 @@ describe('arr input validation (before anything is published)', () => {
       changedMessage(
         {image: 'arr-pytorch-base', hash: 'abcdefabcdef', requestedBy: 't'},
         catalog,
-        'arr-local',
+        LOCAL_BUCKET,
       ),
     );
     assert.match(missing.message, /keyed on its whole build context/);
@@ -146,7 +152,7 @@ describe('arr input validation (before anything is published)', () => {
           requestedBy: 't',
         },
         catalog,
-        'arr-local',
+        LOCAL_BUCKET,
       ),
     );
     assert.match(
@@ -162,7 +168,7 @@ describe('arr input validation (before anything is published)', () => {
           requestedBy: 't',
         },
         catalog,
-        'arr-local',
+        LOCAL_BUCKET,
       ),
     );
     assert.match(extra.message, /keyed on its Dockerfile alone/);

@@ -359,4 +359,21 @@ describe('deploy IAM (teardown guard, layer 4)', () => {
       'serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-cloudscheduler.iam.gserviceaccount.com',
     ]);
   });
+
+  it('grants the engineers group, when given, what arr changed --from needs: publish dockerfile-changed, create objects in the contexts bucket', () => {
+    const member = 'group:ml-engineers@example.com';
+    const of = (o: DeployOptions) =>
+      allGrants(o)
+        .filter(g => g.member === member)
+        .map(g => [g.resource, g.role]);
+    assert.deepEqual(of(sampleOptions()), []);
+    const o = sampleOptions(['--engineers-group', 'ml-engineers@example.com']);
+    assert.deepEqual(of(o), [
+      [{kind: 'topic', topic: 'dockerfile-changed'}, 'roles/pubsub.publisher'],
+      [
+        {kind: 'bucket', bucket: 'arr-sample-project-arr-build-contexts'},
+        'roles/storage.objectCreator',
+      ],
+    ]);
+  });
 });

@@ -12,6 +12,7 @@ import {relative, resolve} from 'node:path';
 /** Entries are relative to test/: a folder (ending in /), or one file without `.test.ts`. */
 export const EMULATOR_SUITES: readonly string[] = [
   // Each uses the harness's emulators or starts a whole local stack.
+  'cli/changed-upload',
   'e2e/',
   'functions/',
   'local/emulators',

@@ -53,6 +53,8 @@ export function userShellEnvironment(
     'PUBSUB_EMULATOR_HOST',
     'ARTIFACT_REGISTRY_EMULATOR_HOST',
     'CLOUD_BUILD_EMULATOR_HOST',
+    'STORAGE_EMULATOR_HOST',
+    'CONTEXTS_BUCKET',
   ]) {
     delete env[name];
   }

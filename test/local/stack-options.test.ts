@@ -10,12 +10,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {buildDurationsFor, LOCAL_ROUTES} from '../../local/stack';
 import {DEFAULT_TOPICS, FUNCTION_SPECS} from '../../shared/function-specs';
-import {
-  describeFunctionEvent,
-  formatFunctionLine,
-  parseStackArgs,
-  StackUsageError,
-} from '../../local/stack-cli';
+import {describeFunctionEvent, formatFunctionLine} from '../../local/stack-cli';
+import {parseStackArgs, StackUsageError} from '../../local/stack-options';
 import {
   isRecordedGroupRunning,
   stopLeftoverGroups,

@@ -6,8 +6,8 @@
  * `arr` once more after a rebuild, from a folder of its own as in a training
  * repository. npx sets a package's bin up once and never again, so the bin
  * must be a committed file (bin/arr.js) that says what to do while there is
- * no build; and the build works in place, never deleting build/ under a
- * running stack.
+ * no build; the build works in place, never deleting build/ under a running
+ * stack; and deploy builds a tree of its own, leaving build/ alone.
  *
  * The clone is a copy of this checkout's files (what git would check out:
  * no build/, node_modules/ or .local-stack/), with node_modules linked to
@@ -232,6 +232,27 @@ describe('a fresh clone: help before any build, arr on the PATH and npx arr befo
         `arr does not know which project to use.\n  Local: start the local stack in another terminal with   cd ${clone} && npm start\n`,
       ),
       status.stderr,
+    );
+  });
+
+  it('npm run deploy builds into build-deploy/ and leaves build/, which a running stack and arr load, as it was', async () => {
+    const inUse = join(clone, 'build', 'cli', 'arr.js');
+    const before = statSync(inUse).mtimeMs;
+    const deploy = await run(
+      'npm',
+      ['run', 'deploy', '--', '--project', 'arr-fresh-clone', '--dry-run'],
+      clone,
+      env,
+    );
+    assert.strictEqual(deploy.code, 0, deploy.stdout + deploy.stderr);
+    assert.match(
+      deploy.stdout,
+      /✓ Staged function source: build-deploy\/deploy\/staged-source \(\d+ files, [0-9a-f]{12}\)/,
+    );
+    assert.strictEqual(statSync(inUse).mtimeMs, before, 'build/ rewritten');
+    assert.strictEqual(
+      existsSync(join(clone, 'build', 'deploy', 'staged-source')),
+      false,
     );
   });
 });

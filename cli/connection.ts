@@ -33,6 +33,7 @@ export interface Target {
 /**
  * A command to type in this checkout: as it is from inside it, with a `cd` first from
  * anywhere else (arr installed on the PATH runs from a training repository).
+ * bin/arr.js words its "build first" the same way, before there is a build.
  */
 export function inCheckout(
   command: string,

@@ -1,10 +1,10 @@
 const gts = require('gts');
 
 module.exports = [
-  {ignores: ['build/', 'coverage/', 'node_modules/']},
+  {ignores: ['build/', 'build-deploy/', 'coverage/', 'node_modules/']},
   ...gts,
   {
-    // Plain-JS launchers (bin/arr.js, npm start, npm run build): they run before tsc has.
+    // Plain-JS launchers (bin/arr.js, npm start, npm run build|deploy): they run before tsc has.
     files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
@@ -13,6 +13,7 @@ module.exports = [
         module: 'writable',
         process: 'readonly',
         __dirname: 'readonly',
+        __filename: 'readonly',
       },
     },
   },

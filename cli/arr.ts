@@ -9,15 +9,26 @@ import {cleanup} from './commands/cleanup';
 import {key} from './commands/key';
 import {changed, setup, teardown} from './commands/publishing';
 import {runs, status} from './commands/reading';
-import {connect, Connection, resolveTarget} from './connection';
+import {connect, Connection, resolveTarget, targetLine} from './connection';
 import {CliError, ExitCode} from './errors';
 import {Actions, runProgram} from './program';
 import {followingRunId} from './publish';
 
-/** Connects on first use, so `--help` and bad input need no project. */
+/**
+ * Connects on first use, so `--help` and bad input need no project. Every command
+ * that talks to a stack or project says first, on stderr, which one (README,
+ * "Where it connects"); stdout keeps only the command's output.
+ */
 function liveActions(): {actions: Actions; close: () => Promise<void>} {
   let connection: Connection | undefined;
-  const connected = () => (connection ??= connect(resolveTarget()));
+  const connected = () => {
+    if (connection === undefined) {
+      const target = resolveTarget();
+      process.stderr.write(pc.dim(`${targetLine(target)}\n`));
+      connection = connect(target);
+    }
+    return connection;
+  };
   return {
     actions: {
       setup: flags => setup(connected, flags),

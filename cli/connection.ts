@@ -4,10 +4,11 @@
  * FIRESTORE_EMULATOR_HOST, STORAGE_EMULATOR_HOST), or, when none of those is set, the local stack
  * that `npm start` described in its state file.
  */
+import {isAbsolute, relative} from 'node:path';
 import type {Firestore} from '@google-cloud/firestore';
 import type {PubSub} from '@google-cloud/pubsub';
 import type {Storage} from '@google-cloud/storage';
-import {defaultStatePath, readStackState} from './stack-state';
+import {defaultStatePath, readStackState, REPOSITORY_ROOT} from './stack-state';
 import {ArtifactRegistry} from '../shared/artifact-registry';
 import {createClients, Clients} from '../shared/clients';
 import {ImageBuilds} from '../shared/image-build';
@@ -29,6 +30,26 @@ export interface Target {
   readonly source: 'environment' | 'local-stack';
   /** One line for the operator: which project, which way. */
   readonly description: string;
+}
+
+/**
+ * A command to type in this checkout: as it is from inside it, with a `cd` first from
+ * anywhere else (arr installed on the PATH runs from a training repository).
+ * bin/arr.js words its "build first" the same way, before there is a build.
+ */
+export function inCheckout(
+  command: string,
+  cwd: string = process.cwd(),
+): string {
+  const inside = relative(REPOSITORY_ROOT, cwd);
+  return inside === '' || (!inside.startsWith('..') && !isAbsolute(inside))
+    ? command
+    : `cd ${REPOSITORY_ROOT} && ${command}`;
+}
+
+/** The first line of every command that talks to a stack or project. */
+export function targetLine(target: Target): string {
+  return `arr → ${target.description}`;
 }
 
 export function resolveTarget(
@@ -73,7 +94,7 @@ export function resolveTarget(
   throw new CliError(
     [
       'arr does not know which project to use.',
-      '  Local: start the local stack in another terminal with   npm start',
+      `  Local: start the local stack in another terminal with   ${inCheckout('npm start')}`,
       '  A Google Cloud project: export GOOGLE_CLOUD_PROJECT=<project id> and log in with',
       '    gcloud auth application-default login',
       '  (or point PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST at emulators you run).',

@@ -5,6 +5,7 @@
  */
 import type {CleanupFlags} from './commands/cleanup';
 import {Command, CommanderError, InvalidArgumentError, Option} from 'commander';
+import {README_CONTEXT_DIGEST} from '../shared/readme-links';
 import {ExitCode} from './errors';
 
 export interface WaitFlags {
@@ -170,7 +171,7 @@ export function createProgram(
       )
       .option(
         '--context-digest <12hex>',
-        'the context digest, for an image keyed on its build context (README "Context digest")',
+        `the context digest, for an image keyed on its build context (${README_CONTEXT_DIGEST})`,
       )
       .option(
         '--source <uri>',

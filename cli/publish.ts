@@ -45,9 +45,6 @@ export async function publishAndFollow(
   options: WaitOptions,
   io: Output = stdio,
 ): Promise<number> {
-  if (!options.json) {
-    io.err.write(pc.dim(`arr → ${connection.target.description}\n`));
-  }
   let messageId: string;
   try {
     const pubsub = await connection.pubsub();

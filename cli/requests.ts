@@ -13,6 +13,7 @@ import {
   SetupRequest,
   TeardownRequest,
 } from '../shared/messages';
+import {README_CONTEXT_DIGEST} from '../shared/readme-links';
 import {UsageError} from './errors';
 
 export const SETUP_TOPIC = DEFAULT_TOPICS.setupRequestedTopic;
@@ -103,6 +104,21 @@ export function defaultSource(
   });
 }
 
+/**
+ * `arr changed <image>` with neither --from nor --hash: --from first, since it computes
+ * everything the image's key covers; --hash alone would be refused again for a
+ * context-keyed image, so the by-hand way names both values.
+ */
+function missingHash(image: string, contextKeyed: boolean): string {
+  const byHand = contextKeyed
+    ? `Or give both by hand: --hash <12hex> --context-digest <12hex> (sha256sum Dockerfile | cut -c1-12; the digest's recipe: ${README_CONTEXT_DIGEST}).`
+    : 'Or give it by hand: --hash <12hex> (sha256sum Dockerfile | cut -c1-12).';
+  return (
+    `arr changed ${image} needs the values its cache key covers. Give --from <folder> (the image's folder, or a checkout holding the catalog's paths): ` +
+    `arr computes the Dockerfile hash${contextKeyed ? ' and the context digest' : ''} from it. ${byHand}`
+  );
+}
+
 /** The checks that need no project: image, hash and context digest. */
 export function checkChangedInput(
   image: string,
@@ -115,26 +131,25 @@ export function checkChangedInput(
       `Unknown image "${image}". The catalog has: ${catalog.names().join(', ')}.`,
     );
   }
+  const entry = catalog.get(image)!;
+  const contextKeyed = keyCoversOf(entry) === 'context';
   if (hash === undefined) {
-    throw new UsageError(
-      "--hash is required: the first 12 hex characters of the Dockerfile's sha256 (sha256sum Dockerfile | cut -c1-12).",
-    );
+    throw new UsageError(missingHash(image, contextKeyed));
   }
   if (!DOCKERFILE_HASH_PATTERN.test(hash)) {
     throw new UsageError(
       `--hash must be 12 lowercase hex characters (sha256sum Dockerfile | cut -c1-12); got "${hash}".`,
     );
   }
-  const entry = catalog.get(image)!;
-  if (keyCoversOf(entry) === 'context') {
+  if (contextKeyed) {
     if (contextDigest === undefined) {
       throw new UsageError(
-        `${image} is keyed on its whole build context (catalog: "keyCovers": "context"): give --from <folder> (computes the Dockerfile hash and the context digest), or --context-digest <12hex> (the recipe: README "Context digest").`,
+        `${image} is keyed on its whole build context (catalog: "keyCovers": "context"): give --from <folder> (computes the Dockerfile hash and the context digest), or --context-digest <12hex> (the recipe: ${README_CONTEXT_DIGEST}).`,
       );
     }
     if (!DOCKERFILE_HASH_PATTERN.test(contextDigest)) {
       throw new UsageError(
-        `--context-digest must be 12 lowercase hex characters (README "Context digest"; --from <folder> computes it); got "${contextDigest}".`,
+        `--context-digest must be 12 lowercase hex characters (--from <folder> computes it; the recipe: ${README_CONTEXT_DIGEST}); got "${contextDigest}".`,
       );
     }
   } else if (contextDigest !== undefined) {

@@ -9,11 +9,14 @@ import * as path from 'node:path';
 import {spawnExec} from './gcloud-runner';
 import {runDeploy} from './run-deploy';
 
-/** build/deploy/deploy-cli.js → the repository root. */
-const ROOT = path.resolve(__dirname, '..', '..');
+/** The compiled tree this file is in: build-deploy/ under npm run deploy (scripts/deploy.js). */
+const COMPILED = path.resolve(__dirname, '..');
+/** build-deploy/deploy/deploy-cli.js → the repository root. */
+const ROOT = path.resolve(COMPILED, '..');
 
 void runDeploy(process.argv.slice(2), {
   root: ROOT,
+  compiled: COMPILED,
   exec: spawnExec(ROOT),
   stdout: text => process.stdout.write(text),
   stderr: text => process.stderr.write(text),

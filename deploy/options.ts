@@ -206,6 +206,30 @@ function deployCommand(
   return command;
 }
 
+/**
+ * What deploy answers from its arguments alone: --help (USAGE, exit 0) or options it
+ * refuses (exit 2), written out; else the options. scripts/deploy.js asks this module's
+ * source before it builds anything, and deploy asks again once built.
+ */
+export function answerFromArguments(
+  argv: readonly string[],
+  io: {stdout: (text: string) => void; stderr: (text: string) => void},
+): {exit: number} | {options: DeployOptions} {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(USAGE);
+    return {exit: 0};
+  }
+  try {
+    return {options: parseDeployArgs(argv)};
+  } catch (err) {
+    if (err instanceof DeployOptionsError) {
+      io.stderr(`✗ ${err.message}\n`);
+      return {exit: 2};
+    }
+    throw err;
+  }
+}
+
 /** Parses `--flag value` and `--flag=value`; rejects unknown flags. */
 export function parseDeployArgs(argv: readonly string[]): DeployOptions {
   const values = new Map<ValueFlag, string>();

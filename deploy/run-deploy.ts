@@ -10,10 +10,9 @@ import * as path from 'node:path';
 import {imageCatalog} from '../shared/catalog';
 import {Exec, runPlan, StepFailedError, summarise} from './gcloud-runner';
 import {
+  answerFromArguments,
   DeployOptions,
   DeployOptionsError,
-  parseDeployArgs,
-  USAGE,
 } from './options';
 import {buildPlan, renderPlan} from './plan';
 import {TRIGGER_CONFIG_PATH} from './trigger-steps';
@@ -22,13 +21,15 @@ import {
   FUNCTIONS_RUNTIME,
   RuntimeError,
 } from './runtime';
-import {StageError, stageSource, STAGED_SOURCE_DIR} from './stage-source';
+import {StageError, stageSource, stagedSourceDir} from './stage-source';
 import {defaultArrCommand, verifyProject} from './verify';
 import {afterTheLastStep, firstSetupLines} from './next-steps';
 
 export interface DeployIo {
-  /** The repository root: source is staged under it, commands run in it. */
+  /** The repository root: commands run in it. */
   root: string;
+  /** The compiled tree deploy runs from (build-deploy/): the functions are staged from it, the smoke's arr runs from it. */
+  compiled: string;
   /** Runs a command (gcloud, the smoke's arr) and answers with its outcome. */
   exec: Exec;
   stdout: (text: string) => void;
@@ -83,12 +84,10 @@ function warnings(o: DeployOptions, runtimeWarning?: string): string[] {
 }
 
 async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
-  const {root, exec, env} = io;
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout(USAGE);
-    return 0;
-  }
-  const options = parseDeployArgs(argv);
+  const {root, compiled, exec, env} = io;
+  const answered = answerFromArguments(argv, io);
+  if ('exit' in answered) return answered.exit;
+  const {options} = answered;
   const log = (line: string) => io.stdout(`${line}\n`);
   const verify = async (): Promise<number> => {
     log(
@@ -97,7 +96,7 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
     const report = await verifyProject(options, {
       exec,
       log,
-      arrCommand: defaultArrCommand(root, env),
+      arrCommand: defaultArrCommand(compiled, env),
       smoke: options.smoke,
     });
     return report.ok ? 0 : 1;
@@ -112,7 +111,7 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
 
   let sourceHash: string;
   try {
-    const staged = stageSource(root);
+    const staged = stageSource(root, compiled);
     sourceHash = staged.hash;
     log(
       `✓ Staged function source: ${staged.dir} (${staged.files} files, ${staged.hash})`,
@@ -131,7 +130,7 @@ async function deploy(argv: readonly string[], io: DeployIo): Promise<number> {
     `✓ Functions runtime: ${FUNCTIONS_RUNTIME.id} (Node.js ${FUNCTIONS_RUNTIME.nodeMajor}; deprecated from ${FUNCTIONS_RUNTIME.deprecation}, decommissioned ${FUNCTIONS_RUNTIME.decommission})`,
   );
   const steps = buildPlan(options, {
-    sourceDir: STAGED_SOURCE_DIR,
+    sourceDir: stagedSourceDir(root, compiled),
     sourceHash,
     triggerConfigHash: fileHash(path.join(root, TRIGGER_CONFIG_PATH)),
     images: imageCatalog().images,

@@ -1,6 +1,7 @@
 /**
- * The function source Cloud Functions receives: the compiled `build/functions`
- * and `build/shared`, a package.json with production dependencies only, and a
+ * The function source Cloud Functions receives: the compiled functions and
+ * shared core (from deploy's own build, build-deploy/, as `build/functions`
+ * and `build/shared`, where package.json's main points), a package.json with production dependencies only, and a
  * lock file pruned to match. The cloud build then only runs `npm ci`: the
  * empty `gcp-build` script stops buildpacks from running a TypeScript build.
  * Its `engines.node` is the deployed runtime's Node.js major (deploy/runtime.ts),
@@ -11,10 +12,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {FUNCTIONS_NODE_ENGINES} from './runtime';
 
-export const STAGED_SOURCE_DIR = 'build/deploy/staged-source';
-// build/cloudbuild holds the image build config that shared/image-build.ts renders.
-const COMPILED_DIRS = ['build/functions', 'build/shared', 'build/cloudbuild'];
-const ENTRY = 'build/functions/index.js';
+/** Under the compiled tree deploy runs from. */
+const STAGED_SOURCE = path.join('deploy', 'staged-source');
+// cloudbuild holds the image build config that shared/image-build.ts renders.
+const COMPILED_DIRS = ['functions', 'shared', 'cloudbuild'];
+/** Where the staged source keeps the compiled folders: package.json's main is build/functions/index.js. */
+const STAGED_BUILD = 'build';
+const ENTRY = path.join('functions', 'index.js');
+
+/** The staged source's folder, relative to the repository root (what gcloud uploads). */
+export function stagedSourceDir(root: string, compiled: string): string {
+  return path.relative(root, path.join(compiled, STAGED_SOURCE));
+}
 
 export interface StagedSource {
   /** Relative to the repository root. */
@@ -107,26 +116,37 @@ export function hashDirectory(dir: string): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-export function stageSource(root: string): StagedSource {
-  if (!fs.existsSync(path.join(root, ENTRY))) {
+/**
+ * Stages the function source from `compiled`, the tree tsc wrote (build-deploy/
+ * under npm run deploy), into its deploy/staged-source.
+ */
+export function stageSource(root: string, compiled: string): StagedSource {
+  const entry = path.join(compiled, ENTRY);
+  if (!fs.existsSync(entry)) {
     throw new StageError(
-      `${ENTRY} is missing: run \`npm run build\` first (npm run deploy does).`,
+      `${path.relative(root, entry)} is missing: npm run deploy builds it (into build-deploy/) first.`,
     );
   }
-  const out = path.join(root, STAGED_SOURCE_DIR);
+  const dir = stagedSourceDir(root, compiled);
+  const out = path.join(root, dir);
   fs.rmSync(out, {recursive: true, force: true});
   fs.mkdirSync(out, {recursive: true});
   for (const rel of COMPILED_DIRS) {
-    const from = path.join(root, rel);
+    const from = path.join(compiled, rel);
     if (fs.existsSync(from)) {
-      fs.cpSync(from, path.join(out, rel), {
+      fs.cpSync(from, path.join(out, STAGED_BUILD, rel), {
         recursive: true,
         filter: src => !src.endsWith('.d.ts') && !src.endsWith('.tsbuildinfo'),
       });
     }
   }
   const catalog = path.join(root, 'shared/image-catalog.json');
-  const stagedCatalog = path.join(out, 'build/shared/image-catalog.json');
+  const stagedCatalog = path.join(
+    out,
+    STAGED_BUILD,
+    'shared',
+    'image-catalog.json',
+  );
   if (fs.existsSync(catalog) && !fs.existsSync(stagedCatalog)) {
     fs.mkdirSync(path.dirname(stagedCatalog), {recursive: true});
     fs.copyFileSync(catalog, stagedCatalog);
@@ -149,7 +169,7 @@ export function stageSource(root: string): StagedSource {
     '.gcloudignore\nnode_modules/\n',
   );
   return {
-    dir: STAGED_SOURCE_DIR,
+    dir,
     hash: hashDirectory(out),
     files: listFiles(out).length,
   };

@@ -612,12 +612,11 @@ export function renderClaims(results: readonly ClaimResult[]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** `node <root>/build/cli/arr.js`; ARR_VERIFY_ARR_CLI replaces the script (tests). */
+/** `node <compiled>/cli/arr.js`, deploy's own build of arr; ARR_VERIFY_ARR_CLI replaces the script (tests). */
 export function defaultArrCommand(
-  root: string,
+  compiled: string,
   env: NodeJS.ProcessEnv = process.env,
 ): string[] {
-  const script =
-    env.ARR_VERIFY_ARR_CLI ?? path.join(root, 'build', 'cli', 'arr.js');
+  const script = env.ARR_VERIFY_ARR_CLI ?? path.join(compiled, 'cli', 'arr.js');
   return [process.execPath, script];
 }

@@ -44,9 +44,7 @@ import {
   routesFor,
 } from '../shared/function-specs';
 
-export const DEFAULT_LOCAL_PROJECT = 'arr-local';
-/** How long a local build "runs" unless told otherwise. */
-export const DEFAULT_BUILD_SECONDS = 3;
+import {DEFAULT_BUILD_SECONDS, DEFAULT_LOCAL_PROJECT} from './stack-options';
 
 /** Topic → function target, from the function specs deploy creates the functions by. */
 export const LOCAL_ROUTES: Readonly<Record<string, EntryPoint>> =

@@ -20,6 +20,12 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const BUILD = path.join(ROOT, 'build');
+/**
+ * `npm run deploy`'s own build (tsconfig.deploy.json), apart from build/: a
+ * deploy must not rewrite the files a running local stack and arr load.
+ */
+const DEPLOY_BUILD = path.join(ROOT, 'build-deploy');
+const DEPLOY_TSCONFIG = path.join(ROOT, 'tsconfig.deploy.json');
 /** Top-level folders tsc compiles into build/ (tsconfig.json "include"). */
 const COMPILED = [
   'functions',
@@ -43,13 +49,13 @@ const OUTPUTS = [
 ];
 
 /**
- * Runs tsc on the repository. Resolves with its exit code; `onChild` gets the
- * process, so a caller can pass a signal on to it.
+ * Runs tsc on the repository (or on another tsconfig of it). Resolves with its
+ * exit code; `onChild` gets the process, so a caller can pass a signal on to it.
  */
-function compile(onChild = () => {}) {
+function compile(onChild = () => {}, project = ROOT) {
   const tsc = require.resolve('typescript/bin/tsc', {paths: [ROOT]});
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, '-p', ROOT], {
+    const child = spawn(process.execPath, [tsc, '-p', project], {
       cwd: ROOT,
       stdio: 'inherit',
     });
@@ -142,21 +148,49 @@ async function build(onChild) {
   return 0;
 }
 
+/**
+ * Deploy's build, into build-deploy/ and from nothing each time: only the
+ * deploy that builds it runs from it, and no stale file can be staged.
+ */
+function buildForDeploy(onChild) {
+  fs.rmSync(DEPLOY_BUILD, {recursive: true, force: true});
+  return compile(onChild, DEPLOY_TSCONFIG);
+}
+
+/**
+ * Runs a build (`build` or `buildForDeploy`) so that SIGINT, SIGTERM or SIGHUP
+ * stops tsc too: it is our child. Resolves with the build's exit code, or 130
+ * when a signal stopped it (and says so).
+ */
+async function buildStoppably(run) {
+  let compiler;
+  let stopped;
+  const onSignal = signal => {
+    stopped = signal;
+    if (compiler && compiler.exitCode === null) compiler.kill(signal);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
+  process.stderr.write('Building (tsc)…\n');
+  const code = await run(child => (compiler = child));
+  for (const signal of signals) process.removeListener(signal, onSignal);
+  if (stopped) {
+    process.stderr.write(`${stopped}: stopped while building.\n`);
+    return 130;
+  }
+  return code;
+}
+
 module.exports = {
   build,
+  buildForDeploy,
+  buildStoppably,
   compile,
   pruneStaleOutputs,
   repairNpxCache,
   ROOT,
   BUILD,
+  DEPLOY_BUILD,
 };
 
-if (require.main === module) {
-  build().then(
-    code => process.exit(code),
-    err => {
-      process.stderr.write(`${err.stack || err}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) require('./run-main').runMain(build);

@@ -4,8 +4,9 @@
  * stack in this very process.
  *
  * - `--help`, bad options and "a stack is already running" are answered
- *   before anything is built, by the last build if there is one: a second
- *   `npm start` must not touch the files a running stack and `arr` use.
+ *   before anything is built, by the last build if there is one (a second
+ *   `npm start` must not touch the files a running stack and `arr` use), or
+ *   else (--help and bad options) from the source (scripts/from-source.js).
  * - The build (scripts/build.js) overwrites build/ in place; it never deletes
  *   it first. `--no-build` starts the last build as it is.
  * - package.json runs this as `exec node scripts/start.js`: the shell npm
@@ -19,7 +20,9 @@
 'use strict';
 
 const path = require('node:path');
-const {build, BUILD} = require('./build');
+const {build, buildStoppably, BUILD} = require('./build');
+const {requireFromSource} = require('./from-source');
+const {runMain} = require('./run-main');
 
 const STACK_CLI = path.join(BUILD, 'local', 'stack-cli.js');
 const argv = process.argv.slice(2);
@@ -27,16 +30,26 @@ const argv = process.argv.slice(2);
 /**
  * The last build's answer to argv, if it has one: an exit code, or undefined
  * to go on (it has then claimed the state file, so `arr` says the stack is
- * starting while it builds).
+ * starting while it builds). With no build yet (a fresh clone: no stack can
+ * run from it), --help and bad options are answered from the source.
  */
 async function preflight() {
   let cli;
   try {
     cli = require(STACK_CLI);
   } catch {
-    return undefined; // no build yet (nothing can run from it), or a partial one
+    return fromSource();
   }
   return typeof cli.preflight === 'function' ? cli.preflight(argv) : undefined;
+}
+
+function fromSource() {
+  const {answerFromArguments} = requireFromSource('local/stack-options.ts');
+  const answered = answerFromArguments(argv, process.env, {
+    stdout: text => process.stdout.write(text),
+    stderr: text => process.stderr.write(text),
+  });
+  return 'exit' in answered ? answered.exit : undefined;
 }
 
 /** Drops modules of the previous build, so that the new one is loaded. */
@@ -63,22 +76,8 @@ async function main() {
   }
   forgetBuild();
 
-  // Stop the build, not only this process, on a signal: tsc is our child.
-  let compiler;
-  let stopped;
-  const onSignal = signal => {
-    stopped = signal;
-    if (compiler && compiler.exitCode === null) compiler.kill(signal);
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const signal of signals) process.on(signal, onSignal);
-  process.stderr.write('Building (tsc)…\n');
-  const code = await build(child => (compiler = child));
-  for (const signal of signals) process.removeListener(signal, onSignal);
-  if (stopped) {
-    process.stderr.write(`${stopped}: stopped while building.\n`);
-    return 130;
-  }
+  const code = await buildStoppably(build);
+  if (code === 130) return code; // stopped by a signal, and said so
   if (code !== 0) {
     process.stderr.write(
       'The build failed; the local stack was not started.\n',
@@ -89,12 +88,4 @@ async function main() {
   return undefined; // runStackCli exits when the stack stops
 }
 
-main().then(
-  code => {
-    if (code !== undefined) process.exit(code);
-  },
-  err => {
-    process.stderr.write(`${err.stack || err}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

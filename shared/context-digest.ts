@@ -49,6 +49,7 @@
 import {createHash} from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {README_CONTEXT_DIGEST} from './readme-links';
 
 export const CONTEXT_DIGEST_PATTERN = /^[0-9a-f]{12}$/;
 
@@ -98,7 +99,7 @@ export function parseDockerignore(text: string): IgnorePattern[] {
     if (exception) pattern = pattern.slice(1).replace(ASCII_SPACE, '');
     if (/[[\]\\]/.test(pattern)) {
       throw new ContextDigestError(
-        `.dockerignore line ${index + 1}: "${pattern}" uses [, ] or \\, which this digest does not support (README: "Context digest")`,
+        `.dockerignore line ${index + 1}: "${pattern}" uses [, ] or \\, which this digest does not support (${README_CONTEXT_DIGEST})`,
       );
     }
     const segments = pattern.split('/').filter(s => s !== '' && s !== '.');

@@ -7,6 +7,7 @@ import {type CatalogImage, keyCoversOf} from './catalog';
 import {cacheKey, describeContent, type ImageContent} from './cache-key';
 import {LIFECYCLE_LABEL} from './artifact-registry';
 import {quote} from './quote';
+import {README_CONTEXT_DIGEST} from './readme-links';
 import {repositoryForTier} from './config';
 import type {Context} from './context';
 import {OutcomeUnknownError, PermanentError, TransientError} from './errors';
@@ -93,7 +94,7 @@ export function catalogImage(context: Context, name: string): CatalogImage {
 
 /** Why a dockerfile-changed for a context-keyed image without a context digest is refused. */
 export function missingContextDigest(image: string): string {
-  return `${image} is keyed on its whole build context (catalog: "keyCovers": "context"), but the message has no contextDigest; compute it from the image's folder with \`arr changed ${image} --from <folder>\` (or the recipe in the README, "Context digest") and publish again`;
+  return `${image} is keyed on its whole build context (catalog: "keyCovers": "context"), but the message has no contextDigest; compute it from the image's folder with \`arr changed ${image} --from <folder>\` (or the recipe in ${README_CONTEXT_DIGEST}) and publish again`;
 }
 
 /**

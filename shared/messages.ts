@@ -4,6 +4,7 @@
  * instead of silently ignored.
  */
 import {z} from 'zod';
+import {README_CONTEXT_DIGEST} from './readme-links';
 
 const requestedBy = z
   .string({error: 'must be a string naming who asked'})
@@ -40,8 +41,7 @@ export const DockerfileChanged = z.strictObject({
   contextDigest: z
     .string({error: 'must be a string'})
     .regex(DOCKERFILE_HASH_PATTERN, {
-      error:
-        'must be 12 lowercase hex characters (the context digest: arr changed IMAGE --from DIR computes it; README "Context digest")',
+      error: `must be 12 lowercase hex characters (the context digest: arr changed IMAGE --from DIR computes it; ${README_CONTEXT_DIGEST})`,
     })
     .optional(),
   source: z

@@ -153,7 +153,8 @@ export function confirmationMode(
   if (request.confirm === undefined) {
     return {
       mode: 'dry-run',
-      reason: `no confirm (send confirm: "${target.ephemeralId}" to delete)`,
+      // Whoever sent it: an operator with arr, or a raw publish (the scheduler always confirms).
+      reason: `no confirm (to delete ${target.ephemeralId}: arr teardown --confirm ${target.ephemeralId}, or a teardown-requested message with "confirm": "${target.ephemeralId}")`,
     };
   }
   return {mode: 'delete'};

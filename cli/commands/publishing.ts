@@ -98,6 +98,7 @@ export async function changed(
   let hash = flags.hash;
   let contextDigest = flags.contextDigest;
   let content: FolderContent | undefined;
+  let found: string | undefined;
   if (flags.from !== undefined) {
     if (hash !== undefined || contextDigest !== undefined) {
       throw new UsageError(
@@ -109,11 +110,13 @@ export async function changed(
       content = contentFromFolder(entry, flags.from);
       hash = content.dockerfileHash;
       contextDigest = content.contextDigest;
-      io.err.write(`${describeFolderContent(image, content)}\n`);
+      found = describeFolderContent(image, content);
     }
   }
   checkChangedInput(image, hash, catalog, contextDigest);
+  // After the line that says where arr talks to, which connecting writes first.
   const connection = connect();
+  if (found !== undefined) io.err.write(`${found}\n`);
   const message = changedMessage(
     {
       image,

@@ -68,15 +68,28 @@ describe('arr input validation (before anything is published)', () => {
     });
   }
 
-  it('changed: a missing hash says how to compute one', () => {
-    const err = refusal(() =>
-      changedMessage(
-        {image: 'arr-trainer', hash: undefined, requestedBy: 't'},
-        catalog,
-        LOCAL_BUCKET,
-      ),
+  it('changed without --from or --hash names --from first, then every value by hand', () => {
+    const missing = (image: string) =>
+      refusal(() =>
+        changedMessage(
+          {image, hash: undefined, requestedBy: 't'},
+          catalog,
+          LOCAL_BUCKET,
+        ),
+      ).message;
+    const contextKeyed = missing('arr-trainer');
+    assert.ok(
+      contextKeyed.indexOf('--from <folder>') <
+        contextKeyed.indexOf('--hash <12hex>'),
+      contextKeyed,
     );
-    assert.match(err.message, /--hash is required/);
+    // --hash alone would be refused again for a context-keyed image.
+    assert.match(contextKeyed, /--hash <12hex> --context-digest <12hex>/);
+    assert.match(contextKeyed, /README\.md#the-context-digest/);
+    const dockerfileKeyed = missing('arr-vertex-launcher');
+    assert.match(dockerfileKeyed, /Give --from <folder>/);
+    assert.match(dockerfileKeyed, /--hash <12hex> \(sha256sum Dockerfile/);
+    assert.doesNotMatch(dockerfileKeyed, /context-digest/);
   });
 
   it('changed: a source that is neither gs:// nor git+https is refused, naming the field', () => {

@@ -175,6 +175,7 @@ export async function runCli(
   let stderr = '';
   const status = await runDeploy(args, {
     root: ROOT,
+    compiled: path.join(ROOT, 'build'),
     exec: fakeExec(environment),
     stdout: text => (stdout += text),
     stderr: text => (stderr += text),

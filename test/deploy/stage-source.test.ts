@@ -54,7 +54,7 @@ describe('deploy staged source', () => {
   });
 
   it('stages a source whose entry loads on the Node.js of the deployed runtime: every file it requires is staged', () => {
-    stageSource(ROOT);
+    stageSource(ROOT, path.join(ROOT, 'build'));
     const staged = path.join(ROOT, 'build/deploy/staged-source');
     const entry = path.join(staged, 'build/functions/index.js');
     const stagedPackage = JSON.parse(

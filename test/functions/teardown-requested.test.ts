@@ -293,6 +293,13 @@ describe('teardownRequested', () => {
     assert.strictEqual(deletes(), 0);
     const wouldDelete = texts(dry).find(l => l.startsWith('Would delete: '));
     assert.ok(wouldDelete, texts(dry).join('\n'));
+    // Says how to delete both to an operator with arr and to whoever published it raw.
+    assert.ok(
+      texts(dry).includes(
+        `Dry run: no confirm (to delete ${EPHEMERAL}: arr teardown --confirm ${EPHEMERAL}, or a teardown-requested message with "confirm": "${EPHEMERAL}")`,
+      ),
+      texts(dry).join('\n'),
+    );
 
     const real = await teardown({confirm: EPHEMERAL});
     const deleted = texts(real).find(l => l.startsWith('✓ Deleted: '));

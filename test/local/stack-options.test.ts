@@ -10,13 +10,12 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {buildDurationsFor, LOCAL_ROUTES} from '../../local/stack';
 import {DEFAULT_TOPICS, FUNCTION_SPECS} from '../../shared/function-specs';
+import {describeFunctionEvent, formatFunctionLine} from '../../local/stack-cli';
 import {
-  describeFunctionEvent,
-  formatFunctionLine,
   parseStackArgs,
   StackUsageError,
   USAGE,
-} from '../../local/stack-cli';
+} from '../../local/stack-options';
 import {
   isRecordedGroupRunning,
   stopLeftoverGroups,

@@ -9,11 +9,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {StatusView} from '../../cli/views';
-import {
-  type BuildMode,
-  LocalStack,
-  startLocalStack,
-} from '../../local/stack';
+import {type BuildMode, LocalStack, startLocalStack} from '../../local/stack';
 import {writeStackState} from '../../cli/stack-state';
 
 const ARR = resolve(__dirname, '../../cli/arr.js');

@@ -9,7 +9,11 @@ import template from '../cloudbuild/image-build.json';
 import type {CatalogImage} from './catalog';
 import type {Config} from './config';
 import {classifyError, PermanentError} from './errors';
-import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './messages';
+import {
+  BuildStatus,
+  GIT_SOURCE_PATTERN,
+  STORAGE_SOURCE_PATTERN,
+} from './messages';
 import {imagePath} from './repository-id';
 import {
   Attempt,
@@ -52,13 +56,19 @@ export interface StartedBuild {
   logUrl?: string;
 }
 
+/** A build as Cloud Build answers for it: what build-finished acts on, never a notification's word. */
 export interface BuildSnapshot {
   id: string;
-  status: string;
+  projectId?: string;
+  status: BuildStatus;
   tags: string[];
+  substitutions: Record<string, string>;
+  /** `results.images`: what the build pushed, by name and digest. */
+  images: {name: string; digest?: string}[];
+  startTime?: string;
+  finishTime?: string;
   logUrl?: string;
   failureDetail?: string;
-  finishTime?: string;
 }
 
 export function imageBuildSubstitutions(
@@ -172,6 +182,7 @@ export class ImageBuilds {
     );
   }
 
+  /** The build as Cloud Build has it in this project; null if it knows no such build here. */
   async get(buildId: string): Promise<BuildSnapshot | null> {
     return this.call(
       {permission: 'cloudbuild.builds.get', repeat: 'read'},
@@ -251,18 +262,28 @@ const STATUS_NAMES: Record<number, string> = {
   9: 'EXPIRED',
 };
 
+function statusName(status: Build['status']): BuildStatus {
+  const name =
+    typeof status === 'number' ? STATUS_NAMES[status] : String(status);
+  return BuildStatus.find(known => known === name) ?? 'STATUS_UNKNOWN';
+}
+
 function snapshot(build: Build): BuildSnapshot {
-  const status =
-    typeof build.status === 'number'
-      ? (STATUS_NAMES[build.status] ?? 'STATUS_UNKNOWN')
-      : String(build.status ?? 'STATUS_UNKNOWN');
   return {
     id: build.id ?? '',
-    status,
+    projectId: build.projectId ?? undefined,
+    status: statusName(build.status),
     tags: build.tags ?? [],
+    substitutions: {...(build.substitutions ?? {})},
+    images: (build.results?.images ?? []).map(image => ({
+      name: image.name ?? '',
+      digest: image.digest ?? undefined,
+    })),
+    startTime: timestampToIso(build.startTime),
     finishTime: timestampToIso(build.finishTime),
-    logUrl: build.logUrl ?? undefined,
-    failureDetail: build.failureInfo?.detail ?? build.statusDetail ?? undefined,
+    // Unset strings arrive as '' (proto3 defaults).
+    logUrl: build.logUrl || undefined,
+    failureDetail: build.failureInfo?.detail || build.statusDetail || undefined,
   };
 }
 

@@ -236,6 +236,22 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     return this;
   }
 
+  /**
+   * Sends a notification that no build here produced (a forgery, a stale or garbled copy:
+   * what anyone who may publish to the topic can send) through the same sink, after those
+   * already queued. Kept out of `notifications`, which are the builds' own.
+   */
+  publishNotification(
+    attributes: BuildNotificationAttributes,
+    data: JsonValue,
+  ): Promise<void> {
+    const sink = this.sink;
+    this.delivery = this.delivery.then(() =>
+      sink.publish(attributes, Buffer.from(JSON.stringify(data))),
+    );
+    return this.delivery;
+  }
+
   /** Resolves once notifications queued so far were delivered (or failed). */
   settled(): Promise<void> {
     return this.delivery;

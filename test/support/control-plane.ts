@@ -7,14 +7,18 @@
 import {Writable} from 'node:stream';
 import {ArtifactRegistryStandIn} from '../../local/standins/artifact-registry-standin';
 import {MemoryNotificationSink} from '../../local/standins/build-notifications';
-import {CloudBuildStandIn} from '../../local/standins/cloud-build-standin';
+import type {BuildStatus} from '../../local/standins/build-status';
+import {
+  type BuildDurations,
+  CloudBuildStandIn,
+} from '../../local/standins/cloud-build-standin';
 import {artifactRepositoryIncarnation} from '../../local/standins/start-standins';
 import {TagBindingsStandIn} from '../../local/standins/tag-bindings-standin';
 import {applyDeployedLifecycleTags} from '../../local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
 import {runRecords} from '../../shared/runs';
-import type {Inbox} from './inbox';
+import {type Inbox, openInbox} from './inbox';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {LIFECYCLE_LABEL} from '../../shared/artifact-registry';
 import {repositoryResourceName} from '../../shared/repository-id';
@@ -93,6 +97,11 @@ export interface TestControlPlane {
    * call to buildFinished, in order. Returns how many were delivered.
    */
   relayBuildNotifications(): Promise<number>;
+  /**
+   * Hands buildFinished the notifications queued so far, builds still running or not
+   * (including any sent with `cloudBuild.publishNotification`). Returns their event ids.
+   */
+  relayPendingNotifications(): Promise<string[]>;
   /** Resolves when every build started so far has finished and its notifications are out. */
   allBuildsFinished(): Promise<void>;
   /** Everything logged, parsed, in order. */
@@ -164,21 +173,28 @@ export async function testControlPlane(
     await Promise.all(builds.buildIds().map(id => builds.whenFinished(id)));
     await builds.settled();
   };
+  const relayPendingNotifications = async () => {
+    await builds.settled();
+    const pending = notifications.received.slice(relayed);
+    relayed += pending.length;
+    const ids: string[] = [];
+    for (const {attributes, data} of pending) {
+      const event = pubSubEvent(undefined, {
+        rawData: data.toString('base64'),
+        attributes: {...attributes},
+      });
+      await handleDelivery(event, buildFinishedHandler, context);
+      ids.push(event.id);
+    }
+    return ids;
+  };
   const relayBuildNotifications = async () => {
     let delivered = 0;
     for (;;) {
       await allBuildsFinished();
-      const pending = notifications.received.slice(relayed);
-      if (pending.length === 0) return delivered;
-      relayed += pending.length;
-      for (const {attributes, data} of pending) {
-        const event = pubSubEvent(undefined, {
-          rawData: data.toString('base64'),
-          attributes: {...attributes},
-        });
-        await handleDelivery(event, buildFinishedHandler, context);
-        delivered++;
-      }
+      const relayedNow = (await relayPendingNotifications()).length;
+      if (relayedNow === 0) return delivered;
+      delivered += relayedNow;
     }
   };
   return {
@@ -188,11 +204,30 @@ export async function testControlPlane(
     cloudBuild: builds,
     tagBindings: tags,
     relayBuildNotifications,
+    relayPendingNotifications,
     allBuildsFinished,
     logs,
     env,
     close: () => context.clients.close(),
   };
+}
+
+/** Waits until the Cloud Build stand-in has `buildId` at `status`. */
+export async function waitForBuildStatus(
+  plane: TestControlPlane,
+  buildId: string,
+  status: BuildStatus,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (plane.cloudBuild.buildStatus(buildId) !== status) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `build ${buildId} is ${plane.cloudBuild.buildStatus(buildId)}, not ${status}, after ${timeoutMs} ms`,
+      );
+    }
+    await new Promise(resolve => setTimeout(resolve, 5));
+  }
 }
 
 let eventCounter = 0;
@@ -223,6 +258,30 @@ export function pubSubEvent(
       },
     },
   };
+}
+
+/**
+ * Hooks for the calling suite: before each test a fresh control plane with both
+ * repositories set up, its builds this quick, and an inbox on dockerfile-changed (where
+ * the runs publish dependents), handed to `use`; both closed after it.
+ */
+export function eachTestPlaneAndInbox(
+  options: {catalog?: Catalog; buildDurations: Partial<BuildDurations>},
+  use: (plane: TestControlPlane, inbox: Inbox) => void,
+): void {
+  let plane: TestControlPlane | undefined;
+  let inbox: Inbox | undefined;
+  beforeEach(async () => {
+    plane = await testControlPlane({}, {catalog: options.catalog});
+    seedSetUpRepositories(plane);
+    plane.cloudBuild.setBuildDurations(options.buildDurations);
+    inbox = await openInbox('dockerfile-changed');
+    use(plane, inbox);
+  });
+  afterEach(async () => {
+    await inbox?.close();
+    await plane?.close();
+  });
 }
 
 /**

@@ -7,7 +7,6 @@
  */
 import {randomUUID} from 'node:crypto';
 import * as assert from 'assert';
-import type {Firestore} from '@google-cloud/firestore';
 import {grpc} from 'google-gax';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
@@ -25,6 +24,7 @@ import {imagePath} from '../../shared/repository-id';
 import {DEFAULT_RETRY_POLICY} from '../../shared/retry';
 import {readRun, RunRecord} from '../../shared/runs';
 import {
+  buildOutcomes,
   dockerfileKeyedCatalog,
   pubSubEvent,
   runToQuiet,
@@ -75,21 +75,6 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
     await handleDelivery(event, dockerfileChangedHandler, plane.context).catch(
       () => undefined,
     );
-  }
-
-  /** Everything a notification could wrongly change, and the builds started in our project. */
-  async function state(): Promise<object> {
-    const db: Firestore = await firestore();
-    const all = async (collection: string) =>
-      (await db.collection(collection).get()).docs.map(d => [d.id, d.data()]);
-    return {
-      builds: await all('builds'),
-      images: await all('images'),
-      stats: await all('stats'),
-      builtHere: plane.cloudBuild.calls
-        .requests('CreateBuild')
-        .filter(request => request.projectId === PROJECT).length,
-    };
   }
 
   /** Publishes through the stand-in's sink and hands it, with anything queued before it, to build-finished. */
@@ -164,13 +149,13 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
 
   it('a forged FAILURE for a running build changes nothing; the real SUCCESS is recorded and the dependents built', async () => {
     const id = await baseWorking();
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const run = await forgeEnd(id, 'FAILURE', {
       statusDetail: 'Build failed; check build logs for details',
       failureInfo: {type: 'USER_BUILD_STEP', detail: 'step 0 exited 1'},
     });
     stillWorking(id);
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
     assert.deepStrictEqual(texts(run), [
       `⚠ Build ${id}: the notification said FAILURE; Cloud Build says WORKING; acting on Cloud Build's answer`,
       `ℹ ${BASE}:${BASE_HASH} build ${id}: WORKING changes nothing (already recorded)`,
@@ -191,7 +176,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
 
   it('a forged SUCCESS with an invented digest records nothing and publishes no dependent; the real digest is what dependents build FROM', async () => {
     const id = await baseWorking();
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const run = await forgeEnd(id, 'SUCCESS', {
       results: {
         images: [
@@ -201,7 +186,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
       },
     });
     stillWorking(id);
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
     assert.deepStrictEqual(run.spawned ?? [], [], 'no dependent published');
     assert.ok(
       texts(run).includes(
@@ -232,7 +217,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
 
   it('a build Cloud Build does not know is ignored, though its data names a key waiting for its build', async () => {
     await claimWithoutBuild();
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const getBuilds = plane.cloudBuild.calls.count('GetBuild');
     const id = randomUUID();
     const run = await forge(
@@ -247,7 +232,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
         },
       },
     );
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
     assert.strictEqual(plane.cloudBuild.calls.count('GetBuild'), getBuilds + 1);
     assert.strictEqual(run.status, 'succeeded-with-warnings');
     assert.deepStrictEqual(texts(run), [
@@ -261,7 +246,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
 
   it("another project's build is ignored: by its notifications' own word, or, where they claim our project, by Cloud Build's", async () => {
     await claimWithoutBuild();
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const getBuilds = plane.cloudBuild.calls.count('GetBuild');
     const client = await plane.context.clients.cloudBuild();
     await client.createBuild({projectId: OTHER_PROJECT, build: baseBuild()});
@@ -288,12 +273,12 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
     assert.deepStrictEqual(texts(edited), [
       `⚠ Build ${other} is unknown to Cloud Build in project ${PROJECT}; the notification is ignored: Cloud Build did not send it for a build of this project`,
     ]);
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
   });
 
   it('data that is not a Build is used for its build id alone; a build id the attributes and data disagree on is refused', async () => {
     const id = await baseWorking();
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const garbled = await forge(
       {buildId: id, status: 'SUCCESS'},
       {
@@ -306,7 +291,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
       },
     );
     stillWorking(id);
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
     assert.match(
       texts(garbled)[0],
       /^⚠ Build [^:]+: the notification's data is not a Build as Cloud Build writes it \(.*field `status`.*\); only its build id is used$/,
@@ -330,7 +315,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
     );
     assert.strictEqual(plane.cloudBuild.calls.count('GetBuild'), getBuilds);
     stillWorking(id);
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
   });
 
   it('a copy of a real SUCCESS, replayed after a teardown marked the image absent, records nothing', async () => {
@@ -338,13 +323,13 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
     await quiet();
     const db = await firestore();
     await markRepositoryImagesAbsent(db, EPHEMERAL);
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const success = plane.cloudBuild.notifications.find(
       n => n.attributes.status === 'SUCCESS',
     );
     assert.ok(success);
     const run = await forge(success.attributes, success.build);
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
     assert.strictEqual(
       (await readManifestEntry(db, 'arr-vertex-launcher'))?.present,
       false,
@@ -372,7 +357,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
 
   it('GetBuild refused: the run fails naming cloudbuild.builds.get, loudly, and nothing changes', async () => {
     const id = await baseWorking();
-    const before = await state();
+    const before = await buildOutcomes(plane);
     const getBuilds = plane.cloudBuild.calls.count('GetBuild');
     plane.cloudBuild.faults.failAlways('GetBuild', {
       code: grpc.status.PERMISSION_DENIED,
@@ -395,7 +380,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
           l.severity === 'ERROR' && l.message.includes('cloudbuild.builds.get'),
       ),
     );
-    assert.deepStrictEqual(await state(), before);
+    assert.deepStrictEqual(await buildOutcomes(plane), before);
   });
 
   it('GetBuild failing transiently: retried in process, then thrown for redelivery; the redelivery acts on the answer', async () => {

@@ -17,7 +17,10 @@ import {TagBindingsStandIn} from '../../local/standins/tag-bindings-standin';
 import {applyDeployedLifecycleTags} from '../../local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
+import {BUILDS} from '../../shared/build-records';
+import {IMAGES} from '../../shared/manifest';
 import {runRecords} from '../../shared/runs';
+import {STATS} from '../../shared/savings';
 import {type Inbox, openInbox} from './inbox';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {LIFECYCLE_LABEL} from '../../shared/artifact-registry';
@@ -28,6 +31,7 @@ import {Context, createContext} from '../../shared/context';
 import {createLogger} from '../../shared/log';
 import type {PubSubCloudEvent} from '../../shared/decode-message';
 import {harness, onEachTest, onSuiteEnd} from '../harness/harness';
+import {eventually} from '../harness/wait';
 
 let artifactRegistry: ArtifactRegistryStandIn | undefined;
 let cloudBuild: CloudBuildStandIn | undefined;
@@ -217,17 +221,36 @@ export async function waitForBuildStatus(
   plane: TestControlPlane,
   buildId: string,
   status: BuildStatus,
-  timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (plane.cloudBuild.buildStatus(buildId) !== status) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `build ${buildId} is ${plane.cloudBuild.buildStatus(buildId)}, not ${status}, after ${timeoutMs} ms`,
-      );
-    }
-    await new Promise(resolve => setTimeout(resolve, 5));
-  }
+  await eventually(
+    () => (plane.cloudBuild.buildStatus(buildId) === status ? true : undefined),
+    {
+      intervalMs: 5,
+      timeoutMs: 10_000,
+      waitingFor: `build ${buildId} to be ${status}`,
+    },
+  );
+}
+
+/**
+ * Everything a build notification could change wrongly: the build records, the manifest,
+ * the savings counters, and how many builds were started in the plane's project.
+ */
+export async function buildOutcomes(plane: TestControlPlane): Promise<object> {
+  const firestore = await plane.context.clients.firestore();
+  const all = async (collection: string) =>
+    (await firestore.collection(collection).get()).docs.map(d => [
+      d.id,
+      d.data(),
+    ]);
+  return {
+    builds: await all(BUILDS),
+    images: await all(IMAGES),
+    stats: await all(STATS),
+    buildsStarted: plane.cloudBuild.calls
+      .requests('CreateBuild')
+      .filter(request => request.projectId === plane.config.projectId).length,
+  };
 }
 
 let eventCounter = 0;

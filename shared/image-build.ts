@@ -269,19 +269,19 @@ function statusName(status: Build['status']): BuildStatus {
 }
 
 function snapshot(build: Build): BuildSnapshot {
+  // Unset strings may arrive as '' (proto3 defaults): read as absent.
   return {
     id: build.id ?? '',
-    projectId: build.projectId ?? undefined,
+    projectId: build.projectId || undefined,
     status: statusName(build.status),
     tags: build.tags ?? [],
     substitutions: {...(build.substitutions ?? {})},
     images: (build.results?.images ?? []).map(image => ({
       name: image.name ?? '',
-      digest: image.digest ?? undefined,
+      digest: image.digest || undefined,
     })),
     startTime: timestampToIso(build.startTime),
     finishTime: timestampToIso(build.finishTime),
-    // Unset strings arrive as '' (proto3 defaults).
     logUrl: build.logUrl || undefined,
     failureDetail: build.failureInfo?.detail || build.statusDetail || undefined,
   };

@@ -9,5 +9,8 @@ import type {DeliveryHandler} from '../../shared/handle-delivery';
 export const buildFinishedHandler: DeliveryHandler<BuildNotificationHint> = {
   kind: 'build-finished',
   decode: decodeBuildNotification,
+  // The notification as it came: arr finds a build's runs by the data's id and status.
+  recordedRequest: hint =>
+    hint.body ?? {id: hint.buildId, status: hint.attributeStatus},
   act: (hint, run, context) => handleBuildNotification(hint, run, context),
 };

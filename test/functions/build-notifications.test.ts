@@ -161,6 +161,11 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
       `ℹ ${BASE}:${BASE_HASH} build ${id}: WORKING changes nothing (already recorded)`,
     ]);
     assert.strictEqual(run.outcome, `${BASE}:${BASE_HASH}: WORKING`);
+    // Recorded as it came (arr finds a build's runs by the data's id): a claim, in the open.
+    assert.deepStrictEqual(
+      [run.request?.id, run.request?.status],
+      [id, 'FAILURE'],
+    );
 
     await quiet();
     const record = await readBuildRecord(await firestore(), BASE, BASE_HASH);
@@ -308,6 +313,7 @@ describe('build-finished asks Cloud Build: forged, stale and garbled notificatio
       {buildId: id, status: 'SUCCESS'},
       {id: randomUUID(), status: 'SUCCESS'},
     );
+    assert.deepStrictEqual(garbled.request, {id, status: 'SUCCESS'});
     assert.strictEqual(ambiguous.status, 'failed');
     assert.match(
       ambiguous.error ?? '',

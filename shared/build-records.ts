@@ -261,6 +261,9 @@ export async function takeOverClaim(
   });
 }
 
+/** The history entry's detail when the claimant recorded its build as started. */
+const STARTED_DETAIL = 'started';
+
 /** The claimant started its build: record the id, and how long it may run. */
 export async function recordBuildStarted(
   firestore: Firestore,
@@ -297,9 +300,6 @@ export async function recordBuildStarted(
     tx.update(ref, update);
   });
 }
-
-/** The history entry's detail when the claimant recorded its build as started. */
-const STARTED_DETAIL = 'started';
 
 export interface BuildUpdate {
   buildId: string;

@@ -246,10 +246,12 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     data: JsonValue,
   ): Promise<void> {
     const sink = this.sink;
-    this.delivery = this.delivery.then(() =>
+    const published = this.delivery.then(() =>
       sink.publish(attributes, Buffer.from(JSON.stringify(data))),
     );
-    return this.delivery;
+    // A refused publish is the caller's to see; the builds' own notifications go on.
+    this.delivery = published.catch(() => undefined);
+    return published;
   }
 
   /** Resolves once notifications queued so far were delivered (or failed). */

@@ -1,7 +1,9 @@
 /**
- * build-finished: Cloud Build's status feed. Status only moves forward; a SUCCESS records
- * the image in the manifest, rebuilds dependents and cleans up old versions, each side
- * effect once, even when the notification is duplicated or redelivered.
+ * build-finished: a `cloud-builds` notification names a build; Cloud Build is asked what
+ * became of it (shared/build-notification.ts says why), and its answer moves the build
+ * record, forward only. A SUCCESS records the image in the manifest, rebuilds dependents
+ * and cleans up old versions, each side effect once, even when the notification is
+ * duplicated, redelivered, stale or forged.
  */
 import type {Firestore} from '@google-cloud/firestore';
 import type {ArtifactRegistry} from './artifact-registry';
@@ -13,61 +15,141 @@ import {
   BuildRecord,
   markBuildSideEffect,
 } from './build-records';
+import {type BuildNotificationHint, differences} from './build-notification';
 import {applyCleanupPlan} from './cleanup';
 import {CleanupPlan, describeCleanupPlan, planCleanup} from './cleanup-planner';
 import type {Context} from './context';
 import {publishDependents} from './dependents';
-import {BuildNotification, isTerminalBuildStatus} from './messages';
-import {attemptOf, CONTROL_PLANE_BUILD_TAG} from './image-build';
+import {PermanentError} from './errors';
+import {isTerminalBuildStatus} from './messages';
+import {
+  attemptOf,
+  type BuildSnapshot,
+  CONTROL_PLANE_BUILD_TAG,
+} from './image-build';
 import {catalogImage} from './dockerfile-changed';
 import {recordPresentImage} from './manifest';
 import {
   describePersistentCleanup,
   oldVersionDeleter,
 } from './persistent-cleanup-policy';
+import {quote} from './quote';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
 import {buildSeconds} from './savings';
 
 export async function handleBuildNotification(
-  build: BuildNotification,
+  hint: BuildNotificationHint,
   run: Run,
   context: Context,
 ): Promise<void> {
-  const image = build.substitutions?._IMAGE;
-  const key = build.substitutions?._CACHE_KEY;
-  const ours =
-    (build.tags ?? []).includes(CONTROL_PLANE_BUILD_TAG) &&
-    image !== undefined &&
-    key !== undefined &&
-    (build.projectId === undefined ||
-      build.projectId === context.config.projectId);
-  if (!ours) {
+  const id = hint.buildId;
+  const projectId = context.config.projectId;
+  const notOursByItsWord = hint.body && notStartedHere(hint.body, projectId);
+  if (notOursByItsWord) {
+    // Ignoring is safe whoever sent it; only acting needs Cloud Build's word.
     await run.info(
-      `ℹ Build ${build.id} was not started by this control plane; ignored`,
+      `ℹ Build ${id}: ${notOursByItsWord}, by the notification's own account; ignored`,
     );
-    await run.succeed(`Ignored build ${build.id}`);
+    await run.succeed(`Ignored build ${id}`);
     return;
   }
+  if (hint.bodyProblem) {
+    await run.warn(
+      `⚠ Build ${id}: the notification's data is not a Build as Cloud Build writes it (${hint.bodyProblem}); only its build id is used`,
+    );
+  }
+  const build = await askCloudBuild(id, context);
+  if (!build) {
+    await run.warn(
+      `⚠ Build ${id} is unknown to Cloud Build in project ${projectId}; the notification is ignored: Cloud Build did not send it for a build of this project`,
+    );
+    await run.succeed(`Ignored build ${id}: unknown to Cloud Build`);
+    return;
+  }
+  for (const difference of differences(hint, build)) {
+    if (difference.kind === 'stale') {
+      await run.info(`ℹ Build ${id}: ${difference.text}`);
+    } else {
+      await run.warn(
+        `⚠ Build ${id}: ${difference.text}; acting on Cloud Build's answer`,
+      );
+    }
+  }
+  const notOurs = notStartedHere(build, projectId);
+  if (notOurs) {
+    await run.info(
+      `ℹ Build ${id}: ${notOurs}, by Cloud Build's account; ignored`,
+    );
+    await run.succeed(`Ignored build ${id}`);
+    return;
+  }
+  await recordCloudBuildAnswer(build, run, context);
+}
+
+/** GetBuild, once (retried in process only on transient faults); a refusal is permanent. */
+async function askCloudBuild(
+  id: string,
+  context: Context,
+): Promise<BuildSnapshot | null> {
+  try {
+    return await context.builds.get(id);
+  } catch (error) {
+    if (error instanceof PermanentError) {
+      throw new PermanentError(
+        `Cloud Build could not be asked about build ${id}, so its notification was not acted on: ${error.message}`,
+        {cause: error},
+      );
+    }
+    throw error;
+  }
+}
+
+/** Why a build is not one this control plane started, in its project; undefined if it is. */
+function notStartedHere(
+  build: {
+    projectId?: string;
+    tags?: string[];
+    substitutions?: Record<string, string>;
+  },
+  projectId: string,
+): string | undefined {
+  if (build.projectId !== undefined && build.projectId !== projectId)
+    return `it belongs to project ${quote(build.projectId)}, not ${projectId}`;
+  if (!(build.tags ?? []).includes(CONTROL_PLANE_BUILD_TAG))
+    return `it was not started by this control plane (no ${CONTROL_PLANE_BUILD_TAG} tag)`;
+  if (
+    build.substitutions?._IMAGE === undefined ||
+    build.substitutions?._CACHE_KEY === undefined
+  )
+    return 'it names no image and cache key (_IMAGE, _CACHE_KEY)';
+  return undefined;
+}
+
+async function recordCloudBuildAnswer(
+  build: BuildSnapshot,
+  run: Run,
+  context: Context,
+): Promise<void> {
+  const image = build.substitutions._IMAGE;
+  const key = build.substitutions._CACHE_KEY;
   const catalogEntry = catalogImage(context, image);
   const repository = repositoryForTier(context.config, catalogEntry.tier);
   const label = `${image}:${key}`;
   const path = imagePath(context.config, repository, image);
-  const digest = build.results?.images?.find(
-    i => i.name === `${path}:${key}`,
-  )?.digest;
+  const digest = build.images.find(i => i.name === `${path}:${key}`)?.digest;
 
   const firestore = await context.clients.firestore();
   await run.link({build: buildRecordId(image, key)});
   const outcome = await applyBuildUpdate(firestore, image, key, {
     buildId: build.id,
     status: build.status,
-    attempt: attemptOf(build.tags ?? []),
+    attempt: attemptOf(build.tags),
     startTime: build.startTime,
     finishTime: build.finishTime,
     digest,
     logUrl: build.logUrl,
-    failureDetail: build.failureInfo?.detail ?? build.statusDetail,
+    failureDetail: build.failureDetail,
   });
   if (outcome.kind === 'unknown') {
     await run.warn(
@@ -77,7 +159,11 @@ export async function handleBuildNotification(
     return;
   }
   const record = outcome.record;
-  if (outcome.kind === 'unchanged') {
+  if (outcome.kind === 'as-started') {
+    await run.info(
+      `ℹ ${label} build ${build.id}: ${build.status} (as recorded when it was started)`,
+    );
+  } else if (outcome.kind === 'unchanged') {
     await run.info(
       `ℹ ${label} build ${build.id}: ${build.status} changes nothing (${outcome.reason})`,
     );
@@ -111,6 +197,9 @@ async function finishSuccessfulBuild(
   run: Run,
   context: Context,
 ): Promise<void> {
+  // All of it was done: a repeat, or a replay after a teardown removed the image, must
+  // not record the image again.
+  if (record.dependentsPublished && record.cleanedUp) return;
   const firestore = await context.clients.firestore();
   const label = `${record.image}:${record.key}`;
   const digest =

@@ -261,6 +261,9 @@ export async function takeOverClaim(
   });
 }
 
+/** The history entry's detail when the claimant recorded its build as started. */
+const STARTED_DETAIL = 'started';
+
 /** The claimant started its build: record the id, and how long it may run. */
 export async function recordBuildStarted(
   firestore: Firestore,
@@ -290,6 +293,7 @@ export async function recordBuildStarted(
           status: 'QUEUED',
           attempt: record.attempts,
           buildId: build.buildId,
+          detail: STARTED_DETAIL,
         },
       ];
     }
@@ -312,9 +316,11 @@ export interface BuildUpdate {
 export type BuildUpdateOutcome =
   | {kind: 'applied'; record: BuildRecord; previous: BuildRecordStatus}
   | {kind: 'unchanged'; record: BuildRecord; reason: string}
+  /** QUEUED, as the claimant recorded it when it started the build: the ordinary path. */
+  | {kind: 'as-started'; record: BuildRecord}
   | {kind: 'unknown'};
 
-/** Apply Cloud Build's status to the record, forward only; older attempts only to history. */
+/** Apply Cloud Build's answer to the record, forward only; another attempt's build changes nothing. */
 export async function applyBuildUpdate(
   firestore: Firestore,
   image: string,
@@ -337,11 +343,19 @@ export async function applyBuildUpdate(
         reason: `build ${update.buildId} is not the current attempt (${record.buildId ?? 'none yet'})`,
       };
     }
+    if (update.status === record.status) {
+      const last = record.history[record.history.length - 1];
+      return last?.status === record.status &&
+        last.buildId === update.buildId &&
+        last.detail === STARTED_DETAIL
+        ? {kind: 'as-started', record}
+        : {kind: 'unchanged', record, reason: 'already recorded'};
+    }
     if (statusRank(update.status) <= statusRank(record.status)) {
       return {
         kind: 'unchanged',
         record,
-        reason: `${update.status} after ${record.status} (duplicate or out of order)`,
+        reason: `${update.status} after ${record.status}: an older answer, and a status never goes back`,
       };
     }
     const next: BuildRecord = {

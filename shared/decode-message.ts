@@ -164,7 +164,8 @@ interface Issue {
   keys?: string[];
 }
 
-function describeIssues(issues: readonly Issue[]): string {
+/** Schema issues as one line naming each offending field (at most five). */
+export function describeIssues(issues: readonly Issue[]): string {
   return issues
     .slice(0, 5)
     .map(issue => {

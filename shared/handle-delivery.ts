@@ -20,6 +20,8 @@ export interface DeliveryHandler<Request> {
   kind: RunKind;
   decode(event: PubSubCloudEvent): Request;
   summary?(request: Request): {requestedBy?: string; dryRun?: boolean};
+  /** What the run records as its request, where that is not the decoded request itself. */
+  recordedRequest?(request: Request): object;
   /** How a malformed message ends the run; teardown refuses rather than fails. */
   malformed?: 'fail' | 'refuse';
   /** Does the work and finishes the run (succeed, fail or refuse). */
@@ -81,7 +83,7 @@ export async function handleDelivery<Request>(
   }
   await run.describe({
     ...(handler.summary?.(request) ?? {}),
-    request: request as object,
+    request: handler.recordedRequest?.(request) ?? (request as object),
   });
 
   try {

@@ -9,7 +9,11 @@ import template from '../cloudbuild/image-build.json';
 import type {CatalogImage} from './catalog';
 import type {Config} from './config';
 import {classifyError, PermanentError} from './errors';
-import {GIT_SOURCE_PATTERN, STORAGE_SOURCE_PATTERN} from './messages';
+import {
+  BuildStatus,
+  GIT_SOURCE_PATTERN,
+  STORAGE_SOURCE_PATTERN,
+} from './messages';
 import {imagePath} from './repository-id';
 import {
   Attempt,
@@ -54,17 +58,23 @@ export interface StartedBuild {
   logUrl?: string;
 }
 
+/** A build as Cloud Build answers for it: what build-finished acts on, never a notification's word. */
 export interface BuildSnapshot {
   id: string;
-  status: string;
+  projectId?: string;
+  status: BuildStatus;
   tags: string[];
-  logUrl?: string;
-  failureDetail?: string;
-  /** When it started WORKING; unset while queued. */
+  substitutions: Record<string, string>;
+  /** `results.images`: what the build pushed, by name and digest. */
+  images: {name: string; digest?: string}[];
   startTime?: string;
   finishTime?: string;
+  logUrl?: string;
+  failureDetail?: string;
   /** Its steps in order, with the status and times Cloud Build reports as they run. */
   steps: BuildStepSnapshot[];
+  /** `results.buildStepOutputs`, by step index: what each step wrote to $BUILDER_OUTPUT/output. */
+  stepOutputs: string[];
 }
 
 export interface BuildStepSnapshot {
@@ -195,6 +205,7 @@ export class ImageBuilds {
     );
   }
 
+  /** The build as Cloud Build has it in this project; null if it knows no such build here. */
   async get(buildId: string): Promise<BuildSnapshot | null> {
     return this.call(
       {permission: 'cloudbuild.builds.get', repeat: 'read'},
@@ -274,17 +285,24 @@ const STATUS_NAMES: Record<number, string> = {
   9: 'EXPIRED',
 };
 
-function statusName(status: Build['status']): string {
-  return typeof status === 'number'
-    ? (STATUS_NAMES[status] ?? 'STATUS_UNKNOWN')
-    : String(status ?? 'STATUS_UNKNOWN');
+function statusName(status: Build['status']): BuildStatus {
+  const name =
+    typeof status === 'number' ? STATUS_NAMES[status] : String(status);
+  return BuildStatus.find(known => known === name) ?? 'STATUS_UNKNOWN';
 }
 
 function snapshot(build: Build): BuildSnapshot {
+  // Unset strings may arrive as '' (proto3 defaults): read as absent.
   return {
     id: build.id ?? '',
+    projectId: build.projectId || undefined,
     status: statusName(build.status),
     tags: build.tags ?? [],
+    substitutions: {...(build.substitutions ?? {})},
+    images: (build.results?.images ?? []).map(image => ({
+      name: image.name ?? '',
+      digest: image.digest || undefined,
+    })),
     startTime: timestampToIso(build.startTime),
     finishTime: timestampToIso(build.finishTime),
     steps: (build.steps ?? []).map(step => ({
@@ -294,8 +312,13 @@ function snapshot(build: Build): BuildSnapshot {
       startTime: timestampToIso(step.timing?.startTime),
       endTime: timestampToIso(step.timing?.endTime),
     })),
-    logUrl: build.logUrl ?? undefined,
-    failureDetail: build.failureInfo?.detail ?? build.statusDetail ?? undefined,
+    stepOutputs: (build.results?.buildStepOutputs ?? []).map(output =>
+      Buffer.from(
+        typeof output === 'string' ? Buffer.from(output, 'base64') : output,
+      ).toString('utf8'),
+    ),
+    logUrl: build.logUrl || undefined,
+    failureDetail: build.failureInfo?.detail || build.statusDetail || undefined,
   };
 }
 

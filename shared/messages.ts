@@ -103,8 +103,10 @@ export function isTerminalBuildStatus(
 }
 
 /**
- * The part of Cloud Build's notification (the Build resource as JSON) this project reads.
- * Cloud Build adds fields over time, so unknown keys pass here: it is not our contract.
+ * A notification's data as Cloud Build writes it (the Build resource as JSON), in the
+ * fields this project compares with Cloud Build's own answer (shared/build-notification.ts);
+ * nothing is acted on from it. Cloud Build adds fields over time, so unknown keys pass
+ * here: it is not our contract.
  */
 export const BuildNotification = z.looseObject({
   id: z.string().min(1),

@@ -1,11 +1,16 @@
-/** build-finished: Cloud Build's notifications → build records, manifest, dependents, cleanup. */
+/** build-finished: a Cloud Build notification names a build → ask Cloud Build → build record, manifest, dependents, cleanup. */
 import {handleBuildNotification} from '../../shared/build-finished';
-import {BuildNotification} from '../../shared/messages';
+import {
+  type BuildNotificationHint,
+  decodeBuildNotification,
+} from '../../shared/build-notification';
 import type {DeliveryHandler} from '../../shared/handle-delivery';
-import {decodeMessage} from '../../shared/decode-message';
 
-export const buildFinishedHandler: DeliveryHandler<BuildNotification> = {
+export const buildFinishedHandler: DeliveryHandler<BuildNotificationHint> = {
   kind: 'build-finished',
-  decode: event => decodeMessage(event, BuildNotification),
-  act: (build, run, context) => handleBuildNotification(build, run, context),
+  decode: decodeBuildNotification,
+  // The notification as it came: arr finds a build's runs by the data's id and status.
+  recordedRequest: hint =>
+    hint.body ?? {id: hint.buildId, status: hint.attributeStatus},
+  act: (hint, run, context) => handleBuildNotification(hint, run, context),
 };

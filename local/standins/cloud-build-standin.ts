@@ -278,6 +278,24 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     return this;
   }
 
+  /**
+   * Sends a notification that no build here produced (a forgery, a stale or garbled copy:
+   * what anyone who may publish to the topic can send) through the same sink, after those
+   * already queued. Kept out of `notifications`, which are the builds' own.
+   */
+  publishNotification(
+    attributes: BuildNotificationAttributes,
+    data: JsonValue,
+  ): Promise<void> {
+    const sink = this.sink;
+    const published = this.delivery.then(() =>
+      sink.publish(attributes, Buffer.from(JSON.stringify(data))),
+    );
+    // A refused publish is the caller's to see; the builds' own notifications go on.
+    this.delivery = published.catch(() => undefined);
+    return published;
+  }
+
   /** Resolves once notifications queued so far were delivered (or failed). */
   settled(): Promise<void> {
     return this.delivery;

@@ -29,6 +29,9 @@ function running(done: number): BuildSnapshot {
     id: 'b1',
     status: 'WORKING',
     tags: [],
+    substitutions: {},
+    images: [],
+    stepOutputs: [],
     startTime: START,
     steps: ['build', 'push-key', 'move-latest'].map((id, i) => ({
       id,

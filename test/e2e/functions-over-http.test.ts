@@ -1,47 +1,23 @@
 import {setTimeout as sleep} from 'node:timers/promises';
 import {cacheKey} from '../../shared/cache-key';
 import * as assert from 'assert';
-import {resolve} from 'node:path';
-import {PubSub} from '@google-cloud/pubsub';
-import {
-  postPushMessage,
-  serveFunctions,
-  ServedFunctions,
-} from '../../local/function-host';
+import type {PubSub} from '@google-cloud/pubsub';
+import {postPushMessage, type ServedFunctions} from '../../local/function-host';
 import {PubSubNotificationSink} from '../../local/standins/build-notifications';
 import {readBuildRecord} from '../../shared/build-records';
 import {IMAGES, readManifestEntry} from '../../shared/manifest';
-import {DEFAULT_TOPICS, routesFor} from '../../shared/function-specs';
 import {readRun} from '../../shared/runs';
 import {harness} from '../harness/harness';
-import {TestControlPlane, testControlPlane} from '../support/control-plane';
+import type {TestControlPlane} from '../support/control-plane';
 import {waitForFinishedRun} from '../support/runs';
-
-const SOURCE = resolve(__dirname, '../../functions/index.js');
+import {serveFunctionsForSuite} from '../support/served-functions';
 
 describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', () => {
   let plane: TestControlPlane;
   let pubsub: PubSub;
   let served: ServedFunctions;
 
-  before(async function () {
-    this.timeout(60_000);
-    plane = await testControlPlane();
-    pubsub = new PubSub({projectId: harness.projectId});
-    served = await serveFunctions({
-      source: SOURCE,
-      routes: routesFor(DEFAULT_TOPICS),
-      pubsub,
-      projectId: harness.projectId,
-      env: {...plane.env, LOG_LEVEL: 'warn'},
-    });
-  });
-
-  after(async () => {
-    await served?.stop();
-    await pubsub?.close();
-    await plane?.close();
-  });
+  serveFunctionsForSuite(stack => ({plane, pubsub, served} = stack));
 
   it('a published setup-requested creates both repositories', async () => {
     const messageId = await pubsub

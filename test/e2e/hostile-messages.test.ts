@@ -5,11 +5,9 @@
  */
 import {setTimeout as sleep} from 'node:timers/promises';
 import * as assert from 'assert';
-import {resolve} from 'node:path';
-import {PubSub} from '@google-cloud/pubsub';
+import type {PubSub} from '@google-cloud/pubsub';
 import {renderRun} from '../../cli/render';
 import {runView} from '../../cli/views';
-import {serveFunctions, ServedFunctions} from '../../local/function-host';
 import {MAX_MESSAGE_BYTES} from '../../shared/decode-message';
 import {
   DEFAULT_TOPICS,
@@ -17,15 +15,13 @@ import {
   type Topics,
 } from '../../shared/function-specs';
 import {readRun, RunRecord} from '../../shared/runs';
-import {harness} from '../harness/harness';
 import {
   TestControlPlane,
-  testControlPlane,
   seedSetUpRepositories,
 } from '../support/control-plane';
 import {waitForFinishedRun} from '../support/runs';
+import {serveFunctionsForSuite} from '../support/served-functions';
 
-const SOURCE = resolve(__dirname, '../../functions/index.js');
 const ROUTES = routesFor(DEFAULT_TOPICS);
 const TEARDOWN_TOPIC = DEFAULT_TOPICS.teardownRequestedTopic;
 const EPHEMERAL = 'arr-coc-registry';
@@ -35,25 +31,8 @@ describe('hostile and oversized messages over Pub/Sub', function () {
   this.timeout(120_000);
   let plane: TestControlPlane;
   let pubsub: PubSub;
-  let served: ServedFunctions;
 
-  before(async function () {
-    this.timeout(60_000);
-    plane = await testControlPlane();
-    pubsub = new PubSub({projectId: harness.projectId});
-    served = await serveFunctions({
-      source: SOURCE,
-      routes: ROUTES,
-      pubsub,
-      projectId: harness.projectId,
-      env: {...plane.env, LOG_LEVEL: 'warn'},
-    });
-  });
-  after(async () => {
-    await served?.stop();
-    await pubsub?.close();
-    await plane?.close();
-  });
+  serveFunctionsForSuite(stack => ({plane, pubsub} = stack));
 
   const deletes = () => plane.artifactRegistry.calls.count('DeleteRepository');
   const firestore = () => plane.context.clients.firestore();

@@ -17,11 +17,10 @@ import {readSavings, savingsCounters} from '../../shared/savings';
 import {
   pubSubEvent,
   TestControlPlane,
-  testControlPlane,
-  seedSetUpRepositories,
+  eachTestPlaneAndInbox,
   runToQuiet,
 } from '../support/control-plane';
-import {Inbox, openInbox} from '../support/inbox';
+import type {Inbox} from '../support/inbox';
 
 const DOCKERFILE = {
   'arr-pytorch-base': 'ba5e00000001',
@@ -38,16 +37,10 @@ describe('context keys and savings (the checked-in catalog)', () => {
   let inbox: Inbox;
   const handled = new Set<string>();
 
-  beforeEach(async () => {
-    plane = await testControlPlane();
-    seedSetUpRepositories(plane);
-    plane.cloudBuild.setBuildDurations({queuedMs: 5, workingMs: 200});
-    inbox = await openInbox('dockerfile-changed');
-  });
-  afterEach(async () => {
-    await inbox.close();
-    await plane.close();
-  });
+  eachTestPlaneAndInbox(
+    {buildDurations: {queuedMs: 5, workingMs: 200}},
+    (...made) => ([plane, inbox] = made),
+  );
 
   const firestore = () => plane.context.clients.firestore();
   const texts = (run: RunRecord) => run.steps.map(s => s.text).join('\n');

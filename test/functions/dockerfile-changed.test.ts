@@ -12,11 +12,11 @@ import {
   dockerfileKeyedCatalog,
   pubSubEvent,
   TestControlPlane,
-  testControlPlane,
-  seedSetUpRepositories,
+  eachTestPlaneAndInbox,
   runToQuiet,
+  waitForBuildStatus,
 } from '../support/control-plane';
-import {Inbox, openInbox} from '../support/inbox';
+import type {Inbox} from '../support/inbox';
 
 const PROJECT = 'arr-test-project';
 const repo = (id: string) =>
@@ -31,18 +31,15 @@ describe('dockerfileChanged and buildFinished', () => {
   let plane: TestControlPlane;
   let inbox: Inbox;
 
-  beforeEach(async () => {
-    // The Dockerfile-only rule: every image keyed on its Dockerfile alone (context keys:
-    // context-keys.test.ts, on the checked-in catalog).
-    plane = await testControlPlane({}, {catalog: dockerfileKeyedCatalog()});
-    seedSetUpRepositories(plane);
-    plane.cloudBuild.setBuildDurations({queuedMs: 5, workingMs: 10});
-    inbox = await openInbox('dockerfile-changed');
-  });
-  afterEach(async () => {
-    await inbox.close();
-    await plane.close();
-  });
+  // The Dockerfile-only rule: every image keyed on its Dockerfile alone (context keys:
+  // context-keys.test.ts, on the checked-in catalog).
+  eachTestPlaneAndInbox(
+    {
+      catalog: dockerfileKeyedCatalog(),
+      buildDurations: {queuedMs: 5, workingMs: 10},
+    },
+    (...made) => ([plane, inbox] = made),
+  );
 
   /** Delivers as Pub/Sub does: a thrown (transient) error means another delivery. */
   async function changed(
@@ -91,6 +88,8 @@ describe('dockerfileChanged and buildFinished', () => {
   };
 
   it('builds the base once into the persistent repository, :<key> then :latest, and records it', async () => {
+    // Long enough to read its notifications while it works: each is checked with Cloud Build.
+    plane.cloudBuild.setBuildDurations({workingMs: 400});
     const run = await changed('arr-pytorch-base', BASE_HASH);
     assert.strictEqual(run.status, 'succeeded', texts(run).join('\n'));
     assert.strictEqual(createBuilds(), 1);
@@ -118,6 +117,8 @@ describe('dockerfileChanged and buildFinished', () => {
       object: `contexts/arr-pytorch-base/${BASE_HASH}.tar.gz`,
     });
 
+    await waitForBuildStatus(plane, plane.cloudBuild.buildIds()[0], 'WORKING');
+    await plane.relayPendingNotifications();
     await quiet();
     const entry = await readManifestEntry(
       await firestore(),
@@ -213,12 +214,21 @@ describe('dockerfileChanged and buildFinished', () => {
     const unchanged = buildFinishedRuns
       .flatMap(r => r.steps.map(s => s.text))
       .filter(t => t.includes('changes nothing'));
-    // QUEUED was already recorded when the build started; the second SUCCESS; WORKING after SUCCESS.
+    // Read after the build ended, QUEUED finds Cloud Build at SUCCESS and records it; then
+    // both SUCCESS and the late WORKING change nothing.
     assert.strictEqual(unchanged.length, 3, unchanged.join('\n'));
-    assert.ok(
-      unchanged.some(t =>
-        t.includes('WORKING changes nothing (WORKING after SUCCESS'),
+    const lateWorking = buildFinishedRuns.find(r =>
+      r.steps.some(s =>
+        s.text.endsWith(
+          ': the notification said WORKING; Cloud Build now says SUCCESS',
+        ),
       ),
+    );
+    assert.ok(
+      lateWorking?.steps.some(s =>
+        s.text.endsWith('SUCCESS changes nothing (already recorded)'),
+      ),
+      JSON.stringify(lateWorking?.steps),
     );
   });
 

@@ -7,14 +7,21 @@
 import {Writable} from 'node:stream';
 import {ArtifactRegistryStandIn} from '../../local/standins/artifact-registry-standin';
 import {MemoryNotificationSink} from '../../local/standins/build-notifications';
-import {CloudBuildStandIn} from '../../local/standins/cloud-build-standin';
+import type {BuildStatus} from '../../local/standins/build-status';
+import {
+  type BuildDurations,
+  CloudBuildStandIn,
+} from '../../local/standins/cloud-build-standin';
 import {artifactRepositoryIncarnation} from '../../local/standins/start-standins';
 import {TagBindingsStandIn} from '../../local/standins/tag-bindings-standin';
 import {applyDeployedLifecycleTags} from '../../local/lifecycle-tags';
 import {buildFinishedHandler} from '../../functions/build-finished/handler';
 import {dockerfileChangedHandler} from '../../functions/dockerfile-changed/handler';
+import {BUILDS} from '../../shared/build-records';
+import {IMAGES} from '../../shared/manifest';
 import {runRecords} from '../../shared/runs';
-import type {Inbox} from './inbox';
+import {STATS} from '../../shared/savings';
+import {type Inbox, openInbox} from './inbox';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {LIFECYCLE_LABEL} from '../../shared/artifact-registry';
 import {repositoryResourceName} from '../../shared/repository-id';
@@ -24,6 +31,7 @@ import {Context, createContext} from '../../shared/context';
 import {createLogger} from '../../shared/log';
 import type {PubSubCloudEvent} from '../../shared/decode-message';
 import {harness, onEachTest, onSuiteEnd} from '../harness/harness';
+import {eventually} from '../harness/wait';
 
 let artifactRegistry: ArtifactRegistryStandIn | undefined;
 let cloudBuild: CloudBuildStandIn | undefined;
@@ -93,6 +101,11 @@ export interface TestControlPlane {
    * call to buildFinished, in order. Returns how many were delivered.
    */
   relayBuildNotifications(): Promise<number>;
+  /**
+   * Hands buildFinished the notifications queued so far, builds still running or not
+   * (including any sent with `cloudBuild.publishNotification`). Returns their event ids.
+   */
+  relayPendingNotifications(): Promise<string[]>;
   /** Resolves when every build started so far has finished and its notifications are out. */
   allBuildsFinished(): Promise<void>;
   /** Everything logged, parsed, in order. */
@@ -164,21 +177,28 @@ export async function testControlPlane(
     await Promise.all(builds.buildIds().map(id => builds.whenFinished(id)));
     await builds.settled();
   };
+  const relayPendingNotifications = async () => {
+    await builds.settled();
+    const pending = notifications.received.slice(relayed);
+    relayed += pending.length;
+    const ids: string[] = [];
+    for (const {attributes, data} of pending) {
+      const event = pubSubEvent(undefined, {
+        rawData: data.toString('base64'),
+        attributes: {...attributes},
+      });
+      await handleDelivery(event, buildFinishedHandler, context);
+      ids.push(event.id);
+    }
+    return ids;
+  };
   const relayBuildNotifications = async () => {
     let delivered = 0;
     for (;;) {
       await allBuildsFinished();
-      const pending = notifications.received.slice(relayed);
-      if (pending.length === 0) return delivered;
-      relayed += pending.length;
-      for (const {attributes, data} of pending) {
-        const event = pubSubEvent(undefined, {
-          rawData: data.toString('base64'),
-          attributes: {...attributes},
-        });
-        await handleDelivery(event, buildFinishedHandler, context);
-        delivered++;
-      }
+      const relayedNow = (await relayPendingNotifications()).length;
+      if (relayedNow === 0) return delivered;
+      delivered += relayedNow;
     }
   };
   return {
@@ -188,10 +208,48 @@ export async function testControlPlane(
     cloudBuild: builds,
     tagBindings: tags,
     relayBuildNotifications,
+    relayPendingNotifications,
     allBuildsFinished,
     logs,
     env,
     close: () => context.clients.close(),
+  };
+}
+
+/** Waits until the Cloud Build stand-in has `buildId` at `status`. */
+export async function waitForBuildStatus(
+  plane: TestControlPlane,
+  buildId: string,
+  status: BuildStatus,
+): Promise<void> {
+  await eventually(
+    () => (plane.cloudBuild.buildStatus(buildId) === status ? true : undefined),
+    {
+      intervalMs: 5,
+      timeoutMs: 10_000,
+      waitingFor: `build ${buildId} to be ${status}`,
+    },
+  );
+}
+
+/**
+ * Everything a build notification could change wrongly: the build records, the manifest,
+ * the savings counters, and how many builds were started in the plane's project.
+ */
+export async function buildOutcomes(plane: TestControlPlane): Promise<object> {
+  const firestore = await plane.context.clients.firestore();
+  const all = async (collection: string) =>
+    (await firestore.collection(collection).get()).docs.map(d => [
+      d.id,
+      d.data(),
+    ]);
+  return {
+    builds: await all(BUILDS),
+    images: await all(IMAGES),
+    stats: await all(STATS),
+    buildsStarted: plane.cloudBuild.calls
+      .requests('CreateBuild')
+      .filter(request => request.projectId === plane.config.projectId).length,
   };
 }
 
@@ -223,6 +281,30 @@ export function pubSubEvent(
       },
     },
   };
+}
+
+/**
+ * Hooks for the calling suite: before each test a fresh control plane with both
+ * repositories set up, its builds this quick, and an inbox on dockerfile-changed (where
+ * the runs publish dependents), handed to `use`; both closed after it.
+ */
+export function eachTestPlaneAndInbox(
+  options: {catalog?: Catalog; buildDurations: Partial<BuildDurations>},
+  use: (plane: TestControlPlane, inbox: Inbox) => void,
+): void {
+  let plane: TestControlPlane | undefined;
+  let inbox: Inbox | undefined;
+  beforeEach(async () => {
+    plane = await testControlPlane({}, {catalog: options.catalog});
+    seedSetUpRepositories(plane);
+    plane.cloudBuild.setBuildDurations(options.buildDurations);
+    inbox = await openInbox('dockerfile-changed');
+    use(plane, inbox);
+  });
+  afterEach(async () => {
+    await inbox?.close();
+    await plane?.close();
+  });
 }
 
 /**

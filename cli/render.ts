@@ -383,9 +383,18 @@ function buildRow(b: BuildView, now: number): string[] {
       ? progressText(b.progress, now)
       : b.durationSeconds === null
         ? '-'
-        : `${b.durationSeconds} s`,
+        : `${b.durationSeconds} s${layersText(b)}`,
     b.logUrl ?? '',
   ];
+}
+
+/** ", 3 of 5 layers cached" (", cold" when its cache source could not be read). */
+function layersText(b: BuildView): string {
+  if (b.layersCached === null || b.layersBuilt === null) return '';
+  const total = b.layersCached + b.layersBuilt;
+  return b.cacheImport === 'missing'
+    ? `, cold (${total} layers built)`
+    : `, ${b.layersCached} of ${total} layers cached`;
 }
 
 function runStatusColour(status: string): Colour {

@@ -74,6 +74,11 @@ export interface BuildView {
   startTime: string | null;
   finishTime: string | null;
   durationSeconds: number | null;
+  /** Of a successful build: instructions whose layer came from the cache, and those that ran. */
+  layersCached: number | null;
+  layersBuilt: number | null;
+  /** Whether its layer cache source could be read: used, missing, not-asked. */
+  cacheImport: string | null;
   logUrl: string | null;
   failureDetail: string | null;
   digest: string | null;
@@ -229,6 +234,9 @@ export function buildView(
     logUrl: orNull(record.logUrl),
     failureDetail: orNull(record.failureDetail),
     digest: orNull(record.digest),
+    layersCached: record.layers?.cached ?? null,
+    layersBuilt: record.layers?.built ?? null,
+    cacheImport: record.layers?.cacheImport ?? null,
     progress,
   };
 }

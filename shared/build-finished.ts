@@ -36,7 +36,17 @@ import {
 import {quote} from './quote';
 import {imagePath} from './repository-id';
 import type {Run} from './runs';
-import {buildSeconds} from './savings';
+import {
+  buildSeconds,
+  countLayerReuse,
+  lastColdBuildSeconds,
+  layerReuseSaving,
+} from './savings';
+import {
+  describeLayerReport,
+  type LayerReport,
+  parseLayerReport,
+} from './layer-report';
 
 export async function handleBuildNotification(
   hint: BuildNotificationHint,
@@ -138,6 +148,8 @@ async function recordCloudBuildAnswer(
   const label = `${image}:${key}`;
   const path = imagePath(context.config, repository, image);
   const digest = build.images.find(i => i.name === `${path}:${key}`)?.digest;
+  const layers =
+    build.status === 'SUCCESS' ? imageBuildLayerReport(build) : undefined;
 
   const firestore = await context.clients.firestore();
   await run.link({build: buildRecordId(image, key)});
@@ -150,6 +162,7 @@ async function recordCloudBuildAnswer(
     digest,
     logUrl: build.logUrl,
     failureDetail: build.failureDetail,
+    layers,
   });
   if (outcome.kind === 'unknown') {
     await run.warn(
@@ -188,6 +201,26 @@ async function recordCloudBuildAnswer(
     );
   }
   await run.succeed(`${label}: ${record.status}`);
+}
+
+/** The layer report the image build step wrote (cloudbuild/image-build.json's `build` step). */
+function imageBuildLayerReport(build: BuildSnapshot): LayerReport | undefined {
+  const index = build.steps.findIndex(step => step.id === 'build');
+  return parseLayerReport(build.stepOutputs[index < 0 ? 0 : index] ?? '');
+}
+
+/** A key change that took layers from the cache: what it did not cost, in stats/savings. */
+async function countKeyChangeReuse(
+  record: BuildRecord,
+  firestore: Firestore,
+): Promise<void> {
+  if (!record.layers || record.layers.cached === 0) return;
+  const saved = layerReuseSaving(
+    record,
+    await lastColdBuildSeconds(firestore, record.image),
+  );
+  if (saved !== undefined)
+    await countLayerReuse(firestore, record.image, saved);
 }
 
 /** Each side effect of a SUCCESS is recorded when done, so a redelivery never repeats it. */
@@ -230,15 +263,27 @@ async function finishSuccessfulBuild(
       parentDigest: record.parentDigest,
     },
   );
-  if (recorded === 'recorded')
+  if (recorded === 'recorded') {
     await run.ok(`✓ ${label} built and recorded (${digest})`);
-  else if (recorded === 'newer-present') {
+    if (record.layers) {
+      await run.info(`ℹ ${label}: ${describeLayerReport(record.layers)}`);
+    }
+  } else if (recorded === 'newer-present') {
     await run.info(
       `ℹ ${label} finished after a newer image; the manifest keeps the newer one`,
     );
     return;
   }
 
+  if (!record.layerReuseCounted) {
+    await countKeyChangeReuse(record, firestore);
+    await markBuildSideEffect(
+      firestore,
+      record.image,
+      record.key,
+      'layerReuseCounted',
+    );
+  }
   if (!record.dependentsPublished) {
     await publishDependents(record.image, record.key, run, context);
     await markBuildSideEffect(

@@ -9,6 +9,7 @@ import type {
 } from '@google-cloud/firestore';
 import type {Tier} from './catalog';
 import {GrpcStatus, grpcCode} from './errors';
+import type {LayerReport} from './layer-report';
 import {recordConverter} from './record-converter';
 import {BuildStatus, isTerminalBuildStatus} from './messages';
 
@@ -56,6 +57,10 @@ export interface BuildRecord {
   /** Side effects of a SUCCESS already done, so a redelivery never repeats them. */
   dependentsPublished?: boolean;
   cleanedUp?: boolean;
+  /** The key change's layer reuse already counted in stats/savings. */
+  layerReuseCounted?: boolean;
+  /** How much of a successful build came from the layer cache (shared/layer-report.ts). */
+  layers?: LayerReport;
   history: BuildHistoryEntry[];
 }
 
@@ -311,6 +316,7 @@ export interface BuildUpdate {
   digest?: string;
   logUrl?: string;
   failureDetail?: string;
+  layers?: LayerReport;
 }
 
 export type BuildUpdateOutcome =
@@ -367,6 +373,7 @@ export async function applyBuildUpdate(
       digest: update.digest ?? record.digest,
       logUrl: update.logUrl ?? record.logUrl,
       failureDetail: update.failureDetail ?? record.failureDetail,
+      layers: update.layers ?? record.layers,
       failuresInRow:
         update.status === 'SUCCESS'
           ? 0
@@ -393,7 +400,7 @@ export async function markBuildSideEffect(
   firestore: Firestore,
   image: string,
   key: string,
-  effect: 'dependentsPublished' | 'cleanedUp',
+  effect: 'dependentsPublished' | 'cleanedUp' | 'layerReuseCounted',
 ): Promise<void> {
   await firestore
     .collection(BUILDS)

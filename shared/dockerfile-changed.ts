@@ -275,7 +275,7 @@ export async function handleDockerfileChange(
     }
   } else {
     await run.info(
-      `ℹ force: rebuilding ${image.name}:${key} even if it is cached`,
+      `ℹ force: rebuilding ${image.name}:${key} even if it is cached, with no layer cache at all (--no-cache)`,
     );
   }
 

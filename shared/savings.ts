@@ -68,6 +68,9 @@ export interface SavingsCounters {
   avoidedBuildSeconds?: number;
   avoidedSecondsByMachine?: Record<string, number>;
   avoidedWithoutDuration?: number;
+  /** Builds of a changed key that took layers from the cache, and the build time that saved. */
+  layerReuseBuilds?: number;
+  layerReuseSeconds?: number;
   images?: Record<string, Partial<Record<string, number>>>;
   updatedAt?: string;
 }
@@ -120,6 +123,60 @@ export async function countDecision(
   await batch.commit();
 }
 
+/**
+ * A key change's build that took layers from the cache: what it did not cost is the image's
+ * last cold build (nothing from the cache) less this build, never below zero. The estimate
+ * is only made against a cold build of the same image.
+ */
+export function layerReuseSaving(
+  build: Pick<BuildRecord, 'startTime' | 'finishTime' | 'layers'>,
+  lastColdBuildSeconds: number | undefined,
+): number | undefined {
+  const seconds = buildSeconds(build);
+  if (!build.layers || build.layers.cached === 0) return undefined;
+  if (seconds === undefined || lastColdBuildSeconds === undefined)
+    return undefined;
+  return Math.max(0, lastColdBuildSeconds - seconds);
+}
+
+/** Counts one key change's layer reuse (build-finished does, once per build). */
+export async function countLayerReuse(
+  firestore: Firestore,
+  image: string,
+  savedSeconds: number,
+  now: Date = new Date(),
+): Promise<void> {
+  const inc = (n: number) => FieldValue.increment(n);
+  await firestore
+    .collection(STATS)
+    .doc(SAVINGS)
+    .set(
+      {
+        layerReuseBuilds: inc(1),
+        layerReuseSeconds: inc(savedSeconds),
+        images: {[image]: {layerReuseSeconds: inc(savedSeconds)}},
+        updatedAt: now.toISOString(),
+      },
+      {merge: true},
+    );
+}
+
+/** The duration of the image's most recent successful build that took nothing from the cache. */
+export async function lastColdBuildSeconds(
+  firestore: Firestore,
+  image: string,
+): Promise<number | undefined> {
+  const builds = await buildRecords(firestore)
+    .where('image', '==', image)
+    .where('status', '==', 'SUCCESS')
+    .get();
+  const cold = builds.docs
+    .map(doc => doc.data())
+    .filter(record => record.layers?.cached === 0 && record.finishTime)
+    .sort((a, b) => (b.finishTime ?? '').localeCompare(a.finishTime ?? ''));
+  return cold.length > 0 ? buildSeconds(cold[0]) : undefined;
+}
+
 /** A build record's duration in seconds, from Cloud Build's start and finish times. */
 export function buildSeconds(
   record: Pick<BuildRecord, 'startTime' | 'finishTime'>,
@@ -139,6 +196,8 @@ export interface SavingsTotals {
   buildSecondsAvoided: number;
   /** Avoided builds whose producing build's time is not known (yet). */
   avoidedWithoutDuration: number;
+  /** Builds of changed keys that took layers from the cache, and the build time that saved. */
+  layerReuse: {builds: number; buildSecondsSaved: number};
   estimatedCostAvoidedUsd: number;
   byMachineType: Array<{
     machineType: string;
@@ -233,6 +292,10 @@ export function savingsTotals(
       0,
     ),
     avoidedWithoutDuration: withoutDuration,
+    layerReuse: {
+      builds: counters.layerReuseBuilds ?? 0,
+      buildSecondsSaved: counters.layerReuseSeconds ?? 0,
+    },
     estimatedCostAvoidedUsd: byMachineType.reduce(
       (sum, m) => sum + (m.estimatedCostUsd ?? 0),
       0,

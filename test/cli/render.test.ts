@@ -251,6 +251,7 @@ describe('arr output', () => {
     assert.deepStrictEqual(Object.keys(view).sort(), [
       'attempts',
       'buildId',
+      'cacheImport',
       'claimedAt',
       'digest',
       'durationSeconds',
@@ -259,6 +260,8 @@ describe('arr output', () => {
       'id',
       'image',
       'key',
+      'layersBuilt',
+      'layersCached',
       'logUrl',
       'progress',
       'repository',
@@ -268,6 +271,11 @@ describe('arr output', () => {
     assert.strictEqual(view.durationSeconds, 3);
     assert.strictEqual(view.progress, null);
     assert.strictEqual(view.logUrl, null);
+    assert.strictEqual(
+      view.layersCached,
+      null,
+      'a build without a layer report',
+    );
     const run = runView({
       id: '1',
       kind: 'teardown',

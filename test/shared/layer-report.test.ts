@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {describeLayerReport, parseLayerReport} from '../../shared/layer-report';
+import {layerReuseSaving} from '../../shared/savings';
 
 /** Status lines Docker 20.10.24's BuildKit printed here, filtered as the build step filters them. */
 function fixture(name: string): string {
@@ -71,5 +72,31 @@ describe('layer report: how much of a build came from the cache', () => {
       cacheImport: 'not-asked',
     });
     assert.equal(parseLayerReport('Successfully built 1234\n'), undefined);
+  });
+});
+
+describe('layer reuse in the savings', () => {
+  const report = (cached: number) => ({
+    cached,
+    built: 2,
+    builtSeconds: 1,
+    cacheImport: 'used' as const,
+  });
+  const build = (seconds: number, cached: number) => ({
+    startTime: '2026-12-01T10:00:00.000Z',
+    finishTime: new Date(
+      Date.parse('2026-12-01T10:00:00.000Z') + seconds * 1000,
+    ).toISOString(),
+    layers: report(cached),
+  });
+
+  it("counts what a key change did not cost against the image's last cold build", () => {
+    assert.equal(layerReuseSaving(build(60, 3), 3 * 3600), 3 * 3600 - 60);
+  });
+
+  it('counts nothing for a cold build, without a cold build to compare, or below zero', () => {
+    assert.equal(layerReuseSaving(build(60, 0), 3600), undefined);
+    assert.equal(layerReuseSaving(build(60, 3), undefined), undefined);
+    assert.equal(layerReuseSaving(build(600, 3), 300), 0);
   });
 });

@@ -316,10 +316,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
 
   /** A build as Cloud Build's JSON (what its notifications carry), without a recorded call. */
   buildJson(buildId: string): JsonValue {
-    return this.protos.toProto3Json(
-      BUILD_TYPE,
-      this.toWire(this.record(buildId)),
-    );
+    return this.buildToJson(this.toWire(this.record(buildId)));
   }
 
   /** A real build's log lines (the last few thousand), as its steps printed them. */
@@ -452,7 +449,15 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
         record.startTime = new Date();
         this.changed(record);
         if (this.options.engine && !record.forced) {
-          void this.runReal(record, substitutions, this.options.engine);
+          this.runReal(record, substitutions, this.options.engine).catch(
+            error => {
+              // A fault of the stand-in itself: the build ends instead of hanging.
+              if (isTerminalBuildStatus(record.status)) return;
+              this.finish(record, 'INTERNAL_ERROR', {
+                statusDetail: `the local Cloud Build failed: ${(error as Error).message}`,
+              });
+            },
+          );
         } else {
           this.schedule(record, workingMs, () => this.complete(record));
         }
@@ -618,7 +623,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
     this.operations.put(operation);
     this.notify(record, {
       attributes: {buildId: record.id, status: record.status},
-      build: this.protos.toProto3Json(BUILD_TYPE, wire),
+      build: this.buildToJson(wire),
     });
   }
 
@@ -674,6 +679,25 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       record.markFinished();
     }
     this.builds.clear();
+  }
+
+  /**
+   * The Build as Cloud Build's JSON. gax's serializer cannot write a repeated bytes field, so
+   * `results.buildStepOutputs` is written here, base64 as proto3 JSON writes bytes.
+   */
+  private buildToJson(wire: ProtoObject): JsonValue {
+    const results = wire.results as {buildStepOutputs?: Buffer[]} | undefined;
+    const outputs = results?.buildStepOutputs;
+    if (!outputs) return this.protos.toProto3Json(BUILD_TYPE, wire);
+    const json = this.protos.toProto3Json(BUILD_TYPE, {
+      ...wire,
+      results: {...results, buildStepOutputs: []},
+    }) as {results?: Record<string, JsonValue>};
+    json.results = {
+      ...json.results,
+      buildStepOutputs: outputs.map(output => output.toString('base64')),
+    };
+    return json as JsonValue;
   }
 
   private toWire(record: BuildRecord): ProtoObject {

@@ -372,10 +372,15 @@ describe('dockerfileChanged and buildFinished', () => {
     assert.strictEqual(stack2?.parentDigest, base2?.digest);
     assert.strictEqual(trainer2?.parentDigest, stack2?.digest);
     const stackBuild = requests[1].build as {steps: Array<{args: string[]}>};
+    // The build step is `bash -c <script>`: the docker build line holds the pinned parent.
+    const [, script] = stackBuild.steps[0].args;
     assert.ok(
-      stackBuild.steps[0].args.includes(
-        `--build-arg=PARENT_IMAGE=us-central1-docker.pkg.dev/${PROJECT}/${PERSISTENT}/arr-pytorch-base@${base2?.digest}`,
-      ),
+      script
+        .split(/\s+/)
+        .includes(
+          `--build-arg=PARENT_IMAGE=us-central1-docker.pkg.dev/${PROJECT}/${PERSISTENT}/arr-pytorch-base@${base2?.digest}`,
+        ),
+      script,
     );
 
     const total = createBuilds();

@@ -104,7 +104,7 @@ describe('Cloud Build stand-in, real builds on the Docker engine', function () {
           entrypoint: 'bash',
           args: [
             '-c',
-            'cat greeting.txt && echo " $_WHO in $PROJECT_ID costs $$((2 + 3))" && docker --version',
+            'cat greeting.txt && echo " $_WHO in $PROJECT_ID costs $$((2 + 3))" && docker --version && echo "for the record" > $$BUILDER_OUTPUT/output',
           ],
         },
       ],
@@ -119,6 +119,11 @@ describe('Cloud Build stand-in, real builds on the Docker engine', function () {
     // The docker on a bash step's PATH is the one the builder runs (Debian's 20.10 here).
     assert.match(log, /Step #0 - "read": Docker version \d+\.\d+/);
     assert.equal(statusName(build.steps?.[0].status), 'SUCCESS');
+    // What a step writes to $BUILDER_OUTPUT/output comes back in results.buildStepOutputs.
+    assert.equal(
+      Buffer.from(build.results?.buildStepOutputs?.[0] ?? []).toString('utf8'),
+      'for the record\n',
+    );
     assert.ok(build.steps?.[0].timing?.startTime, 'the step has a start time');
     assert.ok(build.timing?.BUILD?.endTime, 'the build has a BUILD timing');
   });

@@ -1,8 +1,8 @@
 /**
  * A local Cloud Build (google.devtools.cloudbuild.v1.CloudBuild) served over gRPC, for the
  * official `@google-cloud/cloudbuild` client. A build does not run its steps: it waits in QUEUED,
- * then WORKING, then reaches a terminal status; on SUCCESS it pushes `build.images` into the
- * Artifact Registry stand-in. Every status change is published as Cloud Build publishes it.
+ * then WORKING, then reaches a terminal status; on SUCCESS it pushes a small real image per
+ * `build.images` reference into the Artifact Registry stand-in's registry. Every status change is published as Cloud Build publishes it.
  */
 import {randomUUID} from 'node:crypto';
 import {grpc} from 'google-gax';
@@ -368,14 +368,21 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
         record.status = 'WORKING';
         record.startTime = new Date();
         this.changed(record);
-        this.schedule(record, workingMs, () => this.complete(record));
+        this.schedule(record, workingMs, () => {
+          this.complete(record).catch(error => {
+            if (this.builds.get(record.id) !== record) return;
+            this.finish(record, 'INTERNAL_ERROR', {
+              statusDetail: `the Cloud Build stand-in failed: ${String(error)}`,
+            });
+          });
+        });
       });
     }
     return this.operations.get(record.operationName);
   }
 
   /** The end of WORKING: the forced status if any, else push the images. */
-  private complete(record: BuildRecord): void {
+  private async complete(record: BuildRecord): Promise<void> {
     const now = new Date();
     const started = record.startTime ?? now;
     record.timing.BUILD = {startTime: started, endTime: now};
@@ -401,12 +408,15 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       });
       return;
     }
-    const outcome = pushBuildImages(
+    const outcome = await pushBuildImages(
       this.options.artifactStore,
       record.id,
       record.images,
-      now,
     );
+    const pushed = new Date();
+    // Cancelled, or abandoned by reset() or stop(), while it pushed.
+    if (this.builds.get(record.id) !== record || record.status !== 'WORKING')
+      return;
     if (!outcome.ok) {
       this.finish(record, 'FAILURE', {
         statusDetail: outcome.detail,
@@ -415,13 +425,13 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       return;
     }
     if (outcome.images.length > 0)
-      record.timing.PUSH = {startTime: now, endTime: now};
+      record.timing.PUSH = {startTime: now, endTime: pushed};
     record.results = {
       images: outcome.images.map(image => ({
         ...image,
         pushTiming: {
           startTime: toWireTimestamp(now),
-          endTime: toWireTimestamp(now),
+          endTime: toWireTimestamp(pushed),
         },
       })),
     };

@@ -1,7 +1,7 @@
 /**
- * One entry that starts the stand-ins in this process: Artifact Registry, Cloud Build (pushing
- * into the Artifact Registry one) and Resource Manager TagBindings (binding tags on the Artifact
- * Registry one's repositories). The control plane finds them through
+ * One entry that starts the stand-ins in this process: Artifact Registry (with the Docker
+ * registry that holds its images), Cloud Build (pushing into the Artifact Registry one) and
+ * Resource Manager TagBindings (binding tags on the Artifact Registry one's repositories). The control plane finds them through
  * ARTIFACT_REGISTRY_EMULATOR_HOST, CLOUD_BUILD_EMULATOR_HOST and RESOURCE_MANAGER_EMULATOR_HOST
  * (`standInEnvironment`).
  */
@@ -38,6 +38,11 @@ export interface RunningStandIns {
   artifactRegistry: ArtifactRegistryStandIn;
   cloudBuild: CloudBuildStandIn;
   tagBindings: TagBindingsStandIn;
+  /** The Docker registry of the Artifact Registry stand-in's images. */
+  registry: {
+    /** `127.0.0.1:PORT`: images are `HOST/PROJECT/REPOSITORY/IMAGE` for docker push and pull. */
+    host: string;
+  };
   /** `127.0.0.1:PORT` of each. */
   endpoints: {
     artifactRegistry: string;
@@ -93,6 +98,7 @@ export async function startStandIns(
     artifactRegistry,
     cloudBuild,
     tagBindings,
+    registry: {host: artifactRegistry.registryHost},
     endpoints: {
       artifactRegistry: artifactRegistry.endpoint,
       cloudBuild: cloudBuild.endpoint,

@@ -17,6 +17,12 @@ import {
   startArrOnStack,
 } from '../support/arr-on-stack';
 import {eventually} from '../harness/wait';
+import {
+  docker,
+  EngineImages,
+  pushedDigest,
+  requireDockerEngine,
+} from '../support/docker';
 
 const PROJECT = 'arr-migration';
 const PERSISTENT = 'arr-coc-registry-persistent';
@@ -33,6 +39,7 @@ describe('migration from the old single repository, end to end through arr', fun
   let clients: Clients;
   let baseDigest: string;
   let broken = false;
+  const engine = new EngineImages();
 
   before(async function (this: Context) {
     this.timeout(180_000);
@@ -41,6 +48,7 @@ describe('migration from the old single repository, end to end through arr', fun
   });
   after(async function (this: Context) {
     this.timeout(60_000);
+    await engine.removeAll();
     await clients?.close();
     await driver?.stop();
   });
@@ -153,13 +161,19 @@ describe('migration from the old single repository, end to end through arr', fun
   });
 
   it('after the copy, setup labels it, the adoption records the base without a build, and the same teardown deletes the old repository; the base is intact', async () => {
-    // What `docker pull` by digest, `docker tag` and `docker push` leave behind.
-    driver.stack.standIns.artifactRegistry.seedImage(
-      `projects/${PROJECT}/locations/us-central1/repositories/${PERSISTENT}`,
-      'arr-pytorch-base',
-      [KEY, 'latest'],
-      {digest: baseDigest},
-    );
+    // The copy as the refusal says to make it: `docker pull` by digest, `docker tag`, `docker push`.
+    await requireDockerEngine();
+    const host = driver.stack.standIns.registry.host;
+    const source = `${host}/${PROJECT}/${EPHEMERAL}/arr-pytorch-base@${baseDigest}`;
+    const pulled = await engine.pull(source);
+    assert.strictEqual(pulled.code, 0, pulled.stderr);
+    for (const tag of [KEY, 'latest']) {
+      const copy = engine.track(
+        `${host}/${PROJECT}/${PERSISTENT}/arr-pytorch-base:${tag}`,
+      );
+      await docker('tag', source, copy);
+      assert.strictEqual(pushedDigest(await docker('push', copy)), baseDigest);
+    }
     assert.deepStrictEqual(
       repositoryIn(await driver.status(), EPHEMERAL).onlyCopies,
       [],

@@ -45,7 +45,8 @@ const LOOKUP_FAULTS = [
   grpc.status.INTERNAL,
   grpc.status.NOT_FOUND,
 ] as const;
-const BASE_DIGEST = `sha256:${'b'.repeat(64)}`;
+/** The base is one image wherever it sits: one content, one digest. */
+const BASE_CONTENT = 'arr-pytorch-base';
 const DELETE_FAULTS = [
   null,
   null,
@@ -125,37 +126,37 @@ describe('teardown guard property', () => {
           standIn.seedRepository(repositoryName(id), {
             labels: label === undefined ? {} : {'arr-lifecycle': label},
           });
-          standIn.seedImage(repositoryName(id), 'some-image', ['latest'], {
-            sizeBytes: 1000,
-          });
+          await standIn.seedImage(
+            repositoryName(id),
+            'some-image',
+            ['latest'],
+            {content: 'some-image'},
+          );
         }
         const baseSeeded =
           s.baseInEphemeral !== 'absent' &&
           SEEDABLE.includes(ephemeralSeed) &&
           s.present[ephemeralSeed] !== null;
+        let baseDigest: string | undefined;
         if (baseSeeded) {
-          standIn.seedImage(
-            repositoryName(s.ephemeralId),
-            'arr-pytorch-base',
-            ['latest'],
-            {
-              sizeBytes: 15e9,
-              digest: BASE_DIGEST,
-            },
-          );
+          baseDigest = (
+            await standIn.seedImage(
+              repositoryName(s.ephemeralId),
+              'arr-pytorch-base',
+              ['latest'],
+              {content: BASE_CONTENT},
+            )
+          ).digest;
           if (
             s.baseInEphemeral === 'copied' &&
             SEEDABLE.includes(persistentSeed) &&
             s.present[persistentSeed] !== null
           ) {
-            standIn.seedImage(
+            await standIn.seedImage(
               repositoryName(s.persistentId),
               'arr-pytorch-base',
               ['0123456789ab'],
-              {
-                sizeBytes: 15e9,
-                digest: BASE_DIGEST,
-              },
+              {content: BASE_CONTENT},
             );
           }
         }
@@ -237,19 +238,22 @@ describe('teardown guard property', () => {
           `deleted the persistent repository ${s.persistentId}`,
         );
         // Wherever the base image sits, one copy of its digest survives every run.
-        const baseCopies = standIn.store
-          .listRepositories({projectId: PROJECT, location: 'us-central1'})
-          .flatMap(r =>
-            standIn.store
-              .listImages({
-                projectId: PROJECT,
-                location: 'us-central1',
-                repositoryId: r.repositoryId,
-              })
-              .filter(
-                i => i.image === 'arr-pytorch-base' && i.digest === BASE_DIGEST,
-              ),
+        const baseCopies: unknown[] = [];
+        for (const r of standIn.store.listRepositories({
+          projectId: PROJECT,
+          location: 'us-central1',
+        })) {
+          const images = await standIn.store.listImages({
+            projectId: PROJECT,
+            location: 'us-central1',
+            repositoryId: r.repositoryId,
+          });
+          baseCopies.push(
+            ...images.filter(
+              i => i.image === 'arr-pytorch-base' && i.digest === baseDigest,
+            ),
           );
+        }
         if (baseSeeded) {
           assert.ok(
             baseCopies.length > 0,

@@ -1,0 +1,97 @@
+/**
+ * A real Docker registry (the CNCF distribution registry, Debian's `docker-registry`) run as a
+ * child process group on a free loopback port, with its storage in a temporary directory that
+ * goes when it stops. The Artifact Registry stand-in keeps its images in it.
+ */
+import {randomBytes} from 'node:crypto';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {LOOPBACK, findFreePort, waitForHttp} from '../ports';
+import {findExecutable} from '../prerequisites';
+import {ProcessGroup} from '../process-group';
+
+export const REGISTRY_COMMAND = 'docker-registry';
+
+export const REGISTRY_INSTALL_HELP =
+  'The Artifact Registry stand-in keeps its images in a real Docker registry, Debian\'s "docker-registry" ' +
+  '(the CNCF distribution registry), which is not on PATH. Install it with:\n' +
+  '  sudo apt-get install docker-registry';
+
+const START_TIMEOUT_MS = 30_000;
+/** A free port can be taken between probing and binding; try again then. */
+const PORT_RACE_ATTEMPTS = 3;
+
+export interface RegistryProcess {
+  /** `127.0.0.1:PORT` the registry itself listens on. */
+  readonly host: string;
+  /** The registry's storage: `docker/registry/v2/{repositories,blobs}` under it. */
+  readonly storageRoot: string;
+  readonly pgid: number;
+  /** Stops the process group and removes the storage. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startRegistryProcess(): Promise<RegistryProcess> {
+  const command = findExecutable(REGISTRY_COMMAND, process.env);
+  if (command === undefined) throw new Error(REGISTRY_INSTALL_HELP);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(command);
+    } catch (error) {
+      const portTaken = /address already in use/i.test(String(error));
+      if (!portTaken || attempt >= PORT_RACE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function startOnce(command: string): Promise<RegistryProcess> {
+  const directory = mkdtempSync(join(tmpdir(), 'arr-registry-'));
+  const storageRoot = join(directory, 'storage');
+  const port = await findFreePort();
+  const host = `${LOOPBACK}:${port}`;
+  const configPath = join(directory, 'config.yml');
+  // No blobdescriptor cache: the stand-in edits storage directly (tag and repository deletes,
+  // which distribution 2.8 has no API for), and the registry must see those edits at once.
+  writeFileSync(
+    configPath,
+    [
+      'version: 0.1',
+      'log: {level: warn, accesslog: {disabled: true}}',
+      `storage: {filesystem: {rootdirectory: ${storageRoot}}, delete: {enabled: true}}`,
+      `http: {addr: ${host}, secret: ${randomBytes(16).toString('hex')}}`,
+      '',
+    ].join('\n'),
+  );
+  const group = await ProcessGroup.start({
+    name: 'docker registry',
+    command,
+    args: ['serve', configPath],
+    marker: configPath,
+  });
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= group
+      .stop({graceMs: 2_000})
+      .then(() => rmSync(directory, {recursive: true, force: true}));
+    return stopped;
+  };
+  try {
+    await waitForHttp({
+      url: `http://${host}/v2/`,
+      timeoutMs: START_TIMEOUT_MS,
+      isReady: status => status === 200,
+      abandon: () => {
+        const exit = group.exitedWith;
+        if (exit === undefined) return undefined;
+        return `it exited (${exit.signal ?? `code ${exit.code}`}): ${group.output.trim()}`;
+      },
+    });
+  } catch (error) {
+    await stop();
+    throw new Error(
+      `The Docker registry (${command} serve) did not start on ${host}: ${(error as Error).message}`,
+    );
+  }
+  return {host, storageRoot, pgid: group.pgid, stop};
+}

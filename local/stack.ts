@@ -1,6 +1,7 @@
 /**
  * The whole control plane on one machine, on loopback: the Firestore and
- * Pub/Sub emulators, the Artifact Registry and Cloud Build stand-ins, the four
+ * Pub/Sub emulators, the Artifact Registry stand-in with the Docker registry
+ * that holds its images, the Cloud Build stand-in, the four
  * functions served by functions-framework, and the topics with push
  * subscriptions to them, as deploy wires them in a project.
  *
@@ -99,6 +100,8 @@ export interface LocalStackEndpoints {
   readonly firestore: string;
   readonly pubsub: string;
   readonly artifactRegistry: string;
+  /** The Docker registry host: images are `HOST/PROJECT/REPOSITORY/IMAGE`. */
+  readonly registry: string;
   readonly cloudBuild: string;
   readonly tagBindings: string;
 }
@@ -217,6 +220,7 @@ export async function startLocalStack(
     progress(
       `Artifact Registry stand-in on ${standIns.endpoints.artifactRegistry}`,
     );
+    progress(`Docker registry of its images on ${standIns.registry.host}`);
     progress(`Cloud Build stand-in on ${standIns.endpoints.cloudBuild}`);
     progress(
       `Resource Manager TagBindings stand-in on ${standIns.endpoints.tagBindings}`,
@@ -301,6 +305,7 @@ export async function startLocalStack(
         firestore: emulators.firestore.host,
         pubsub: emulators.pubsub.host,
         artifactRegistry: standIns.endpoints.artifactRegistry,
+        registry: standIns.registry.host,
         cloudBuild: standIns.endpoints.cloudBuild,
         tagBindings: standIns.endpoints.tagBindings,
       },

@@ -217,7 +217,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
       `seed ${registryPath(key)}:${tags.join(',')}${options.uploadTime ? ` at ${options.uploadTime.toISOString()}` : ''}`;
     const pushed = await this.store.pushImage(key, tags, content);
     if (options.uploadTime === undefined) return pushed;
-    await this.store.setPushTime(key, pushed.digest, tags, options.uploadTime);
+    this.store.setPushTime(key, pushed.digest, tags, options.uploadTime);
     return this.store.getVersion(key, pushed.digest);
   }
 

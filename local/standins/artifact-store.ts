@@ -8,7 +8,7 @@
  * One registry serves every location, so a project cannot hold two repositories with one id.
  */
 import {alreadyExists, failedPrecondition, notFound} from './grpc-errors';
-import type {RegistryApi} from './registry-api';
+import {type RegistryApi, sha256Digest} from './registry-api';
 import type {RegistryStorage, StoredTagLink} from './registry-storage';
 import {
   type LocationKey,
@@ -192,10 +192,13 @@ export class ArtifactStore {
     this.getRepository(key);
     const image = smallImage(content);
     const name = registryPath(key);
-    await Promise.all([
-      this.registry.uploadBlob(name, image.config),
-      this.registry.uploadBlob(name, image.layer),
-    ]);
+    await Promise.all(
+      [image.config, image.layer].map(async blob => {
+        // Seeding pushes the same few blobs over and over: reuse what the registry holds.
+        if (!this.storage.linkStoredBlob(name, sha256Digest(blob)))
+          await this.registry.uploadBlob(name, blob);
+      }),
+    );
     for (const reference of tags.length > 0 ? tags : [image.digest]) {
       await this.registry.putManifest(
         name,
@@ -208,21 +211,21 @@ export class ArtifactStore {
   }
 
   /** Seeding: when the version and `tags` count as pushed (the mtimes of their links). */
-  async setPushTime(
+  setPushTime(
     key: PackageKey,
     digest: string,
     tags: readonly string[],
     time: Date,
-  ): Promise<void> {
-    await this.storage.setPushTime(registryPath(key), digest, tags, time);
+  ): void {
+    this.storage.setPushTime(registryPath(key), digest, tags, time);
   }
 
   /** Every image (one per digest) of the repository, ordered by image path then upload time. */
   async listImages(key: RepositoryKey): Promise<StoredImage[]> {
     this.getRepository(key);
     const images: StoredImage[] = [];
-    for (const image of await this.storage.imageNames(registryPath(key))) {
-      images.push(...(await this.versionsOf({...key, image})));
+    for (const image of this.storage.imageNames(registryPath(key))) {
+      images.push(...this.versionsOf({...key, image}));
     }
     return images;
   }
@@ -258,7 +261,7 @@ export class ArtifactStore {
   /** The versions of one image, oldest first; NOT_FOUND when it has none. */
   async listVersions(key: PackageKey): Promise<StoredImage[]> {
     this.getRepository(key);
-    const versions = await this.versionsOf(key);
+    const versions = this.versionsOf(key);
     if (versions.length === 0)
       throw notFound(`Requested entity was not found: ${packageName(key)}`);
     return versions;
@@ -267,14 +270,12 @@ export class ArtifactStore {
   async getVersion(key: PackageKey, digest: string): Promise<StoredImage> {
     this.getRepository(key);
     const name = registryPath(key);
-    const revision = await this.storage.revision(name, digest);
+    const revision = this.storage.revision(name, digest);
     if (!revision)
       throw notFound(
         `Requested entity was not found: ${versionName(key, digest)}`,
       );
-    const tags = (await this.storage.tags(name)).filter(
-      t => t.digest === digest,
-    );
+    const tags = this.storage.tags(name).filter(t => t.digest === digest);
     return this.version(key, revision.digest, revision.uploadTime, tags);
   }
 
@@ -310,7 +311,7 @@ export class ArtifactStore {
 
   async findTag(key: PackageKey, tag: string): Promise<TagSummary | undefined> {
     this.getRepository(key);
-    const link = await this.storage.tag(registryPath(key), tag);
+    const link = this.storage.tag(registryPath(key), tag);
     return link ? {...packageKey(key), tag, digest: link.digest} : undefined;
   }
 
@@ -345,7 +346,7 @@ export class ArtifactStore {
   /** Deletes the tag; its version stays, pullable by digest. */
   async deleteTag(key: PackageKey, tag: string): Promise<void> {
     await this.getTag(key, tag);
-    await this.storage.removeTag(registryPath(key), tag);
+    this.storage.removeTag(registryPath(key), tag);
   }
 
   /** Tags the version by PUTting its manifest again under `tag`, as `docker push` would. */
@@ -355,7 +356,7 @@ export class ArtifactStore {
     digest: string,
   ): Promise<TagSummary> {
     await this.getVersion(key, digest);
-    const manifest = await this.storage.manifest(digest);
+    const manifest = this.storage.manifest(digest);
     await this.registry.putManifest(
       registryPath(key),
       tag,
@@ -366,20 +367,15 @@ export class ArtifactStore {
   }
 
   /** The versions of one image, oldest first. */
-  private async versionsOf(key: PackageKey): Promise<StoredImage[]> {
+  private versionsOf(key: PackageKey): StoredImage[] {
     const name = registryPath(key);
-    const [revisions, tags] = await Promise.all([
-      this.storage.revisions(name),
-      this.storage.tags(name),
-    ]);
-    const versions = await Promise.all(
-      revisions.map(revision =>
-        this.version(
-          key,
-          revision.digest,
-          revision.uploadTime,
-          tags.filter(t => t.digest === revision.digest),
-        ),
+    const tags = this.storage.tags(name);
+    const versions = this.storage.revisions(name).map(revision =>
+      this.version(
+        key,
+        revision.digest,
+        revision.uploadTime,
+        tags.filter(t => t.digest === revision.digest),
       ),
     );
     return versions.sort(
@@ -389,13 +385,13 @@ export class ArtifactStore {
     );
   }
 
-  private async version(
+  private version(
     key: PackageKey,
     digest: string,
     uploadTime: Date,
     tags: StoredTagLink[],
-  ): Promise<StoredImage> {
-    const manifest = await this.storage.manifest(digest);
+  ): StoredImage {
+    const manifest = this.storage.manifest(digest);
     const ordered = [...tags].sort(
       (a, b) =>
         a.setTime.getTime() - b.setTime.getTime() || a.tag.localeCompare(b.tag),

@@ -5,9 +5,19 @@
  *   repositories/NAME/_manifests/revisions/sha256/HEX/link   one per manifest (a version)
  *   repositories/NAME/_manifests/tags/TAG/current/link       `sha256:HEX` the tag points at
  *   blobs/sha256/HE/HEX/data                                 every blob, manifests included
+ *
+ * Synchronous: each call touches a handful of tiny files, for which a thread-pool round trip
+ * per file costs far more than the read itself.
  */
-import {rmSync} from 'node:fs';
-import {readdir, readFile, rm, stat, utimes} from 'node:fs/promises';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import {join} from 'node:path';
 
 const V2 = join('docker', 'registry', 'v2');
@@ -58,68 +68,61 @@ export class RegistryStorage {
   }
 
   /** Image paths (relative to `prefix`, e.g. `P/R`) that hold manifests or tags. */
-  async imageNames(prefix: string): Promise<string[]> {
+  imageNames(prefix: string): string[] {
     const found: string[] = [];
-    const walk = async (relative: string[]): Promise<void> => {
-      const entries = await listDirectory(
+    const walk = (relative: string[]): void => {
+      const entries = listDirectory(
         join(this.repositoryPath(prefix), ...relative),
       );
       if (entries.includes('_manifests')) found.push(relative.join('/'));
       for (const entry of entries) {
-        if (!entry.startsWith('_')) await walk([...relative, entry]);
+        if (!entry.startsWith('_')) walk([...relative, entry]);
       }
     };
-    await walk([]);
+    walk([]);
     return found.filter(name => name !== '').sort();
   }
 
   /** The manifests of `name` that are not deleted. */
-  async revisions(name: string): Promise<StoredRevision[]> {
-    const hexes = await listDirectory(this.revisionsPath(name));
-    const found = await Promise.all(
-      hexes.map(hex => this.revision(name, `sha256:${hex}`)),
-    );
-    return found.filter(revision => revision !== undefined);
+  revisions(name: string): StoredRevision[] {
+    return listDirectory(this.revisionsPath(name))
+      .map(hex => this.revision(name, `sha256:${hex}`))
+      .filter(revision => revision !== undefined);
   }
 
-  async revision(
-    name: string,
-    digest: string,
-  ): Promise<StoredRevision | undefined> {
+  revision(name: string, digest: string): StoredRevision | undefined {
     // A deleted manifest leaves its folder without the link.
-    const link = await statOrUndefined(this.revisionLink(name, digest));
+    const link = statOrUndefined(this.revisionLink(name, digest));
     return link ? {digest, uploadTime: link.mtime} : undefined;
   }
 
-  async tags(name: string): Promise<StoredTagLink[]> {
-    const tags = await listDirectory(this.tagsPath(name));
-    const found = await Promise.all(tags.map(tag => this.tag(name, tag)));
-    return found.filter(link => link !== undefined);
+  tags(name: string): StoredTagLink[] {
+    return listDirectory(this.tagsPath(name))
+      .map(tag => this.tag(name, tag))
+      .filter(link => link !== undefined);
   }
 
-  async tag(name: string, tag: string): Promise<StoredTagLink | undefined> {
+  tag(name: string, tag: string): StoredTagLink | undefined {
     const link = this.tagLink(name, tag);
-    const [text, facts] = await Promise.all([
-      readFile(link, 'utf8').catch(() => undefined),
-      statOrUndefined(link),
-    ]);
-    return text !== undefined && facts
+    const facts = statOrUndefined(link);
+    const text = facts ? readOrUndefined(link) : undefined;
+    return facts && text !== undefined
       ? {tag, digest: text.trim(), setTime: facts.mtime}
       : undefined;
   }
 
-  async manifest(digest: string): Promise<ManifestFacts> {
+  manifest(digest: string): ManifestFacts {
     const known = this.manifests.get(digest);
     if (known) return known;
-    const bytes = await readFile(this.blobPath(digest));
+    const bytes = readFileSync(this.blobPath(digest));
     const json = JSON.parse(bytes.toString('utf8')) as ManifestJson;
     const mediaType = json.mediaType ?? '';
     const sizeBytes = MANIFEST_LIST_TYPES.includes(mediaType)
-      ? await this.indexSize(json)
+      ? this.indexSize(json)
       : (json.config?.size ?? 0) +
         (json.layers ?? []).reduce((sum, layer) => sum + (layer.size ?? 0), 0);
     const created = json.config?.digest
-      ? await this.configCreated(json.config.digest)
+      ? this.configCreated(json.config.digest)
       : undefined;
     const facts = {bytes, mediaType, sizeBytes, created};
     this.manifests.set(digest, facts);
@@ -127,28 +130,42 @@ export class RegistryStorage {
   }
 
   /** Seeding: when a manifest and its tags count as pushed (an image pushed "three weeks ago"). */
-  async setPushTime(
+  setPushTime(
     name: string,
     digest: string,
     tags: readonly string[],
     time: Date,
-  ): Promise<void> {
-    const links = [
+  ): void {
+    for (const link of [
       this.revisionLink(name, digest),
       ...tags.map(tag => this.tagLink(name, tag)),
-    ];
-    await Promise.all(links.map(link => utimes(link, time, time)));
-  }
-
-  /** Deletes a tag, which distribution 2.8 has no API for; the manifest stays. */
-  async removeTag(name: string, tag: string): Promise<void> {
-    await rm(join(this.tagsPath(name), tag), {recursive: true, force: true});
+    ])
+      utimesSync(link, time, time);
   }
 
   /**
-   * Deletes a repository's folder (every image under it); the registry has no API for it.
-   * Synchronous, as the stand-in's repository records are.
+   * Links a blob the registry already stores into repository `name`, as a cross-repository
+   * mount does, so a push of it need not upload it again. False when the registry lacks it.
    */
+  linkStoredBlob(name: string, digest: string): boolean {
+    if (!statOrUndefined(this.blobPath(digest))) return false;
+    const folder = join(
+      this.repositoryPath(name),
+      '_layers',
+      'sha256',
+      digest.slice('sha256:'.length),
+    );
+    mkdirSync(folder, {recursive: true});
+    writeFileSync(join(folder, 'link'), digest);
+    return true;
+  }
+
+  /** Deletes a tag, which distribution 2.8 has no API for; the manifest stays. */
+  removeTag(name: string, tag: string): void {
+    rmSync(join(this.tagsPath(name), tag), {recursive: true, force: true});
+  }
+
+  /** Deletes a repository's folder (every image under it); the registry has no API for it. */
   removeRepository(name: string): void {
     rmSync(this.repositoryPath(name), {recursive: true, force: true});
   }
@@ -194,21 +211,24 @@ export class RegistryStorage {
     );
   }
 
-  private async indexSize(index: ManifestJson): Promise<number> {
+  private indexSize(index: ManifestJson): number {
     let total = 0;
     for (const entry of index.manifests ?? []) {
-      const child = entry.digest
-        ? await this.manifest(entry.digest).catch(() => undefined)
-        : undefined;
+      let child: ManifestFacts | undefined;
+      try {
+        child = entry.digest ? this.manifest(entry.digest) : undefined;
+      } catch {
+        child = undefined; // an index may name manifests the registry lacks
+      }
       total += child?.sizeBytes ?? entry.size ?? 0;
     }
     return total;
   }
 
-  private async configCreated(digest: string): Promise<Date | undefined> {
+  private configCreated(digest: string): Date | undefined {
     try {
       const config = JSON.parse(
-        await readFile(this.blobPath(digest), 'utf8'),
+        readFileSync(this.blobPath(digest), 'utf8'),
       ) as {created?: unknown};
       const created =
         typeof config.created === 'string'
@@ -221,20 +241,22 @@ export class RegistryStorage {
   }
 }
 
-async function listDirectory(path: string): Promise<string[]> {
+function listDirectory(path: string): string[] {
   try {
-    return await readdir(path);
+    return readdirSync(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
 }
 
-async function statOrUndefined(
-  path: string,
-): Promise<{mtime: Date} | undefined> {
+function statOrUndefined(path: string): {mtime: Date} | undefined {
+  return statSync(path, {throwIfNoEntry: false});
+}
+
+function readOrUndefined(path: string): string | undefined {
   try {
-    return await stat(path);
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

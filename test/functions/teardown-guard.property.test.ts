@@ -11,6 +11,7 @@ import type {Config} from '../../shared/config';
 import {createContext} from '../../shared/context';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {isValidRepositoryId} from '../../shared/repository-id';
+import type {StoredImage} from '../../local/standins/artifact-store';
 import {
   pubSubEvent,
   TestControlPlane,
@@ -120,17 +121,18 @@ describe('teardown guard property', () => {
         config.ephemeralRepository = s.ephemeralId;
         const ephemeralSeed = s.ephemeralId as (typeof SEEDABLE)[number];
         const persistentSeed = s.persistentId as (typeof SEEDABLE)[number];
+        // The pushes are independent: made at once, so that a case stays cheap.
+        const seeds: Promise<StoredImage>[] = [];
         for (const id of SEEDABLE) {
           const label = s.present[id];
           if (label === null) continue;
           standIn.seedRepository(repositoryName(id), {
             labels: label === undefined ? {} : {'arr-lifecycle': label},
           });
-          await standIn.seedImage(
-            repositoryName(id),
-            'some-image',
-            ['latest'],
-            {content: 'some-image'},
+          seeds.push(
+            standIn.seedImage(repositoryName(id), 'some-image', ['latest'], {
+              content: 'some-image',
+            }),
           );
         }
         const baseSeeded =
@@ -139,27 +141,35 @@ describe('teardown guard property', () => {
           s.present[ephemeralSeed] !== null;
         let baseDigest: string | undefined;
         if (baseSeeded) {
-          baseDigest = (
-            await standIn.seedImage(
-              repositoryName(s.ephemeralId),
-              'arr-pytorch-base',
-              ['latest'],
-              {content: BASE_CONTENT},
-            )
-          ).digest;
+          seeds.push(
+            standIn
+              .seedImage(
+                repositoryName(s.ephemeralId),
+                'arr-pytorch-base',
+                ['latest'],
+                {content: BASE_CONTENT},
+              )
+              .then(base => {
+                baseDigest = base.digest;
+                return base;
+              }),
+          );
           if (
             s.baseInEphemeral === 'copied' &&
             SEEDABLE.includes(persistentSeed) &&
             s.present[persistentSeed] !== null
           ) {
-            await standIn.seedImage(
-              repositoryName(s.persistentId),
-              'arr-pytorch-base',
-              ['0123456789ab'],
-              {content: BASE_CONTENT},
+            seeds.push(
+              standIn.seedImage(
+                repositoryName(s.persistentId),
+                'arr-pytorch-base',
+                ['0123456789ab'],
+                {content: BASE_CONTENT},
+              ),
             );
           }
         }
+        await Promise.all(seeds);
         if (s.lookupFault !== null)
           standIn.faults.failAlways('GetRepository', {code: s.lookupFault});
         if (s.deleteFault !== null)

@@ -8,6 +8,7 @@ import {
   accessSync,
   constants,
   mkdtempSync,
+  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -16,7 +17,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {LOOPBACK, findFreePort, waitForHttp} from '../ports';
 import {findExecutable} from '../prerequisites';
-import {ProcessGroup} from '../process-group';
+import {ProcessGroup, isMarkerRunning} from '../process-group';
 
 export const REGISTRY_COMMAND = 'docker-registry';
 
@@ -26,6 +27,9 @@ export const REGISTRY_INSTALL_HELP =
   '  sudo apt-get install docker-registry';
 
 const START_TIMEOUT_MS = 30_000;
+const DIRECTORY_PREFIX = 'arr-registry-';
+/** A storage directory this old with no registry running on it was left by a killed one. */
+const ABANDONED_AFTER_MS = 60_000;
 /** A free port can be taken between probing and binding; try again then. */
 const PORT_RACE_ATTEMPTS = 3;
 
@@ -71,8 +75,36 @@ function storageParent(): string {
   return tmpdir();
 }
 
+/**
+ * Removes the storage of registries that were killed instead of stopped (a SIGKILL of the
+ * stack): in memory, it would stay until the machine restarts. A directory counts as abandoned
+ * when no running process has its config in its command line, and it is not brand new (one
+ * being started right now has no process yet).
+ */
+function removeAbandonedStorage(parent: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent).filter(e => e.startsWith(DIRECTORY_PREFIX));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const directory = join(parent, entry);
+    try {
+      const age = Date.now() - statSync(directory).mtimeMs;
+      if (age < ABANDONED_AFTER_MS) continue;
+      if (isMarkerRunning(join(directory, 'config.yml')) !== false) continue;
+      rmSync(directory, {recursive: true, force: true});
+    } catch {
+      // another user's, or gone meanwhile: not ours to clean
+    }
+  }
+}
+
 async function startOnce(command: string): Promise<RegistryProcess> {
-  const directory = mkdtempSync(join(storageParent(), 'arr-registry-'));
+  const parent = storageParent();
+  removeAbandonedStorage(parent);
+  const directory = mkdtempSync(join(parent, DIRECTORY_PREFIX));
   const storageRoot = join(directory, 'storage');
   const port = await findFreePort();
   const host = `${LOOPBACK}:${port}`;

@@ -229,6 +229,7 @@ describe('npm start (the stack CLI as a process)', function () {
     };
     remember(running);
     assert.deepStrictEqual([...seen.values()].map(g => g.name).sort(), [
+      'docker registry',
       'firestore emulator',
       'functions-framework (buildFinished)',
       'functions-framework (dockerfileChanged)',

@@ -4,7 +4,9 @@
  * Registry refuses and passes the rest through as the registry answers it.
  */
 import * as assert from 'node:assert/strict';
-import {existsSync} from 'node:fs';
+import {existsSync, utimesSync} from 'node:fs';
+import {dirname} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {isProcessGroupAlive} from '../../../local/process-group';
 import {
   type RegistryFront,
@@ -28,6 +30,25 @@ describe('the Docker registry of the Artifact Registry stand-in', () => {
     assert.equal(isProcessGroupAlive(registry.pgid), false);
     assert.equal(existsSync(registry.storageRoot), false);
     await assert.rejects(fetch(`http://${registry.host}/v2/`));
+  });
+
+  it('removes the storage a killed registry left behind when the next one starts', async () => {
+    const killed = await startRegistryProcess();
+    const left = dirname(killed.storageRoot);
+    let next: RegistryProcess | undefined;
+    try {
+      process.kill(-killed.pgid, 'SIGKILL');
+      while (isProcessGroupAlive(killed.pgid)) await sleep(20);
+      assert.equal(existsSync(left), true, 'a SIGKILL leaves the storage');
+      const longAgo = new Date(Date.now() - 3_600_000);
+      utimesSync(left, longAgo, longAgo);
+      next = await startRegistryProcess();
+      assert.equal(existsSync(left), false);
+      assert.equal(existsSync(dirname(next.storageRoot)), true);
+    } finally {
+      await next?.stop();
+      await killed.stop();
+    }
   });
 
   it('says how to install docker-registry when it is not on PATH', async () => {

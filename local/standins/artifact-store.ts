@@ -6,6 +6,8 @@
  * points at one version.
  *
  * One registry serves every location, so a project cannot hold two repositories with one id.
+ * Every image method is async: pushes, tag changes and version deletes go over the registry's
+ * HTTP API, and reads answer the same way so that callers need not know which is which.
  */
 import {alreadyExists, failedPrecondition, notFound} from './grpc-errors';
 import {type RegistryApi, sha256Digest} from './registry-api';

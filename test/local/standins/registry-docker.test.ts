@@ -31,6 +31,18 @@ describe('Artifact Registry stand-in images, through docker', function () {
   const path = (repository: string, image: string) =>
     `${f.standIns.registry.host}/${PROJECT}/${repository}/${image}`;
 
+  /** The trainer seeded into the ephemeral repository: its digest, and its reference by digest. */
+  async function seedTrainer(tags: string[], content?: string) {
+    f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
+    const {digest} = await f.standIns.artifactRegistry.seedImage(
+      EPHEMERAL,
+      'arr-trainer',
+      tags,
+      {content},
+    );
+    return {digest, byDigest: `${path(REPOSITORY, 'arr-trainer')}@${digest}`};
+  }
+
   before(requireDockerEngine);
   afterEach(() => images.removeAll());
 
@@ -73,14 +85,7 @@ describe('Artifact Registry stand-in images, through docker', function () {
   });
 
   it('DeleteVersion deletes the manifest: a pull by digest then fails with manifest unknown', async () => {
-    f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-    const {digest} = await f.standIns.artifactRegistry.seedImage(
-      EPHEMERAL,
-      'arr-trainer',
-      ['latest'],
-      {content: unseen()},
-    );
-    const byDigest = `${path(REPOSITORY, 'arr-trainer')}@${digest}`;
+    const {digest, byDigest} = await seedTrainer(['latest'], unseen());
     const [operation] = await f.artifactRegistry.deleteVersion({
       name: `${TRAINER}/versions/${digest}`,
       force: true,
@@ -92,20 +97,12 @@ describe('Artifact Registry stand-in images, through docker', function () {
   });
 
   it('DeleteRepository deletes its images: a pull then fails', async () => {
-    f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-    const {digest} = await f.standIns.artifactRegistry.seedImage(
-      EPHEMERAL,
-      'arr-trainer',
-      ['latest'],
-      {content: unseen()},
-    );
+    const {byDigest} = await seedTrainer(['latest'], unseen());
     const [operation] = await f.artifactRegistry.deleteRepository({
       name: EPHEMERAL,
     });
     await operation.promise();
-    const pull = await images.pull(
-      `${path(REPOSITORY, 'arr-trainer')}@${digest}`,
-    );
+    const pull = await images.pull(byDigest);
     assert.notEqual(pull.code, 0);
     assert.match(
       pull.stderr,
@@ -114,20 +111,13 @@ describe('Artifact Registry stand-in images, through docker', function () {
   });
 
   it('DeleteTag deletes only the tag: the version still pulls by digest', async () => {
-    f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-    const {digest} = await f.standIns.artifactRegistry.seedImage(
-      EPHEMERAL,
-      'arr-trainer',
-      ['v1'],
-    );
+    const {byDigest} = await seedTrainer(['v1']);
     await f.artifactRegistry.deleteTag({name: `${TRAINER}/tags/v1`});
     const byTag = await images.pull(`${path(REPOSITORY, 'arr-trainer')}:v1`);
     assert.notEqual(byTag.code, 0);
     assert.match(byTag.stderr, /manifest unknown|not found/);
-    const byDigest = await images.pull(
-      `${path(REPOSITORY, 'arr-trainer')}@${digest}`,
-    );
-    assert.equal(byDigest.code, 0, byDigest.stderr);
+    const pulled = await images.pull(byDigest);
+    assert.equal(pulled.code, 0, pulled.stderr);
   });
 
   it('docker pull, tag and push into another repository keep the digest (the manual migration)', async () => {

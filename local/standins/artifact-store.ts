@@ -277,7 +277,7 @@ export class ArtifactStore {
       throw notFound(
         `Requested entity was not found: ${versionName(key, digest)}`,
       );
-    const tags = this.storage.tags(name).filter(t => t.digest === digest);
+    const tags = this.storage.tagsOf(name, digest);
     return this.version(key, revision.digest, revision.uploadTime, tags);
   }
 

@@ -102,6 +102,17 @@ export class RegistryStorage {
       .filter(link => link !== undefined);
   }
 
+  /** The tags of `name` pointing at `digest`: one read per tag, a stat only for those. */
+  tagsOf(name: string, digest: string): StoredTagLink[] {
+    return listDirectory(this.tagsPath(name))
+      .filter(
+        tag => readOrUndefined(this.tagLink(name, tag))?.trim() === digest,
+      )
+      .map(tag => this.tag(name, tag))
+      .filter(link => link !== undefined)
+      .filter(link => link.digest === digest);
+  }
+
   tag(name: string, tag: string): StoredTagLink | undefined {
     const link = this.tagLink(name, tag);
     const facts = statOrUndefined(link);

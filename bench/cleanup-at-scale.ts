@@ -23,6 +23,8 @@ import type {StackDriver} from './stack-driver';
 const IMAGE = 'arr-trainer';
 const REPOSITORY = 'arr-coc-registry';
 const HOUR = 3_600_000;
+/** Seeding pushes real images; this many at once keeps a 1,000-version seed short. */
+const SEED_CONCURRENCY = 16;
 
 export interface CleanupPhase {
   deletions: number;
@@ -67,20 +69,25 @@ export async function measureCleanupAtScale(
   const now = new Date();
   const currentKey = keyOf(0);
 
-  const seed = () => {
+  const seed = async () => {
     standIn.reset();
     standIn.seedRepository(repositoryName, {
       labels: {'arr-lifecycle': 'ephemeral'},
     });
-    for (let i = versions - 1; i >= 0; i--) {
-      standIn.seedImage(
-        repositoryName,
-        IMAGE,
-        i === 0 ? [currentKey, 'latest'] : [keyOf(i)],
-        {
-          uploadTime: new Date(now.getTime() - 2 * HOUR - i * 60_000),
-          sizeBytes: 1e9,
-        },
+    // Real pushes, a few at a time: each version's upload time is set, so order does not matter.
+    const pushes = Array.from(
+      {length: versions},
+      (_, i) => () =>
+        standIn.seedImage(
+          repositoryName,
+          IMAGE,
+          i === 0 ? [currentKey, 'latest'] : [keyOf(i)],
+          {uploadTime: new Date(now.getTime() - 2 * HOUR - i * 60_000)},
+        ),
+    );
+    for (let start = 0; start < pushes.length; start += SEED_CONCURRENCY) {
+      await Promise.all(
+        pushes.slice(start, start + SEED_CONCURRENCY).map(push => push()),
       );
     }
     standIn.faults.addLatency('all', latencyMs);
@@ -124,20 +131,23 @@ export async function measureCleanupAtScale(
   };
   try {
     // Warm the channel, so the first figure does not pay for it.
-    seed();
+    await seed();
     await registry.listVersions(REPOSITORY, IMAGE);
 
-    seed();
+    await seed();
     const perRun = await phase(DEFAULT_CLEANUP_POLICY, CLEANUP_CONCURRENCY);
     const backlogSize =
       perRun.plan.deletions.length + perRun.plan.deferred.length;
 
-    seed();
+    await seed();
     const backlog = await phase(uncapped, CLEANUP_CONCURRENCY);
     const left = new Set(
-      standIn.store
-        .listVersions({...parse(repositoryName), image: IMAGE})
-        .map(v => v.digest),
+      (
+        await standIn.store.listVersions({
+          ...parse(repositoryName),
+          image: IMAGE,
+        })
+      ).map(v => v.digest),
     );
     const kept = new Set(backlog.plan.kept.map(k => k.digest));
     const leftAsPlanned =
@@ -145,7 +155,7 @@ export async function measureCleanupAtScale(
       left.size === kept.size &&
       [...kept].every(d => left.has(d));
 
-    seed();
+    await seed();
     const sample = options.fullSerial
       ? undefined
       : Math.min(100, backlog.deletions);

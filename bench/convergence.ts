@@ -322,7 +322,7 @@ export async function convergenceViolations(
   const baseEntry = manifest.get(BASE_IMAGE);
   if (!baseEntry?.present || !baseEntry.key)
     fail(`${BASE_IMAGE} is not present in the manifest`);
-  else if (persistent && !store.findTag(pkg(BASE_IMAGE), baseEntry.key))
+  else if (persistent && !(await store.findTag(pkg(BASE_IMAGE), baseEntry.key)))
     fail(`${BASE_IMAGE}:${baseEntry.key} is not in ${PERSISTENT_REPOSITORY}`);
   for (const run of record.cachedBaseRuns) {
     if (!isCacheHit(run))
@@ -334,7 +334,9 @@ export async function convergenceViolations(
   // The manifest matches the registry exactly, both ways.
   for (const [image, entry] of manifest) {
     if (!entry.present) continue;
-    const tag = entry.key ? store.findTag(pkg(image), entry.key) : undefined;
+    const tag = entry.key
+      ? await store.findTag(pkg(image), entry.key)
+      : undefined;
     if (!tag)
       fail(
         `manifest says ${image}:${entry.key} is present; ${repositoryOf(image)} has no such tag`,
@@ -350,7 +352,7 @@ export async function convergenceViolations(
       fail(`${repositoryId} does not exist at the end (setup ran last)`);
       continue;
     }
-    for (const image of store.listImages(key)) {
+    for (const image of await store.listImages(key)) {
       if (!catalog.has(image.image) || image.tags.length === 0) continue;
       const entry = manifest.get(image.image);
       if (!entry?.present)

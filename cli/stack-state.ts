@@ -53,12 +53,17 @@ export interface StackState {
    * and the repository names.
    */
   env?: Record<string, string>;
+  /**
+   * Where each part listens (`host:port`): firestore, pubsub, artifactRegistry, cloudBuild,
+   * tagBindings, and `registry`, the Docker registry that holds the images
+   * (`REGISTRY/PROJECT/REPOSITORY/IMAGE` for docker push and pull).
+   */
   endpoints?: Record<string, string>;
   /** Target → base URL of each served function. */
   functions?: Record<string, string>;
   buildSeconds?: number;
   /**
-   * Every process group the stack runs (emulators, functions), kept current:
+   * Every process group the stack runs (emulators, the Docker registry, functions), kept current:
    * after a SIGKILL of the stack, the next `npm start` stops these.
    */
   processGroups?: ProcessGroupRecord[];

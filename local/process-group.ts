@@ -279,6 +279,23 @@ function commandLine(pid: number): string | undefined {
 }
 
 /**
+ * Whether some running process has `text` in its command line (a marker): how
+ * what a process left on disk is told from what it still uses. Undefined where
+ * /proc is absent.
+ */
+export function isMarkerRunning(text: string): boolean | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  return entries.some(
+    entry => /^\d+$/.test(entry) && commandLine(Number(entry))?.includes(text),
+  );
+}
+
+/**
  * Is the group still running, and still the one recorded? A group id can be
  * reused once every process of the group is gone: with a marker, some process
  * of the group must carry it in its command line.

@@ -238,6 +238,7 @@ export function describeStack(
     `  ${pad('Firestore emulator', 28)} ${stack.endpoints.firestore}`,
     `  ${pad('Pub/Sub emulator', 28)} ${stack.endpoints.pubsub}`,
     `  ${pad('Artifact Registry stand-in', 28)} ${stack.endpoints.artifactRegistry}`,
+    `  ${pad('Docker registry', 28)} ${stack.endpoints.registry} (docker push/pull ${stack.endpoints.registry}/${stack.projectId}/REPOSITORY/IMAGE)`,
     `  ${pad('Cloud Build stand-in', 28)} ${stack.endpoints.cloudBuild} (${
       stack.builds.mode === 'real'
         ? `real builds on Docker Engine ${stack.builds.engine.serverVersion}`

@@ -1,7 +1,8 @@
 /**
  * The whole control plane on one machine, on loopback: the Firestore and
- * Pub/Sub emulators, the Artifact Registry, Cloud Build, TagBindings and Cloud
- * Storage stand-ins (the last with the contexts bucket deploy makes), the four
+ * Pub/Sub emulators, the Artifact Registry stand-in with the Docker registry
+ * that holds its images, the Cloud Build, TagBindings and Cloud Storage
+ * stand-ins (the last with the contexts bucket deploy makes), the four
  * functions served by functions-framework, and the topics with push
  * subscriptions to them, as deploy wires them in a project.
  *
@@ -117,6 +118,8 @@ export interface LocalStackEndpoints {
   readonly firestore: string;
   readonly pubsub: string;
   readonly artifactRegistry: string;
+  /** The Docker registry host: images are `HOST/PROJECT/REPOSITORY/IMAGE`. */
+  readonly registry: string;
   readonly cloudBuild: string;
   readonly tagBindings: string;
   /** STORAGE_EMULATOR_HOST is this with `http://` before it. */
@@ -243,6 +246,7 @@ export async function startLocalStack(
     progress(
       `Artifact Registry stand-in on ${standIns.endpoints.artifactRegistry}`,
     );
+    progress(`Docker registry of its images on ${standIns.registry.host}`);
     progress(`Cloud Build stand-in on ${standIns.endpoints.cloudBuild}`);
     progress(describeBuilds(builds));
     progress(
@@ -263,6 +267,8 @@ export async function startLocalStack(
       CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
       DOCKERFILE_CHANGED_TOPIC: DEFAULT_TOPICS.dockerfileChangedTopic,
       CONTEXTS_BUCKET: contextsBucket,
+      // Every image path the functions and arr build names the stack's own registry.
+      REGISTRY_HOST: standIns.registry.host,
     };
     const functionEnv = {
       ...env,
@@ -332,6 +338,7 @@ export async function startLocalStack(
         firestore: emulators.firestore.host,
         pubsub: emulators.pubsub.host,
         artifactRegistry: standIns.endpoints.artifactRegistry,
+        registry: standIns.registry.host,
         cloudBuild: standIns.endpoints.cloudBuild,
         tagBindings: standIns.endpoints.tagBindings,
         cloudStorage: standIns.endpoints.cloudStorage,

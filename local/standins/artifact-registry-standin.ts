@@ -1,7 +1,9 @@
 /**
  * A local Artifact Registry (google.devtools.artifactregistry.v1.ArtifactRegistry) served over
  * gRPC, for the official `@google-cloud/artifact-registry` client. Docker-format repositories only
- * hold images; other formats can be created but stay empty.
+ * hold images; other formats can be created but stay empty. The images are a real Docker
+ * registry's, which it starts and stops with itself, behind a front that refuses a push into a
+ * repository the stand-in does not hold (`registryHost`).
  */
 import {randomUUID} from 'node:crypto';
 import {
@@ -13,9 +15,9 @@ import {
 } from './artifact-registry-wire';
 import {
   ArtifactStore,
+  registryPath,
   type StoredImage,
   type StoredRepository,
-  digestOf,
 } from './artifact-store';
 import {invalidArgument} from './grpc-errors';
 import {unary} from './grpc-server';
@@ -44,6 +46,10 @@ import {
   stringMapField,
 } from './request-fields';
 import {pageRequest, paginate} from './pagination';
+import {RegistryApi} from './registry-api';
+import {type RegistryFront, startRegistryFront} from './registry-front';
+import {type RegistryProcess, startRegistryProcess} from './registry-process';
+import {RegistryStorage} from './registry-storage';
 
 /** The methods served (plus `google.longrunning.Operations/GetOperation`). */
 export const ArtifactRegistryMethod = [
@@ -97,11 +103,13 @@ export interface ArtifactRegistryStandInOptions {
 }
 
 export interface SeedImageOptions {
-  sizeBytes?: number;
+  /**
+   * The text of the image's one file; the same text gives the same digest (one image in two
+   * repositories). Defaults to a text naming the repository, image, tags and upload time.
+   */
+  content?: string;
+  /** Seeding control: when the version and its tags count as pushed (default now). */
   uploadTime?: Date;
-  buildTime?: Date;
-  /** Defaults to a digest derived from the repository, image, tags and upload time. */
-  digest?: string;
 }
 
 export type RepositoryRef = string | RepositoryKey;
@@ -114,20 +122,57 @@ function toRepositoryKey(repository: RepositoryRef): RepositoryKey {
 
 export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod> {
   /** The repositories and images; the Cloud Build stand-in pushes through it. */
-  readonly store = new ArtifactStore();
+  readonly store: ArtifactStore;
   private readonly protos = loadArtifactRegistryProtos();
+  private front?: RegistryFront;
 
-  private constructor(options: ArtifactRegistryStandInOptions) {
+  private constructor(
+    options: ArtifactRegistryStandInOptions,
+    private readonly registry: RegistryProcess,
+  ) {
     super('the Artifact Registry stand-in', options.faultSeed);
+    this.store = new ArtifactStore(
+      new RegistryStorage(registry.storageRoot),
+      new RegistryApi(registry.host),
+    );
   }
 
-  /** Starts serving on 127.0.0.1. */
+  /** Starts its Docker registry, the registry's front, and serving on 127.0.0.1. */
   static async start(
     options: ArtifactRegistryStandInOptions = {},
   ): Promise<ArtifactRegistryStandIn> {
-    const standIn = new ArtifactRegistryStandIn(options);
-    await standIn.serve(standIn.protos, SERVICE, options.port);
+    const standIn = new ArtifactRegistryStandIn(
+      options,
+      await startRegistryProcess(),
+    );
+    try {
+      standIn.front = await startRegistryFront({
+        backend: standIn.registry.host,
+        holds: (projectId, repositoryId) =>
+          standIn.store.findDockerRepository(projectId, repositoryId) !==
+          undefined,
+      });
+      await standIn.serve(standIn.protos, SERVICE, options.port);
+    } catch (error) {
+      await standIn.stop();
+      throw error;
+    }
     return standIn;
+  }
+
+  /** `127.0.0.1:PORT`: where `docker push` and `docker pull` reach the images, `HOST/P/R/IMAGE`. */
+  get registryHost(): string {
+    if (!this.front)
+      throw new Error('the Artifact Registry stand-in is not running');
+    return this.front.host;
+  }
+
+  /** Stops serving, then the registry's front and the registry (its images go with it). */
+  async stop(): Promise<void> {
+    await super.stop();
+    await this.front?.stop();
+    this.front = undefined;
+    await this.registry.stop();
   }
 
   /** Clears repositories, images, operations, faults and call counts. */
@@ -156,31 +201,24 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     });
   }
 
-  /** Puts an image with `tags` into an existing repository, as a push would. */
-  seedImage(
+  /**
+   * Pushes a small real image with `tags` into an existing repository through the registry,
+   * and returns the version as stored (its digest is the pushed manifest's).
+   */
+  async seedImage(
     repository: RepositoryRef,
     image: string,
     tags: readonly string[],
     options: SeedImageOptions = {},
-  ): StoredImage {
-    const key = toRepositoryKey(repository);
-    const uploadTime = options.uploadTime ?? new Date();
-    const digest =
-      options.digest ??
-      digestOf(
-        `seed/${locationName(key)}/${key.repositoryId}/${image}/${tags.join(',')}/${uploadTime.toISOString()}`,
-      );
-    return this.store.pushImage(
-      {...key, image},
-      {
-        digest,
-        tags,
-        sizeBytes: options.sizeBytes ?? 0,
-        uploadTime,
-        buildTime: options.buildTime,
-      },
-      uploadTime,
-    );
+  ): Promise<StoredImage> {
+    const key = {...toRepositoryKey(repository), image};
+    const content =
+      options.content ??
+      `seed ${registryPath(key)}:${tags.join(',')}${options.uploadTime ? ` at ${options.uploadTime.toISOString()}` : ''}`;
+    const pushed = await this.store.pushImage(key, tags, content);
+    if (options.uploadTime === undefined) return pushed;
+    this.store.setPushTime(key, pushed.digest, tags, options.uploadTime);
+    return this.store.getVersion(key, pushed.digest);
   }
 
   // --- gRPC handlers --------------------------------------------------------------------------
@@ -189,10 +227,12 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     const store = this.store;
     const call = (
       method: ArtifactRegistryMethod,
-      handler: (request: ProtoObject) => object,
+      handler: (request: ProtoObject) => object | Promise<object>,
     ) => unary(this, method, handler);
+    const repositoryWire = async (repository: StoredRepository) =>
+      repositoryToWire(repository, await store.repositorySizeBytes(repository));
     return {
-      ListRepositories: call('ListRepositories', request => {
+      ListRepositories: call('ListRepositories', async request => {
         const location = parseLocationName(stringField(request, 'parent'));
         const page = paginate(
           store.listRepositories(location),
@@ -200,16 +240,15 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           `repositories:${locationName(location)}`,
         );
         return {
-          repositories: page.items.map(r => repositoryToWire(r, store)),
+          repositories: await Promise.all(page.items.map(repositoryWire)),
           nextPageToken: page.nextPageToken,
         };
       }),
       GetRepository: call('GetRepository', request =>
-        repositoryToWire(
+        repositoryWire(
           store.getRepository(
             parseRepositoryName(stringField(request, 'name')),
           ),
-          store,
         ),
       ),
       CreateRepository: call('CreateRepository', request =>
@@ -223,10 +262,10 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
         store.deleteRepository(key);
         return this.doneOperation(key, EMPTY_TYPE, {});
       }),
-      ListDockerImages: call('ListDockerImages', request => {
+      ListDockerImages: call('ListDockerImages', async request => {
         const key = parseRepositoryName(stringField(request, 'parent'));
         const page = paginate(
-          store.listImages(key),
+          await store.listImages(key),
           pageRequest(request),
           `dockerImages:${key.repositoryId}`,
         );
@@ -235,19 +274,19 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           nextPageToken: page.nextPageToken,
         };
       }),
-      GetDockerImage: call('GetDockerImage', request => {
+      GetDockerImage: call('GetDockerImage', async request => {
         const name = stringField(request, 'name');
         const match =
           /^(.+)\/dockerImages\/([^/]+)@(sha256:[0-9a-f]{64})$/.exec(name);
         if (!match)
           throw invalidArgument(`invalid docker image name "${name}"`);
         const pkg = parsePackageName(`${match[1]}/packages/${match[2]}`);
-        return dockerImageToWire(store.getVersion(pkg, match[3]));
+        return dockerImageToWire(await store.getVersion(pkg, match[3]));
       }),
-      ListPackages: call('ListPackages', request => {
+      ListPackages: call('ListPackages', async request => {
         const key = parseRepositoryName(stringField(request, 'parent'));
         const page = paginate(
-          store.listPackages(key),
+          await store.listPackages(key),
           pageRequest(request),
           `packages:${key.repositoryId}`,
         );
@@ -256,16 +295,18 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           nextPageToken: page.nextPageToken,
         };
       }),
-      GetPackage: call('GetPackage', request =>
+      GetPackage: call('GetPackage', async request =>
         packageToWire(
-          store.getPackage(parsePackageName(stringField(request, 'name'))),
+          await store.getPackage(
+            parsePackageName(stringField(request, 'name')),
+          ),
         ),
       ),
-      ListVersions: call('ListVersions', request => {
+      ListVersions: call('ListVersions', async request => {
         const key = parsePackageName(stringField(request, 'parent'));
         const full = stringField(request, 'view') === 'FULL';
         const page = paginate(
-          store.listVersions(key),
+          await store.listVersions(key),
           pageRequest(request),
           `versions:${key.image}`,
         );
@@ -274,46 +315,48 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           nextPageToken: page.nextPageToken,
         };
       }),
-      GetVersion: call('GetVersion', request => {
+      GetVersion: call('GetVersion', async request => {
         const key = parseVersionName(stringField(request, 'name'));
         return versionToWire(
-          store.getVersion(key, key.digest),
+          await store.getVersion(key, key.digest),
           stringField(request, 'view') === 'FULL',
         );
       }),
-      DeleteVersion: call('DeleteVersion', request => {
+      DeleteVersion: call('DeleteVersion', async request => {
         const key = parseVersionName(stringField(request, 'name'));
-        store.deleteVersion(key, key.digest, booleanField(request, 'force'));
+        await store.deleteVersion(
+          key,
+          key.digest,
+          booleanField(request, 'force'),
+        );
         return this.doneOperation(key, EMPTY_TYPE, {});
       }),
-      ListTags: call('ListTags', request => {
+      ListTags: call('ListTags', async request => {
         const key = parsePackageName(stringField(request, 'parent'));
         const version = parseTagFilter(stringField(request, 'filter'));
-        const tags = store
-          .listTags(key)
-          .filter(
-            tag =>
-              version === undefined || versionName(tag, tag.digest) === version,
-          );
+        const tags = (await store.listTags(key)).filter(
+          tag =>
+            version === undefined || versionName(tag, tag.digest) === version,
+        );
         const page = paginate(tags, pageRequest(request), `tags:${key.image}`);
         return {
           tags: page.items.map(tagToWire),
           nextPageToken: page.nextPageToken,
         };
       }),
-      GetTag: call('GetTag', request => {
+      GetTag: call('GetTag', async request => {
         const key = parseTagName(stringField(request, 'name'));
-        return tagToWire(store.getTag(key, key.tag));
+        return tagToWire(await store.getTag(key, key.tag));
       }),
-      CreateTag: call('CreateTag', request => {
+      CreateTag: call('CreateTag', async request => {
         const key = parsePackageName(stringField(request, 'parent'));
         const tag = validateTag(stringField(request, 'tagId'));
         const version = parseVersionName(
           stringField(messageField(request, 'tag') ?? {}, 'version'),
         );
-        return tagToWire(store.createTag(key, tag, version.digest));
+        return tagToWire(await store.createTag(key, tag, version.digest));
       }),
-      UpdateTag: call('UpdateTag', request => {
+      UpdateTag: call('UpdateTag', async request => {
         const wireTag = messageField(request, 'tag') ?? {};
         const key = parseTagName(stringField(wireTag, 'name'));
         const paths = fieldMaskPaths(request, 'updateMask');
@@ -323,11 +366,11 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           );
         }
         const version = parseVersionName(stringField(wireTag, 'version'));
-        return tagToWire(store.updateTag(key, key.tag, version.digest));
+        return tagToWire(await store.updateTag(key, key.tag, version.digest));
       }),
-      DeleteTag: call('DeleteTag', request => {
+      DeleteTag: call('DeleteTag', async request => {
         const key = parseTagName(stringField(request, 'name'));
-        store.deleteTag(key, key.tag);
+        await store.deleteTag(key, key.tag);
         return {};
       }),
     };
@@ -354,11 +397,11 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     return this.doneOperation(
       key,
       REPOSITORY_TYPE,
-      repositoryToWire(created, this.store),
+      repositoryToWire(created, 0),
     );
   }
 
-  private updateRepository(request: ProtoObject): object {
+  private async updateRepository(request: ProtoObject): Promise<object> {
     const fields = messageField(request, 'repository') ?? {};
     const key = parseRepositoryName(stringField(fields, 'name'));
     const paths = fieldMaskPaths(request, 'updateMask');
@@ -381,7 +424,10 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
         ? stringMapField(fields, 'labels')
         : undefined,
     });
-    return repositoryToWire(updated, this.store);
+    return repositoryToWire(
+      updated,
+      await this.store.repositorySizeBytes(updated),
+    );
   }
 
   /** A finished operation, as Artifact Registry returns for its LROs; kept for GetOperation. */

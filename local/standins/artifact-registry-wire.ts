@@ -1,6 +1,5 @@
 /** Artifact Registry resources in proto-loader object form, shaped as the real API returns them. */
 import type {
-  ArtifactStore,
   PackageSummary,
   StoredImage,
   StoredRepository,
@@ -17,9 +16,10 @@ import {
 } from './resource-names';
 import {toWireTimestamp} from './wire-time';
 
+/** `sizeBytes`: the sum of its images' sizes (ArtifactStore.repositorySizeBytes). */
 export function repositoryToWire(
   repository: StoredRepository,
-  store: ArtifactStore,
+  sizeBytes: number,
 ): object {
   return {
     name: repositoryName(repository),
@@ -29,7 +29,7 @@ export function repositoryToWire(
     createTime: toWireTimestamp(repository.createTime),
     updateTime: toWireTimestamp(repository.updateTime),
     mode: 'STANDARD_REPOSITORY',
-    sizeBytes: String(store.repositorySizeBytes(repository)),
+    sizeBytes: String(sizeBytes),
     ...(repository.format === 'DOCKER'
       ? {registryUri: registryUri(repository)}
       : {}),

@@ -1,10 +1,17 @@
 /**
- * The Artifact Registry stand-in's state: repositories and the Docker images pushed into them.
- * Packages, versions and tags are views of the images, as in a Docker-format repository: a package
- * is an image path, a version is one manifest digest of it, a tag points at one version.
+ * The Artifact Registry stand-in's state. Repositories are the stand-in's own records; their
+ * images are the real Docker registry's, under `PROJECT/REPOSITORY/IMAGE`, read from its storage
+ * whoever pushed them. Packages, versions and tags are views of those images, as in a
+ * Docker-format repository: a package is an image path, a version one manifest of it, a tag
+ * points at one version.
+ *
+ * One registry serves every location, so a project cannot hold two repositories with one id.
+ * Every image method is async: pushes, tag changes and version deletes go over the registry's
+ * HTTP API, and reads answer the same way so that callers need not know which is which.
  */
-import {createHash} from 'node:crypto';
 import {alreadyExists, failedPrecondition, notFound} from './grpc-errors';
+import {type RegistryApi, sha256Digest} from './registry-api';
+import type {RegistryStorage, StoredTagLink} from './registry-storage';
 import {
   type LocationKey,
   type PackageKey,
@@ -12,15 +19,12 @@ import {
   packageName,
   repositoryName,
   tagName,
-  validateDigest,
   validateImage,
   validateRepositoryId,
   validateTag,
   versionName,
 } from './resource-names';
-
-export const DOCKER_MANIFEST_MEDIA_TYPE =
-  'application/vnd.docker.distribution.manifest.v2+json';
+import {smallImage} from './small-image';
 
 export interface StoredRepository extends RepositoryKey {
   /** `Repository.Format` name, e.g. `DOCKER`. */
@@ -52,31 +56,29 @@ export interface TagSummary extends PackageKey {
   digest: string;
 }
 
-export interface PushedImage {
-  digest: string;
-  tags: readonly string[];
-  sizeBytes: number;
-  uploadTime?: Date;
-  buildTime?: Date;
-  mediaType?: string;
+/** The image's name in the registry: `PROJECT/REPOSITORY[/IMAGE]`. */
+export function registryPath(key: RepositoryKey | PackageKey): string {
+  const repository = `${key.projectId}/${key.repositoryId}`;
+  return 'image' in key ? `${repository}/${key.image}` : repository;
 }
 
-/** `sha256:` + the hex SHA-256 of `text`: a well-formed digest derived from something deterministic. */
-export function digestOf(text: string): string {
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
-interface RepositoryEntry {
-  repository: StoredRepository;
-  /** Keyed by `image@digest`. */
-  images: Map<string, StoredImage>;
+function packageKey(key: PackageKey): PackageKey {
+  const {projectId, location, repositoryId, image} = key;
+  return {projectId, location, repositoryId, image};
 }
 
 export class ArtifactStore {
-  private readonly repositories = new Map<string, RepositoryEntry>();
+  private readonly repositories = new Map<string, StoredRepository>();
 
+  constructor(
+    private readonly storage: RegistryStorage,
+    private readonly registry: RegistryApi,
+  ) {}
+
+  /** Forgets every repository and deletes their images from the registry. */
   clear(): void {
     this.repositories.clear();
+    this.storage.removeAllRepositories();
   }
 
   // --- repositories ---------------------------------------------------------------------------
@@ -94,6 +96,14 @@ export class ArtifactStore {
     const name = repositoryName(key);
     if (this.repositories.has(name))
       throw alreadyExists(`the repository already exists: ${name}`);
+    const namesake = this.findInProject(key.projectId, key.repositoryId);
+    if (namesake) {
+      throw failedPrecondition(
+        `repository "${key.repositoryId}" already exists in location ${namesake.location} of project ` +
+          `${key.projectId}: the local stack's one Docker registry has one namespace per project ` +
+          `(${registryPath(key)}/IMAGE), so a repository id can be used in one location only`,
+      );
+    }
     const repository: StoredRepository = {
       projectId: key.projectId,
       location: key.location,
@@ -104,21 +114,35 @@ export class ArtifactStore {
       createTime: now,
       updateTime: now,
     };
-    this.repositories.set(name, {repository, images: new Map()});
+    // A new repository starts empty, whatever a push that outlived a deleted namesake left.
+    this.storage.removeRepository(registryPath(key));
+    this.repositories.set(name, repository);
     return repository;
   }
 
   findRepository(key: RepositoryKey): StoredRepository | undefined {
-    return this.repositories.get(repositoryName(key))?.repository;
+    return this.repositories.get(repositoryName(key));
+  }
+
+  /** The DOCKER repository whose images the registry keeps under `projectId/repositoryId`. */
+  findDockerRepository(
+    projectId: string,
+    repositoryId: string,
+  ): StoredRepository | undefined {
+    const found = this.findInProject(projectId, repositoryId);
+    return found?.format === 'DOCKER' ? found : undefined;
   }
 
   getRepository(key: RepositoryKey): StoredRepository {
-    return this.entry(key).repository;
+    const repository = this.findRepository(key);
+    if (!repository) {
+      throw notFound(`Requested entity was not found: ${repositoryName(key)}`);
+    }
+    return repository;
   }
 
   listRepositories(location: LocationKey): StoredRepository[] {
     return [...this.repositories.values()]
-      .map(entry => entry.repository)
       .filter(
         r =>
           r.projectId === location.projectId &&
@@ -132,7 +156,7 @@ export class ArtifactStore {
     patch: {description?: string; labels?: Record<string, string>},
     now = new Date(),
   ): StoredRepository {
-    const repository = this.entry(key).repository;
+    const repository = this.getRepository(key);
     if (patch.description !== undefined)
       repository.description = patch.description;
     if (patch.labels !== undefined) repository.labels = {...patch.labels};
@@ -140,80 +164,81 @@ export class ArtifactStore {
     return repository;
   }
 
-  /** Deletes the repository and every image in it. */
+  /** Deletes the repository and every image in it from the registry. */
   deleteRepository(key: RepositoryKey): void {
-    this.entry(key);
+    this.getRepository(key);
+    this.storage.removeRepository(registryPath(key));
     this.repositories.delete(repositoryName(key));
   }
 
   /** The sum of the sizes of the repository's images, as `Repository.size_bytes` reports. */
-  repositorySizeBytes(key: RepositoryKey): number {
-    let total = 0;
-    for (const image of this.entry(key).images.values())
-      total += image.sizeBytes;
-    return total;
+  async repositorySizeBytes(key: RepositoryKey): Promise<number> {
+    const images = await this.listImages(key);
+    return images.reduce((total, image) => total + image.sizeBytes, 0);
   }
 
   // --- images (versions) ----------------------------------------------------------------------
 
   /**
-   * Records a push of `image@digest` with `tags`, as `docker push` does: a tag that pointed at
-   * another digest of the image moves to this one. Pushing the same digest again adds its tags.
+   * Pushes a small real image holding `content` into the registry with `tags`, as `docker push`
+   * does (a tag on another version of the image moves to this one; the same content again adds
+   * its tags), and returns the version as stored.
    */
-  pushImage(
+  async pushImage(
     key: PackageKey,
-    pushed: PushedImage,
-    now = new Date(),
-  ): StoredImage {
+    tags: readonly string[],
+    content: string,
+  ): Promise<StoredImage> {
     validateImage(key.image);
-    validateDigest(pushed.digest);
-    pushed.tags.forEach(validateTag);
-    const entry = this.entry(key);
-    for (const tag of pushed.tags)
-      this.untag(entry, key.image, tag, pushed.digest, now);
-    const id = `${key.image}@${pushed.digest}`;
-    const existing = entry.images.get(id);
-    if (existing) {
-      for (const tag of pushed.tags)
-        if (!existing.tags.includes(tag)) existing.tags.push(tag);
-      existing.updateTime = now;
-      return existing;
+    tags.forEach(validateTag);
+    this.getRepository(key);
+    const image = smallImage(content);
+    const name = registryPath(key);
+    await Promise.all(
+      [image.config, image.layer].map(async blob => {
+        // Seeding pushes the same few blobs over and over: reuse what the registry holds.
+        if (!this.storage.linkStoredBlob(name, sha256Digest(blob)))
+          await this.registry.uploadBlob(name, blob);
+      }),
+    );
+    for (const reference of tags.length > 0 ? tags : [image.digest]) {
+      await this.registry.putManifest(
+        name,
+        reference,
+        image.manifest,
+        image.mediaType,
+      );
     }
-    const uploadTime = pushed.uploadTime ?? now;
-    const image: StoredImage = {
-      projectId: key.projectId,
-      location: key.location,
-      repositoryId: key.repositoryId,
-      image: key.image,
-      digest: pushed.digest,
-      tags: [...new Set(pushed.tags)],
-      sizeBytes: pushed.sizeBytes,
-      uploadTime,
-      buildTime: pushed.buildTime ?? uploadTime,
-      updateTime: uploadTime,
-      mediaType: pushed.mediaType ?? DOCKER_MANIFEST_MEDIA_TYPE,
-    };
-    entry.images.set(id, image);
-    return image;
+    return this.getVersion(key, image.digest);
+  }
+
+  /** Seeding: when the version and `tags` count as pushed (the mtimes of their links). */
+  setPushTime(
+    key: PackageKey,
+    digest: string,
+    tags: readonly string[],
+    time: Date,
+  ): void {
+    this.storage.setPushTime(registryPath(key), digest, tags, time);
   }
 
   /** Every image (one per digest) of the repository, ordered by image path then upload time. */
-  listImages(key: RepositoryKey): StoredImage[] {
-    return [...this.entry(key).images.values()].sort(
-      (a, b) =>
-        a.image.localeCompare(b.image) ||
-        a.uploadTime.getTime() - b.uploadTime.getTime(),
-    );
+  async listImages(key: RepositoryKey): Promise<StoredImage[]> {
+    this.getRepository(key);
+    const images: StoredImage[] = [];
+    for (const image of this.storage.imageNames(registryPath(key))) {
+      images.push(...this.versionsOf({...key, image}));
+    }
+    return images;
   }
 
-  listPackages(key: RepositoryKey): PackageSummary[] {
+  async listPackages(key: RepositoryKey): Promise<PackageSummary[]> {
     const packages = new Map<string, PackageSummary>();
-    for (const image of this.listImages(key)) {
+    for (const image of await this.listImages(key)) {
       const known = packages.get(image.image);
       if (!known) {
         packages.set(image.image, {
-          ...key,
-          image: image.image,
+          ...packageKey(image),
           createTime: image.uploadTime,
           updateTime: image.updateTime,
         });
@@ -224,129 +249,180 @@ export class ArtifactStore {
     return [...packages.values()];
   }
 
-  getPackage(key: PackageKey): PackageSummary {
-    const found = this.listPackages(key).find(p => p.image === key.image);
-    if (!found)
+  async getPackage(key: PackageKey): Promise<PackageSummary> {
+    const versions = await this.listVersions(key);
+    return {
+      ...packageKey(key),
+      createTime: versions[0].uploadTime,
+      updateTime: new Date(
+        Math.max(...versions.map(v => v.updateTime.getTime())),
+      ),
+    };
+  }
+
+  /** The versions of one image, oldest first; NOT_FOUND when it has none. */
+  async listVersions(key: PackageKey): Promise<StoredImage[]> {
+    this.getRepository(key);
+    const versions = this.versionsOf(key);
+    if (versions.length === 0)
       throw notFound(`Requested entity was not found: ${packageName(key)}`);
-    return found;
+    return versions;
   }
 
-  listVersions(key: PackageKey): StoredImage[] {
-    this.getPackage(key);
-    return this.listImages(key).filter(image => image.image === key.image);
-  }
-
-  getVersion(key: PackageKey, digest: string): StoredImage {
-    const image = this.entry(key).images.get(`${key.image}@${digest}`);
-    if (!image)
+  async getVersion(key: PackageKey, digest: string): Promise<StoredImage> {
+    this.getRepository(key);
+    const name = registryPath(key);
+    const revision = this.storage.revision(name, digest);
+    if (!revision)
       throw notFound(
         `Requested entity was not found: ${versionName(key, digest)}`,
       );
-    return image;
+    const tags = this.storage.tagsOf(name, digest);
+    return this.version(key, revision.digest, revision.uploadTime, tags);
   }
 
-  /** Deletes one version; a tagged version only with `force` (its tags go with it). */
-  deleteVersion(key: PackageKey, digest: string, force: boolean): void {
-    const image = this.getVersion(key, digest);
+  /** Deletes one version; a tagged version only with `force` (the registry deletes its tags). */
+  async deleteVersion(
+    key: PackageKey,
+    digest: string,
+    force: boolean,
+  ): Promise<void> {
+    const image = await this.getVersion(key, digest);
     if (image.tags.length > 0 && !force) {
       throw failedPrecondition(
         `version ${versionName(key, digest)} has tags (${image.tags.join(', ')}); ` +
           'delete the tags first or set force to delete the version with its tags',
       );
     }
-    this.entry(key).images.delete(`${key.image}@${digest}`);
+    await this.registry.deleteManifest(registryPath(key), digest);
   }
 
   // --- tags -----------------------------------------------------------------------------------
 
-  listTags(key: PackageKey): TagSummary[] {
-    return this.listVersions(key)
+  async listTags(key: PackageKey): Promise<TagSummary[]> {
+    return (await this.listVersions(key))
       .flatMap(image =>
-        image.tags.map(tag => ({...key, tag, digest: image.digest})),
+        image.tags.map(tag => ({
+          ...packageKey(key),
+          tag,
+          digest: image.digest,
+        })),
       )
       .sort((a, b) => a.tag.localeCompare(b.tag));
   }
 
-  findTag(key: PackageKey, tag: string): TagSummary | undefined {
-    for (const image of this.entry(key).images.values()) {
-      if (image.image === key.image && image.tags.includes(tag)) {
-        return {...key, tag, digest: image.digest};
-      }
-    }
-    return undefined;
+  async findTag(key: PackageKey, tag: string): Promise<TagSummary | undefined> {
+    this.getRepository(key);
+    const link = this.storage.tag(registryPath(key), tag);
+    return link ? {...packageKey(key), tag, digest: link.digest} : undefined;
   }
 
-  getTag(key: PackageKey, tag: string): TagSummary {
-    const found = this.findTag(key, tag);
+  async getTag(key: PackageKey, tag: string): Promise<TagSummary> {
+    const found = await this.findTag(key, tag);
     if (!found)
       throw notFound(`Requested entity was not found: ${tagName(key, tag)}`);
     return found;
   }
 
-  createTag(
+  async createTag(
     key: PackageKey,
     tag: string,
     digest: string,
-    now = new Date(),
-  ): TagSummary {
+  ): Promise<TagSummary> {
     validateTag(tag);
-    if (this.findTag(key, tag))
+    if (await this.findTag(key, tag))
       throw alreadyExists(`the tag already exists: ${tagName(key, tag)}`);
-    return this.setTag(key, tag, digest, now);
+    return this.setTag(key, tag, digest);
   }
 
   /** Points an existing tag at `digest`. */
-  updateTag(
+  async updateTag(
     key: PackageKey,
     tag: string,
     digest: string,
-    now = new Date(),
-  ): TagSummary {
-    this.getTag(key, tag);
-    return this.setTag(key, tag, digest, now);
+  ): Promise<TagSummary> {
+    await this.getTag(key, tag);
+    return this.setTag(key, tag, digest);
   }
 
-  deleteTag(key: PackageKey, tag: string, now = new Date()): void {
-    this.getTag(key, tag);
-    this.untag(this.entry(key), key.image, tag, undefined, now);
+  /** Deletes the tag; its version stays, pullable by digest. */
+  async deleteTag(key: PackageKey, tag: string): Promise<void> {
+    await this.getTag(key, tag);
+    this.storage.removeTag(registryPath(key), tag);
   }
 
-  private setTag(
+  /** Tags the version by PUTting its manifest again under `tag`, as `docker push` would. */
+  private async setTag(
     key: PackageKey,
     tag: string,
     digest: string,
-    now: Date,
-  ): TagSummary {
-    const image = this.getVersion(key, digest);
-    this.untag(this.entry(key), key.image, tag, digest, now);
-    if (!image.tags.includes(tag)) image.tags.push(tag);
-    image.updateTime = now;
-    return {...key, tag, digest};
+  ): Promise<TagSummary> {
+    await this.getVersion(key, digest);
+    const manifest = this.storage.manifest(digest);
+    await this.registry.putManifest(
+      registryPath(key),
+      tag,
+      manifest.bytes,
+      manifest.mediaType,
+    );
+    return {...packageKey(key), tag, digest};
   }
 
-  /** Removes `tag` from every version of `image` except `keepDigest`. */
-  private untag(
-    entry: RepositoryEntry,
-    image: string,
-    tag: string,
-    keepDigest: string | undefined,
-    now: Date,
-  ): void {
-    for (const stored of entry.images.values()) {
-      if (stored.image !== image || stored.digest === keepDigest) continue;
-      const index = stored.tags.indexOf(tag);
-      if (index >= 0) {
-        stored.tags.splice(index, 1);
-        stored.updateTime = now;
-      }
-    }
+  /** The versions of one image, oldest first. */
+  private versionsOf(key: PackageKey): StoredImage[] {
+    const name = registryPath(key);
+    const tags = this.storage.tags(name);
+    const versions = this.storage.revisions(name).map(revision =>
+      this.version(
+        key,
+        revision.digest,
+        revision.uploadTime,
+        tags.filter(t => t.digest === revision.digest),
+      ),
+    );
+    return versions.sort(
+      (a, b) =>
+        a.uploadTime.getTime() - b.uploadTime.getTime() ||
+        a.digest.localeCompare(b.digest),
+    );
   }
 
-  private entry(key: RepositoryKey): RepositoryEntry {
-    const entry = this.repositories.get(repositoryName(key));
-    if (!entry) {
-      throw notFound(`Requested entity was not found: ${repositoryName(key)}`);
+  private version(
+    key: PackageKey,
+    digest: string,
+    uploadTime: Date,
+    tags: StoredTagLink[],
+  ): StoredImage {
+    const manifest = this.storage.manifest(digest);
+    const ordered = [...tags].sort(
+      (a, b) =>
+        a.setTime.getTime() - b.setTime.getTime() || a.tag.localeCompare(b.tag),
+    );
+    const lastTagged = ordered.at(-1)?.setTime;
+    return {
+      ...packageKey(key),
+      digest,
+      tags: ordered.map(t => t.tag),
+      sizeBytes: manifest.sizeBytes,
+      uploadTime,
+      buildTime: manifest.created ?? uploadTime,
+      updateTime:
+        lastTagged && lastTagged > uploadTime ? lastTagged : uploadTime,
+      mediaType: manifest.mediaType,
+    };
+  }
+
+  private findInProject(
+    projectId: string,
+    repositoryId: string,
+  ): StoredRepository | undefined {
+    for (const repository of this.repositories.values()) {
+      if (
+        repository.projectId === projectId &&
+        repository.repositoryId === repositoryId
+      )
+        return repository;
     }
-    return entry;
+    return undefined;
   }
 }

@@ -1,9 +1,10 @@
 /**
- * The push step of a stand-in build: every image of `build.images` lands in the Artifact Registry
- * stand-in with its tag, one digest per (build, image path). Nothing is pushed unless every
- * target can be pushed, so a failed build leaves the registry as it was.
+ * The push step of a simulated build: every image of `build.images` is pushed into the Artifact
+ * Registry stand-in's registry with its tag, a small real image whose content names the build and
+ * the image path. Nothing is pushed unless every target can be pushed, so a build refused for a
+ * missing repository leaves the registry as it was.
  */
-import {type ArtifactStore, digestOf} from './artifact-store';
+import type {ArtifactStore} from './artifact-store';
 import {StandInError} from './grpc-errors';
 import {
   type PackageKey,
@@ -25,27 +26,24 @@ export type PushOutcome =
   | {ok: true; images: PushedReference[]}
   | {ok: false; detail: string; failedImage: string};
 
-/** Deterministic image size (100–999 MiB) from its digest, so repeated runs report the same sizes. */
-export function imageSizeFromDigest(digest: string): number {
-  return ((parseInt(digest.slice(7, 15), 16) % 900) + 100) * 1024 * 1024;
-}
-
-export function pushBuildImages(
+export async function pushBuildImages(
   store: ArtifactStore,
   buildId: string,
   references: readonly string[],
-  now: Date,
-): PushOutcome {
+  /** The stack's registry (REGISTRY_HOST): `HOST/PROJECT/REPOSITORY/IMAGE` is pushed there too. */
+  registryHost?: string,
+): Promise<PushOutcome> {
   const targets: {
     name: string;
     key: PackageKey;
     tag?: string;
-    digest: string;
   }[] = [];
   for (const name of references) {
     let parsed: ReturnType<typeof parseDockerImageReference>;
     try {
-      parsed = parseDockerImageReference(name);
+      parsed = parseDockerImageReference(
+        onArtifactRegistryHost(name, store, registryHost),
+      );
     } catch (error) {
       const reason =
         error instanceof StandInError ? error.message : String(error);
@@ -71,30 +69,50 @@ export function pushBuildImages(
       repositoryId: parsed.repositoryId,
       image: parsed.image,
     };
-    const digest =
-      parsed.digest ??
-      digestOf(`build/${buildId}/${registryUri(parsed)}/${parsed.image}`);
-    targets.push({name, key, tag: parsed.tag, digest});
+    targets.push({name, key, tag: parsed.tag});
   }
+  const images: PushedReference[] = [];
   for (const target of targets) {
-    store.pushImage(
-      target.key,
-      {
-        digest: target.digest,
-        tags: target.tag ? [target.tag] : [],
-        sizeBytes: imageSizeFromDigest(target.digest),
-        uploadTime: now,
-        buildTime: now,
-      },
-      now,
-    );
+    try {
+      const pushed = await store.pushImage(
+        target.key,
+        target.tag ? [target.tag] : [],
+        // One image per (build, image path): its tags share a digest.
+        `simulated build ${buildId} of ${registryUri(target.key)}/${target.key.image}`,
+      );
+      images.push({
+        name: target.name,
+        digest: pushed.digest,
+        artifactRegistryPackage: packageName(target.key),
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return {
+        ok: false,
+        failedImage: target.name,
+        detail: `failed to push ${target.name}: ${reason}`,
+      };
+    }
   }
-  return {
-    ok: true,
-    images: targets.map(target => ({
-      name: target.name,
-      digest: target.digest,
-      artifactRegistryPackage: packageName(target.key),
-    })),
-  };
+  return {ok: true, images};
+}
+
+/**
+ * `HOST/P/R/IMAGE…` on the stack's registry as `L-docker.pkg.dev/P/R/IMAGE…`, L being where the
+ * stand-in holds R (one location per repository id: the registry has one namespace per project).
+ */
+function onArtifactRegistryHost(
+  reference: string,
+  store: ArtifactStore,
+  registryHost: string | undefined,
+): string {
+  if (!registryHost || !reference.startsWith(`${registryHost}/`))
+    return reference;
+  const path = reference.slice(registryHost.length + 1);
+  const [projectId, repositoryId] = path.split('/');
+  const location = store.findDockerRepository(
+    projectId,
+    repositoryId ?? '',
+  )?.location;
+  return `${location ?? 'unknown-location'}-docker.pkg.dev/${path}`;
 }

@@ -3,7 +3,8 @@
  * official `@google-cloud/cloudbuild` client. With a Docker engine a build runs for real
  * (build-runner.ts: its source, its docker steps, its pushes, each step's status as it goes);
  * without one it is simulated: it waits in QUEUED, then WORKING (its steps reported one after
- * another, simulated-steps.ts), then pushes `build.images` into the Artifact Registry stand-in.
+ * another, simulated-steps.ts), then pushes a small real image per `build.images` reference into the
+ * Artifact Registry stand-in's registry.
  * Every status change is published as Cloud Build publishes it.
  */
 import {randomUUID} from 'node:crypto';
@@ -459,7 +460,14 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
             },
           );
         } else {
-          this.schedule(record, workingMs, () => this.complete(record));
+          this.schedule(record, workingMs, () => {
+            this.complete(record).catch(error => {
+              if (this.builds.get(record.id) !== record) return;
+              this.finish(record, 'INTERNAL_ERROR', {
+                statusDetail: `the Cloud Build stand-in failed: ${String(error)}`,
+              });
+            });
+          });
         }
       });
     }
@@ -532,7 +540,7 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
   }
 
   /** The end of WORKING: the forced status if any, else push the images. */
-  private complete(record: BuildRecord): void {
+  private async complete(record: BuildRecord): Promise<void> {
     const now = new Date();
     const started = record.startTime ?? now;
     record.timing.BUILD = {startTime: started, endTime: now};
@@ -558,12 +566,16 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       });
       return;
     }
-    const outcome = pushBuildImages(
+    const outcome = await pushBuildImages(
       this.options.artifactStore,
       record.id,
       record.images,
-      now,
+      this.options.registryHost,
     );
+    const pushed = new Date();
+    // Cancelled, or abandoned by reset() or stop(), while it pushed.
+    if (this.builds.get(record.id) !== record || record.status !== 'WORKING')
+      return;
     if (!outcome.ok) {
       this.finish(record, 'FAILURE', {
         statusDetail: outcome.detail,
@@ -572,13 +584,13 @@ export class CloudBuildStandIn extends GrpcStandIn<CloudBuildMethod> {
       return;
     }
     if (outcome.images.length > 0)
-      record.timing.PUSH = {startTime: now, endTime: now};
+      record.timing.PUSH = {startTime: now, endTime: pushed};
     record.results = {
       images: outcome.images.map(image => ({
         ...image,
         pushTiming: {
           startTime: toWireTimestamp(now),
-          endTime: toWireTimestamp(now),
+          endTime: toWireTimestamp(pushed),
         },
       })),
     };

@@ -1,5 +1,6 @@
 /**
- * One entry that starts the stand-ins in this process: Artifact Registry, Cloud Build (pushing
+ * One entry that starts the stand-ins in this process: Artifact Registry (with the Docker
+ * registry that holds its images), Cloud Build (pushing
  * into the Artifact Registry one), Resource Manager TagBindings (binding tags on the Artifact
  * Registry one's repositories) and Cloud Storage (the build contexts `arr changed --from`
  * uploads). The control plane finds them through ARTIFACT_REGISTRY_EMULATOR_HOST,
@@ -49,6 +50,11 @@ export interface RunningStandIns {
   cloudBuild: CloudBuildStandIn;
   tagBindings: TagBindingsStandIn;
   cloudStorage: CloudStorageStandIn;
+  /** The Docker registry of the Artifact Registry stand-in's images. */
+  registry: {
+    /** `127.0.0.1:PORT`: images are `HOST/PROJECT/REPOSITORY/IMAGE` for docker push and pull. */
+    host: string;
+  };
   /** `127.0.0.1:PORT` of each. */
   endpoints: {
     artifactRegistry: string;
@@ -85,6 +91,7 @@ export async function startStandIns(
       buildDurations: options.buildDurations,
       faultSeed: options.faultSeed,
       engine: options.engine,
+      registryHost: artifactRegistry.registryHost,
       // A build reads its source from the Cloud Storage stand-in, as Cloud Build reads GCS.
       fetchSource:
         options.fetchSource ??
@@ -128,6 +135,7 @@ export async function startStandIns(
     cloudBuild,
     tagBindings,
     cloudStorage,
+    registry: {host: artifactRegistry.registryHost},
     endpoints: {
       artifactRegistry: artifactRegistry.endpoint,
       cloudBuild: cloudBuild.endpoint,

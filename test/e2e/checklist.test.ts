@@ -310,11 +310,10 @@ describe("the operator's checklist, end to end through arr over the local stack"
     // The base is keyed on its build context: the copy is tagged with its cache key.
     const migrated = cacheKey({dockerfileHash: hash, contextDigest});
     // What `docker tag` + `docker push` of the old image leaves in the registry.
-    stack.standIns.artifactRegistry.seedImage(
+    await stack.standIns.artifactRegistry.seedImage(
       `projects/arr-checklist/locations/us-central1/repositories/${PERSISTENT}`,
       'arr-pytorch-base',
       [migrated],
-      {sizeBytes: 15e9},
     );
     const out = await arrOk(
       'changed',

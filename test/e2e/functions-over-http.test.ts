@@ -5,6 +5,7 @@ import type {PubSub} from '@google-cloud/pubsub';
 import {postPushMessage, type ServedFunctions} from '../../local/function-host';
 import {PubSubNotificationSink} from '../../local/standins/build-notifications';
 import {readBuildRecord} from '../../shared/build-records';
+import {formatBytes} from '../../shared/format-bytes';
 import {IMAGES, readManifestEntry} from '../../shared/manifest';
 import {readRun} from '../../shared/runs';
 import {harness} from '../harness/harness';
@@ -84,17 +85,15 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
     const standIn = plane.artifactRegistry;
     const repo = (id: string) =>
       `projects/${harness.projectId}/locations/us-central1/repositories/${id}`;
-    standIn.seedImage(
+    const base = await standIn.seedImage(
       repo('arr-coc-registry-persistent'),
       'arr-pytorch-base',
       ['0123456789ab', 'latest'],
-      {sizeBytes: 15e9},
     );
-    standIn.seedImage(
+    const trainer = await standIn.seedImage(
       repo('arr-coc-registry'),
       'arr-trainer',
       ['abcdefabcdef', 'latest'],
-      {sizeBytes: 1e9},
     );
     await firestore.collection(IMAGES).doc('arr-trainer').set({
       image: 'arr-trainer',
@@ -124,14 +123,14 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
     assert.ok(
       run.steps.some(s =>
         s.text.startsWith(
-          '✓ Deleted: arr-coc-registry (images: arr-trainer; 1 version, 1.0 GB)',
+          `✓ Deleted: arr-coc-registry (images: arr-trainer; 1 version, ${formatBytes(trainer.sizeBytes)})`,
         ),
       ),
     );
     assert.ok(
       run.steps.some(s =>
         s.text.startsWith(
-          'Preserved: arr-coc-registry-persistent (arr-pytorch-base, 15.0 GB)',
+          `Preserved: arr-coc-registry-persistent (arr-pytorch-base, ${formatBytes(base.sizeBytes)})`,
         ),
       ),
     );
@@ -142,9 +141,12 @@ describe('functions over HTTP (Pub/Sub emulator push → functions-framework)', 
       ['arr-coc-registry-persistent'],
     );
     assert.deepStrictEqual(
-      standIn.store
-        .listImages({...location, repositoryId: 'arr-coc-registry-persistent'})
-        .map(i => i.image),
+      (
+        await standIn.store.listImages({
+          ...location,
+          repositoryId: 'arr-coc-registry-persistent',
+        })
+      ).map(i => i.image),
       ['arr-pytorch-base'],
     );
     assert.strictEqual(

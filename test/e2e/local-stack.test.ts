@@ -240,6 +240,7 @@ describe('npm start (the stack CLI as a process)', function () {
     };
     remember(running);
     assert.deepStrictEqual([...seen.values()].map(g => g.name).sort(), [
+      'docker registry',
       'firestore emulator',
       'functions-framework (buildFinished)',
       'functions-framework (dockerfileChanged)',
@@ -368,7 +369,8 @@ describe('npm start (the stack CLI as a process)', function () {
     const dead = await runningState(statePath, killed);
     stackPids.push(dead.pid);
     const orphans = dead.processGroups ?? [];
-    assert.strictEqual(orphans.length, 6);
+    // Two emulators, the Docker registry, four functions.
+    assert.strictEqual(orphans.length, 7);
     process.kill(dead.pid, 'SIGKILL');
     await killed.exited;
     // What the issue saw: the emulators and functions run on, orphaned.

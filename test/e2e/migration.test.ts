@@ -10,6 +10,7 @@ import * as assert from 'assert';
 import type {Context} from 'mocha';
 import {ExitCode} from '../../cli/errors';
 import {loadConfig} from '../../shared/config';
+import {formatBytes} from '../../shared/format-bytes';
 import {createClients, type Clients} from '../../shared/clients';
 import {
   ArrOnStack,
@@ -17,6 +18,12 @@ import {
   startArrOnStack,
 } from '../support/arr-on-stack';
 import {eventually} from '../harness/wait';
+import {
+  docker,
+  EngineImages,
+  pushedDigest,
+  requireDockerEngine,
+} from '../support/docker';
 
 const PROJECT = 'arr-migration';
 const PERSISTENT = 'arr-coc-registry-persistent';
@@ -32,7 +39,10 @@ describe('migration from the old single repository, end to end through arr', fun
   let driver: ArrOnStack;
   let clients: Clients;
   let baseDigest: string;
+  /** The base's size as teardown reports it. */
+  let baseSize: string;
   let broken = false;
+  const engine = new EngineImages();
 
   before(async function (this: Context) {
     this.timeout(180_000);
@@ -41,6 +51,7 @@ describe('migration from the old single repository, end to end through arr', fun
   });
   after(async function (this: Context) {
     this.timeout(60_000);
+    await engine.removeAll();
     await clients?.close();
     await driver?.stop();
   });
@@ -94,7 +105,9 @@ describe('migration from the old single repository, end to end through arr', fun
       {timeoutMs: 30_000, waitingFor: 'the old base image to be pushed'},
     );
     assert.strictEqual(base.image, 'arr-pytorch-base');
+    assert.ok(base.sizeBytes > 0);
     baseDigest = base.digest;
+    baseSize = formatBytes(base.sizeBytes);
   });
 
   it('arr status warns: the ephemeral repository holds the only copy of the base', async () => {
@@ -138,7 +151,9 @@ describe('migration from the old single repository, end to end through arr', fun
     assert.strictEqual(dry.code, ExitCode.Refused, dry.stdout);
     assert.match(
       dry.stdout,
-      /holds the only copy of arr-pytorch-base@sha256:[0-9a-f]{64} \([0-9.]+ [MG]B, tags: latest\)/,
+      new RegExp(
+        `holds the only copy of arr-pytorch-base@${baseDigest} \\(${baseSize}, tags: latest\\)`,
+      ),
     );
     assert.match(dry.stdout, new RegExp(`SRC=${OLD_BASE}@${baseDigest}\n`));
 
@@ -153,13 +168,19 @@ describe('migration from the old single repository, end to end through arr', fun
   });
 
   it('after the copy, setup labels it, the adoption records the base without a build, and the same teardown deletes the old repository; the base is intact', async () => {
-    // What `docker pull` by digest, `docker tag` and `docker push` leave behind.
-    driver.stack.standIns.artifactRegistry.seedImage(
-      `projects/${PROJECT}/locations/us-central1/repositories/${PERSISTENT}`,
-      'arr-pytorch-base',
-      [KEY, 'latest'],
-      {digest: baseDigest},
-    );
+    // The copy as the refusal says to make it: `docker pull` by digest, `docker tag`, `docker push`.
+    await requireDockerEngine();
+    const host = driver.stack.standIns.registry.host;
+    const source = `${host}/${PROJECT}/${EPHEMERAL}/arr-pytorch-base@${baseDigest}`;
+    const pulled = await engine.pull(source);
+    assert.strictEqual(pulled.code, 0, pulled.stderr);
+    for (const tag of [KEY, 'latest']) {
+      const copy = engine.track(
+        `${host}/${PROJECT}/${PERSISTENT}/arr-pytorch-base:${tag}`,
+      );
+      await docker('tag', source, copy);
+      assert.strictEqual(pushedDigest(await docker('push', copy)), baseDigest);
+    }
     assert.deepStrictEqual(
       repositoryIn(await driver.status(), EPHEMERAL).onlyCopies,
       [],

@@ -59,9 +59,8 @@ describe('cleanup applied to the registry', () => {
     const now = Date.now();
     for (let n = 1; n <= 30; n++) {
       const tags = n === 30 ? [key(n), 'latest'] : n % 5 === 0 ? [] : [key(n)];
-      plane.artifactRegistry.seedImage(repo, 'arr-trainer', tags, {
+      await plane.artifactRegistry.seedImage(repo, 'arr-trainer', tags, {
         uploadTime: new Date(now - (100 - n) * 3600_000),
-        sizeBytes: n,
       });
     }
     const registry = plane.context.registry;
@@ -113,7 +112,7 @@ describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
     const now = Date.now();
     for (let n = 1; n <= 8; n++) {
       const tags = n === 8 ? [key(n), 'latest'] : [key(n)];
-      plane.artifactRegistry.seedImage(repo, 'arr-trainer', tags, {
+      await plane.artifactRegistry.seedImage(repo, 'arr-trainer', tags, {
         uploadTime: new Date(now - (100 - n) * 3600_000),
       });
     }

@@ -75,8 +75,8 @@ describe('dockerfileChanged and buildFinished', () => {
   const createBuilds = () => plane.cloudBuild.calls.count('CreateBuild');
   const texts = (run: RunRecord) => run.steps.map(s => s.text);
   const firestore = () => plane.context.clients.firestore();
-  const tagsOf = (repositoryId: string, image: string) => {
-    const images = plane.artifactRegistry.store.listImages({
+  const tagsOf = async (repositoryId: string, image: string) => {
+    const images = await plane.artifactRegistry.store.listImages({
       projectId: PROJECT,
       location: 'us-central1',
       repositoryId,
@@ -128,11 +128,11 @@ describe('dockerfileChanged and buildFinished', () => {
     assert.strictEqual(entry?.key, BASE_HASH);
     assert.match(entry?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
     assert.strictEqual(entry?.repository, PERSISTENT);
-    assert.deepStrictEqual(tagsOf(PERSISTENT, 'arr-pytorch-base'), [
+    assert.deepStrictEqual(await tagsOf(PERSISTENT, 'arr-pytorch-base'), [
       BASE_HASH,
       'latest',
     ]);
-    assert.deepStrictEqual(tagsOf(EPHEMERAL, 'arr-pytorch-base'), []);
+    assert.deepStrictEqual(await tagsOf(EPHEMERAL, 'arr-pytorch-base'), []);
     const record = await readBuildRecord(
       await firestore(),
       'arr-pytorch-base',
@@ -280,11 +280,10 @@ describe('dockerfileChanged and buildFinished', () => {
   });
 
   it('adopts a tag pushed by hand (the manual migration) without a build', async () => {
-    plane.artifactRegistry.seedImage(
+    await plane.artifactRegistry.seedImage(
       repo(PERSISTENT),
       'arr-pytorch-base',
       [BASE_HASH, 'latest'],
-      {sizeBytes: 15e9},
     );
     const run = await changed('arr-pytorch-base', BASE_HASH);
     assert.strictEqual(createBuilds(), 0);
@@ -306,7 +305,7 @@ describe('dockerfileChanged and buildFinished', () => {
   it('rebuilds when the manifest says present but the tag is gone', async () => {
     await changed('arr-pytorch-base', BASE_HASH);
     await quiet();
-    plane.artifactRegistry.store.deleteTag(
+    await plane.artifactRegistry.store.deleteTag(
       {
         projectId: PROJECT,
         location: 'us-central1',
@@ -452,7 +451,7 @@ describe('dockerfileChanged and buildFinished', () => {
       .collection('builds')
       .doc(`arr-pytorch-base@${BASE_HASH}`)
       .update({deadline: new Date(0).toISOString()});
-    plane.artifactRegistry.store.deleteTag(
+    await plane.artifactRegistry.store.deleteTag(
       {
         projectId: PROJECT,
         location: 'us-central1',

@@ -11,6 +11,7 @@ import type {Config} from '../../shared/config';
 import {createContext} from '../../shared/context';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {isValidRepositoryId} from '../../shared/repository-id';
+import type {StoredImage} from '../../local/standins/artifact-store';
 import {
   pubSubEvent,
   TestControlPlane,
@@ -45,7 +46,8 @@ const LOOKUP_FAULTS = [
   grpc.status.INTERNAL,
   grpc.status.NOT_FOUND,
 ] as const;
-const BASE_DIGEST = `sha256:${'b'.repeat(64)}`;
+/** The base is one image wherever it sits: one content, one digest. */
+const BASE_CONTENT = 'arr-pytorch-base';
 const DELETE_FAULTS = [
   null,
   null,
@@ -119,46 +121,55 @@ describe('teardown guard property', () => {
         config.ephemeralRepository = s.ephemeralId;
         const ephemeralSeed = s.ephemeralId as (typeof SEEDABLE)[number];
         const persistentSeed = s.persistentId as (typeof SEEDABLE)[number];
+        // The pushes are independent: made at once, so that a case stays cheap.
+        const seeds: Promise<StoredImage>[] = [];
         for (const id of SEEDABLE) {
           const label = s.present[id];
           if (label === null) continue;
           standIn.seedRepository(repositoryName(id), {
             labels: label === undefined ? {} : {'arr-lifecycle': label},
           });
-          standIn.seedImage(repositoryName(id), 'some-image', ['latest'], {
-            sizeBytes: 1000,
-          });
+          seeds.push(
+            standIn.seedImage(repositoryName(id), 'some-image', ['latest'], {
+              content: 'some-image',
+            }),
+          );
         }
         const baseSeeded =
           s.baseInEphemeral !== 'absent' &&
           SEEDABLE.includes(ephemeralSeed) &&
           s.present[ephemeralSeed] !== null;
+        let baseDigest: string | undefined;
         if (baseSeeded) {
-          standIn.seedImage(
-            repositoryName(s.ephemeralId),
-            'arr-pytorch-base',
-            ['latest'],
-            {
-              sizeBytes: 15e9,
-              digest: BASE_DIGEST,
-            },
+          seeds.push(
+            standIn
+              .seedImage(
+                repositoryName(s.ephemeralId),
+                'arr-pytorch-base',
+                ['latest'],
+                {content: BASE_CONTENT},
+              )
+              .then(base => {
+                baseDigest = base.digest;
+                return base;
+              }),
           );
           if (
             s.baseInEphemeral === 'copied' &&
             SEEDABLE.includes(persistentSeed) &&
             s.present[persistentSeed] !== null
           ) {
-            standIn.seedImage(
-              repositoryName(s.persistentId),
-              'arr-pytorch-base',
-              ['0123456789ab'],
-              {
-                sizeBytes: 15e9,
-                digest: BASE_DIGEST,
-              },
+            seeds.push(
+              standIn.seedImage(
+                repositoryName(s.persistentId),
+                'arr-pytorch-base',
+                ['0123456789ab'],
+                {content: BASE_CONTENT},
+              ),
             );
           }
         }
+        await Promise.all(seeds);
         if (s.lookupFault !== null)
           standIn.faults.failAlways('GetRepository', {code: s.lookupFault});
         if (s.deleteFault !== null)
@@ -237,19 +248,22 @@ describe('teardown guard property', () => {
           `deleted the persistent repository ${s.persistentId}`,
         );
         // Wherever the base image sits, one copy of its digest survives every run.
-        const baseCopies = standIn.store
-          .listRepositories({projectId: PROJECT, location: 'us-central1'})
-          .flatMap(r =>
-            standIn.store
-              .listImages({
-                projectId: PROJECT,
-                location: 'us-central1',
-                repositoryId: r.repositoryId,
-              })
-              .filter(
-                i => i.image === 'arr-pytorch-base' && i.digest === BASE_DIGEST,
-              ),
+        const baseCopies: unknown[] = [];
+        for (const r of standIn.store.listRepositories({
+          projectId: PROJECT,
+          location: 'us-central1',
+        })) {
+          const images = await standIn.store.listImages({
+            projectId: PROJECT,
+            location: 'us-central1',
+            repositoryId: r.repositoryId,
+          });
+          baseCopies.push(
+            ...images.filter(
+              i => i.image === 'arr-pytorch-base' && i.digest === baseDigest,
+            ),
           );
+        }
         if (baseSeeded) {
           assert.ok(
             baseCopies.length > 0,

@@ -3,6 +3,7 @@ import {grpc} from 'google-gax';
 import {teardownRequestedHandler} from '../../functions/teardown-requested/handler';
 import type {Config} from '../../shared/config';
 import {createContext} from '../../shared/context';
+import {formatBytes} from '../../shared/format-bytes';
 import {handleDelivery} from '../../shared/handle-delivery';
 import {IMAGES, ManifestEntry, readManifestEntry} from '../../shared/manifest';
 import {readRepositoryRecord} from '../../shared/repository-records';
@@ -19,7 +20,6 @@ const name = (id: string) =>
   `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
 const EPHEMERAL = 'arr-coc-registry';
 const PERSISTENT = 'arr-coc-registry-persistent';
-const GB = 1_000_000_000;
 
 describe('teardownRequested', () => {
   let plane: TestControlPlane;
@@ -29,10 +29,13 @@ describe('teardownRequested', () => {
   });
   afterEach(() => plane.close());
 
-  /** Both repositories as setup leaves them, with the four images in place. */
-  function seedBothRepositories(
+  /**
+   * Both repositories as setup leaves them, with the four images in place. Returns the
+   * sizes as teardown reports them: the base's, and the three ephemeral images' together.
+   */
+  async function seedBothRepositories(
     labels: {ephemeral?: Record<string, string>} = {},
-  ) {
+  ): Promise<{baseSize: string; ephemeralSize: string}> {
     const registry = plane.artifactRegistry;
     registry.seedRepository(name(PERSISTENT), {
       labels: {'arr-lifecycle': 'persistent'},
@@ -40,30 +43,27 @@ describe('teardownRequested', () => {
     registry.seedRepository(name(EPHEMERAL), {
       labels: labels.ephemeral ?? {'arr-lifecycle': 'ephemeral'},
     });
-    registry.seedImage(
+    const base = await registry.seedImage(
       name(PERSISTENT),
       'arr-pytorch-base',
       ['0123456789ab', 'latest'],
-      {sizeBytes: 15 * GB},
     );
-    registry.seedImage(
-      name(EPHEMERAL),
-      'arr-ml-stack',
-      ['aaaaaaaaaaaa', 'latest'],
-      {sizeBytes: 2 * GB},
-    );
-    registry.seedImage(
-      name(EPHEMERAL),
-      'arr-trainer',
-      ['bbbbbbbbbbbb', 'latest'],
-      {sizeBytes: GB},
-    );
-    registry.seedImage(
-      name(EPHEMERAL),
-      'arr-vertex-launcher',
-      ['cccccccccccc', 'latest'],
-      {sizeBytes: GB / 2},
-    );
+    let ephemeralBytes = 0;
+    for (const [image, key] of [
+      ['arr-ml-stack', 'aaaaaaaaaaaa'],
+      ['arr-trainer', 'bbbbbbbbbbbb'],
+      ['arr-vertex-launcher', 'cccccccccccc'],
+    ]) {
+      const seeded = await registry.seedImage(name(EPHEMERAL), image, [
+        key,
+        'latest',
+      ]);
+      ephemeralBytes += seeded.sizeBytes;
+    }
+    return {
+      baseSize: formatBytes(base.sizeBytes),
+      ephemeralSize: formatBytes(ephemeralBytes),
+    };
   }
 
   async function teardown(
@@ -182,7 +182,7 @@ describe('teardownRequested', () => {
 
     for (const c of cases) {
       it(`refuses ${c.what}`, async () => {
-        seedBothRepositories({ephemeral: c.labels});
+        await seedBothRepositories({ephemeral: c.labels});
         if (c.fault !== undefined)
           plane.artifactRegistry.faults.failAlways('GetRepository', {
             code: c.fault,
@@ -213,7 +213,7 @@ describe('teardownRequested', () => {
       [grpc.status.INTERNAL, 'INTERNAL'],
     ] as const) {
       it(`does not delete when GetRepository fails with ${label}: nothing deleted, thrown for redelivery`, async () => {
-        seedBothRepositories();
+        await seedBothRepositories();
         plane.artifactRegistry.faults.failAlways('GetRepository', {code});
         const event = pubSubEvent({confirm: EPHEMERAL});
         await assert.rejects(
@@ -241,7 +241,7 @@ describe('teardownRequested', () => {
   });
 
   it('deletes exactly arr-coc-registry when arr-coc-registry-persistent (a name it prefixes) is present', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     const run = await teardown({
       confirm: EPHEMERAL,
       requestedBy: 'nightly-schedule',
@@ -251,7 +251,7 @@ describe('teardownRequested', () => {
     const [request] = plane.artifactRegistry.calls.requests('DeleteRepository');
     assert.strictEqual(request.name, name(EPHEMERAL));
     assert.deepStrictEqual(repositoryIds(), [PERSISTENT]);
-    const base = plane.artifactRegistry.store.listImages({
+    const base = await plane.artifactRegistry.store.listImages({
       ...LOCATION,
       repositoryId: PERSISTENT,
     });
@@ -262,18 +262,18 @@ describe('teardownRequested', () => {
   });
 
   it('reports what it deleted and what it preserved, with sizes and the manual command', async () => {
-    seedBothRepositories();
+    const {baseSize, ephemeralSize} = await seedBothRepositories();
     const run = await teardown({confirm: EPHEMERAL});
     const lines = texts(run);
     assert.ok(
       lines.includes(
-        '✓ Deleted: arr-coc-registry (images: arr-ml-stack, arr-trainer, arr-vertex-launcher; 3 versions, 3.5 GB)',
+        `✓ Deleted: arr-coc-registry (images: arr-ml-stack, arr-trainer, arr-vertex-launcher; 3 versions, ${ephemeralSize})`,
       ),
       lines.join('\n'),
     );
     assert.ok(
       lines.includes(
-        'Preserved: arr-coc-registry-persistent (arr-pytorch-base, 15.0 GB) — prevents a 2–4 hour rebuild',
+        `Preserved: arr-coc-registry-persistent (arr-pytorch-base, ${baseSize}) — prevents a 2–4 hour rebuild`,
       ),
     );
     assert.ok(
@@ -286,7 +286,7 @@ describe('teardownRequested', () => {
   });
 
   it('dry run without confirm: zero deletes, and lists exactly what a real run then deletes', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     const dry = await teardown({});
     assert.strictEqual(dry.status, 'succeeded');
     assert.strictEqual(dry.dryRun, true);
@@ -310,7 +310,7 @@ describe('teardownRequested', () => {
   });
 
   it('dryRun with the right confirm still deletes nothing', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     const run = await teardown({confirm: EPHEMERAL, dryRun: true});
     assert.strictEqual(run.status, 'succeeded');
     assert.strictEqual(deletes(), 0);
@@ -318,7 +318,7 @@ describe('teardownRequested', () => {
   });
 
   it('skipImages changes nothing and says so', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     const run = await teardown({confirm: EPHEMERAL, skipImages: true});
     assert.ok(
       texts(run).some(t =>
@@ -330,7 +330,7 @@ describe('teardownRequested', () => {
   });
 
   it('marks ephemeral images not present and the repository deleted; persistent entries untouched', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     const firestore = await plane.context.clients.firestore();
     const entry = (
       image: string,
@@ -396,7 +396,7 @@ describe('teardownRequested', () => {
   });
 
   it('retries a transient DeleteRepository failure and completes', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     plane.artifactRegistry.faults.failTimes('DeleteRepository', 2, {
       code: grpc.status.UNAVAILABLE,
     });
@@ -406,7 +406,7 @@ describe('teardownRequested', () => {
   });
 
   it('DeleteRepository answer lost: the repeat finds it gone; one repository deleted, and the run says how it knows', async () => {
-    seedBothRepositories();
+    const {ephemeralSize} = await seedBothRepositories();
     plane.artifactRegistry.faults.failOnce('DeleteRepository', {
       code: grpc.status.UNAVAILABLE,
       answerLost: true,
@@ -423,7 +423,7 @@ describe('teardownRequested', () => {
     );
     assert.ok(
       texts(run).includes(
-        "✓ Deleted: arr-coc-registry (images: arr-ml-stack, arr-trainer, arr-vertex-launcher; 3 versions, 3.5 GB); the delete's answer was lost and its repeat found it gone (deleted by that call, or by a parallel run)",
+        `✓ Deleted: arr-coc-registry (images: arr-ml-stack, arr-trainer, arr-vertex-launcher; 3 versions, ${ephemeralSize}); the delete's answer was lost and its repeat found it gone (deleted by that call, or by a parallel run)`,
       ),
       texts(run).join('\n'),
     );
@@ -439,7 +439,7 @@ describe('teardownRequested', () => {
   });
 
   it('DeleteRepository answers lost on every attempt: redelivered, and the redelivery finds it already absent', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     plane.artifactRegistry.faults.failAlways('DeleteRepository', {
       code: grpc.status.DEADLINE_EXCEEDED,
       answerLost: true,
@@ -476,7 +476,7 @@ describe('teardownRequested', () => {
   });
 
   it('warns about builds still running into the ephemeral repository', async () => {
-    seedBothRepositories();
+    await seedBothRepositories();
     const firestore = await plane.context.clients.firestore();
     await firestore.collection('builds').doc('arr-trainer@abcabcabcabc').set({
       image: 'arr-trainer',

@@ -76,30 +76,46 @@ describe('Artifact Registry stand-in', () => {
 
     it('gets a repository with its size as the sum of its images', async () => {
       await createRepository('arr-coc-registry', {team: 'ml'});
-      f.standIns.artifactRegistry.seedImage(
+      const trainer = await f.standIns.artifactRegistry.seedImage(
         EPHEMERAL,
         'arr-trainer',
         ['latest'],
-        {sizeBytes: 1000},
       );
-      f.standIns.artifactRegistry.seedImage(
+      const mlStack = await f.standIns.artifactRegistry.seedImage(
         EPHEMERAL,
         'arr-ml-stack',
         ['latest'],
-        {sizeBytes: 234},
       );
+      assert.ok(trainer.sizeBytes > 0 && mlStack.sizeBytes > 0);
       const [repository] = await f.artifactRegistry.getRepository({
         name: EPHEMERAL,
       });
       assert.equal(repository.description, 'arr-coc-registry images');
       assert.deepEqual(repository.labels, {team: 'ml'});
-      assert.equal(Number(repository.sizeBytes), 1234);
+      assert.equal(
+        Number(repository.sizeBytes),
+        trainer.sizeBytes + mlStack.sizeBytes,
+      );
     });
 
     it('answers ALREADY_EXISTS when the repository exists', async () => {
       await createRepository('arr-coc-registry');
       const code = await rejectionCode(createRepository('arr-coc-registry'));
       assert.equal(code, grpc.status.ALREADY_EXISTS);
+    });
+
+    it('refuses a repository id the project already uses in another location: the local registry has one namespace per project', async () => {
+      await createRepository('arr-coc-registry');
+      const refused = f.artifactRegistry.createRepository({
+        parent: `projects/${PROJECT}/locations/europe-west4`,
+        repositoryId: 'arr-coc-registry',
+        repository: {format: 'DOCKER'},
+      });
+      await assert.rejects(refused, {
+        code: grpc.status.FAILED_PRECONDITION,
+        message:
+          /already exists in location us-central1 .*one namespace per project/,
+      });
     });
 
     it('answers NOT_FOUND for a missing repository, on get and on delete', async () => {
@@ -234,12 +250,9 @@ describe('Artifact Registry stand-in', () => {
 
     it('deletes a repository and its images through a finished operation', async () => {
       await createRepository('arr-coc-registry');
-      f.standIns.artifactRegistry.seedImage(
-        EPHEMERAL,
-        'arr-trainer',
-        ['latest'],
-        {sizeBytes: 10},
-      );
+      await f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', [
+        'latest',
+      ]);
       const [operation] = await f.artifactRegistry.deleteRepository({
         name: EPHEMERAL,
       });
@@ -262,27 +275,26 @@ describe('Artifact Registry stand-in', () => {
   describe('images, packages, versions and tags', () => {
     let digest: string;
     let older: string;
+    let sizeBytes: number;
 
-    beforeEach(() => {
+    beforeEach(async () => {
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-      older = f.standIns.artifactRegistry.seedImage(
-        EPHEMERAL,
-        'arr-trainer',
-        ['0123456789ab'],
-        {
-          sizeBytes: 100,
-          uploadTime: new Date('2024-05-01T10:00:00Z'),
-        },
+      older = (
+        await f.standIns.artifactRegistry.seedImage(
+          EPHEMERAL,
+          'arr-trainer',
+          ['0123456789ab'],
+          {uploadTime: new Date('2024-05-01T10:00:00Z')},
+        )
       ).digest;
-      digest = f.standIns.artifactRegistry.seedImage(
+      const newer = await f.standIns.artifactRegistry.seedImage(
         EPHEMERAL,
         'arr-trainer',
         ['abcdefabcdef', 'latest'],
-        {
-          sizeBytes: 200,
-          uploadTime: new Date('2024-05-02T10:00:00Z'),
-        },
-      ).digest;
+        {uploadTime: new Date('2024-05-02T10:00:00Z')},
+      );
+      digest = newer.digest;
+      sizeBytes = newer.sizeBytes;
     });
 
     it('lists docker images shaped as the real API returns them', async () => {
@@ -300,7 +312,8 @@ describe('Artifact Registry stand-in', () => {
         `us-central1-docker.pkg.dev/${PROJECT}/arr-coc-registry/arr-trainer@${digest}`,
       );
       assert.deepEqual(latest?.tags, ['abcdefabcdef', 'latest']);
-      assert.equal(Number(latest?.imageSizeBytes), 200);
+      assert.ok(sizeBytes > 0);
+      assert.equal(Number(latest?.imageSizeBytes), sizeBytes);
       assert.equal(
         Number(latest?.uploadTime?.seconds),
         Date.parse('2024-05-02T10:00:00Z') / 1000,
@@ -453,7 +466,9 @@ describe('Artifact Registry stand-in', () => {
     });
 
     it('URL-encodes a package id that contains a slash', async () => {
-      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'team/trainer', ['v1']);
+      await f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'team/trainer', [
+        'v1',
+      ]);
       const [packages] = await f.artifactRegistry.listPackages({
         parent: EPHEMERAL,
       });

@@ -258,7 +258,7 @@ describe('Stand-in fault injection, call accounting and reset', () => {
 
     it('DeleteVersion: the version is gone; the client got UNAVAILABLE', async () => {
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
-      const {digest} = f.standIns.artifactRegistry.seedImage(
+      const {digest} = await f.standIns.artifactRegistry.seedImage(
         EPHEMERAL,
         'arr-trainer',
         [],
@@ -537,7 +537,7 @@ describe('Stand-in fault injection, call accounting and reset', () => {
     it('counts calls per method with their requests, and not the seeding helpers', async () => {
       f.standIns.artifactRegistry.seedRepository(EPHEMERAL);
       f.standIns.artifactRegistry.seedRepository(PERSISTENT);
-      f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', [
+      await f.standIns.artifactRegistry.seedImage(EPHEMERAL, 'arr-trainer', [
         'latest',
       ]);
       await getEphemeral();

@@ -153,6 +153,7 @@ export function renderImageBuild(
       id: step.id,
       name: step.name,
       ...('entrypoint' in step ? {entrypoint: step.entrypoint} : {}),
+      ...(step.env ? {env: step.env.map(render)} : {}),
       args: step.args.map(render),
     })),
     images: template.images.map(render),

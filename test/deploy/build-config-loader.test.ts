@@ -88,6 +88,8 @@ describe("the image build config through gcloud's own loader", function () {
     );
     const build = load(file);
     const script = build.steps[0][4][1];
+    // BuildKit: the inline cache and the layer report need it.
+    assert.deepEqual(build.steps[0][3], ['DOCKER_BUILDKIT=1']);
     assert.match(script, /--no-cache=true/);
     assert.match(
       script,

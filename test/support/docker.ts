@@ -6,6 +6,11 @@
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {
+  DOCKER_INSTALL_HINT,
+  type DockerEngine,
+  probeDockerEngine,
+} from '../../local/standins/docker-engine';
 import {tarOfOneFile} from '../../local/standins/small-image';
 import {type ProcessResult, runProcess} from './processes';
 
@@ -30,15 +35,13 @@ export async function docker(...args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** Throws, saying how to install and start one, unless a Docker engine answers. */
-export async function requireDockerEngine(): Promise<void> {
-  const info = await dockerRun('info', '--format', '{{.ServerVersion}}');
-  if (info.code === 0 && info.stdout.trim() !== '') return;
+/** The engine builds run on; throws, saying how to install and start one, unless it answers. */
+export async function requireDockerEngine(): Promise<DockerEngine> {
+  const probe = await probeDockerEngine();
+  if (probe.ok) return probe.engine;
   throw new Error(
-    'This test needs a Docker engine, and `docker info` failed:\n' +
-      `${(info.stderr || info.stdout).trim()}\n` +
-      'Install one with `sudo apt-get install docker.io` and start it (`sudo dockerd &`, or ' +
-      '`sudo systemctl start docker`); the user running the tests must be able to reach its socket.',
+    `This test needs a Docker engine, and none answers: ${probe.reason}.\n` +
+      `To fix: ${DOCKER_INSTALL_HINT}; the user running the tests must be able to reach its socket.`,
   );
 }
 

@@ -15,12 +15,8 @@ import {
   standInClientOptions,
   startStandIns,
 } from '../../../local/standins';
-import {
-  DOCKER_INSTALL_HINT,
-  type DockerEngine,
-  probeDockerEngine,
-} from '../../../local/standins/docker-engine';
 import {DOCKER_BUILDER} from '../../../local/standins/build-runner';
+import {requireDockerEngine} from '../../support/docker';
 import {metadataBuild, rejectionCode} from './fixture';
 
 const PROJECT = 'arr-test-project';
@@ -29,17 +25,6 @@ type IBuild = protos.google.devtools.cloudbuild.v1.IBuild;
 
 function statusName(status: IBuild['status']): string | undefined {
   return typeof status === 'number' ? Status[status] : (status ?? undefined);
-}
-
-/** The engine, or a failure saying how to get one. */
-export async function requireDockerEngine(): Promise<DockerEngine> {
-  const probe = await probeDockerEngine();
-  if (!probe.ok) {
-    assert.fail(
-      `this test runs real builds and needs a Docker engine: ${probe.reason}. To fix: ${DOCKER_INSTALL_HINT}`,
-    );
-  }
-  return probe.engine;
 }
 
 describe('Cloud Build stand-in, real builds on the Docker engine', function () {

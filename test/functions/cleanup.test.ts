@@ -181,7 +181,7 @@ describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {
     });
     const now = Date.now();
     for (let n = 1; n <= 8; n++) {
-      plane.artifactRegistry.seedImage(
+      await plane.artifactRegistry.seedImage(
         persistentRepo,
         'arr-pytorch-base',
         n === 8 ? [key(n), 'latest'] : [key(n)],

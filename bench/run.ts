@@ -21,6 +21,7 @@ import {
   stopFaults,
 } from './convergence';
 import {type DuplicateStorm, measureDuplicateStorm} from './duplicate-storm';
+import {type LayerReuse, measureLayerReuse} from './layer-reuse';
 import {measureReadyTime, type ReadyTime} from './ready-time';
 import {StackDriver} from './stack-driver';
 import {renderTable} from './table';
@@ -36,6 +37,7 @@ export interface BenchResults {
   coldStart: ColdStart[];
   cleanup: CleanupAtScale;
   readyTime: ReadyTime;
+  layerReuse: LayerReuse;
   convergence?: {
     cycles: number;
     failureRate: number;
@@ -154,6 +156,11 @@ async function main(): Promise<void> {
     };
   });
 
+  progress(
+    "layer reuse: the example base cold, then after a change below its expensive layer (real builds; prunes the engine's build cache)…",
+  );
+  const layerReuse = await measureLayerReuse();
+
   let convergence: BenchResults['convergence'];
   if (options.long) {
     convergence = await withStack(async driver => {
@@ -185,6 +192,7 @@ async function main(): Promise<void> {
     machine: {cpus: cpus().length, node: process.version},
     durationSeconds: (Date.now() - began) / 1000,
     ...results,
+    layerReuse,
     ...(convergence ? {convergence} : {}),
   };
   process.stdout.write(

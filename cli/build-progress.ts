@@ -4,13 +4,9 @@
  * successful build of the same image (`step 2/3 push-key · 1 h 12 min of ~3 h 10 min`).
  */
 import type {Firestore} from '@google-cloud/firestore';
-import {
-  type BuildRecord,
-  buildRecords,
-  isActive,
-} from '../shared/build-records';
+import {type BuildRecord, isActive} from '../shared/build-records';
 import type {BuildSnapshot} from '../shared/image-build';
-import {buildSeconds} from '../shared/savings';
+import {latestBuildSeconds} from '../shared/savings';
 import type {Connection} from './connection';
 import type {BuildProgressView} from './views';
 
@@ -49,28 +45,13 @@ export function buildProgress(
 }
 
 /**
- * How long the last successful build of `image` took (Cloud Build's start to finish, as
- * its build record keeps them); null when no earlier build succeeded.
+ * How long the last successful build of `image` took; null when no earlier build succeeded.
  */
 export async function lastSuccessfulBuildSeconds(
   firestore: Firestore,
   image: string,
 ): Promise<number | null> {
-  // Equality filters only: served by the single-field indexes, no composite index to deploy.
-  const snapshot = await buildRecords(firestore)
-    .where('image', '==', image)
-    .where('status', '==', 'SUCCESS')
-    .get();
-  let latest: {finishTime: string; seconds: number} | undefined;
-  for (const doc of snapshot.docs) {
-    const record = doc.data();
-    const seconds = buildSeconds(record);
-    if (seconds === undefined || record.finishTime === undefined) continue;
-    if (latest === undefined || record.finishTime > latest.finishTime) {
-      latest = {finishTime: record.finishTime, seconds};
-    }
-  }
-  return latest?.seconds ?? null;
+  return (await latestBuildSeconds(firestore, image)) ?? null;
 }
 
 /**

@@ -161,20 +161,43 @@ export async function countLayerReuse(
     );
 }
 
-/** The duration of the image's most recent successful build that took nothing from the cache. */
-export async function lastColdBuildSeconds(
+/**
+ * How long the image's most recent successful build that `accept` takes took (Cloud Build's
+ * start to finish, as its build record keeps them); undefined when none did.
+ */
+export async function latestBuildSeconds(
   firestore: Firestore,
   image: string,
+  accept: (record: BuildRecord) => boolean = () => true,
 ): Promise<number | undefined> {
-  const builds = await buildRecords(firestore)
+  // Equality filters only: served by the single-field indexes, no composite index to deploy.
+  const snapshot = await buildRecords(firestore)
     .where('image', '==', image)
     .where('status', '==', 'SUCCESS')
     .get();
-  const cold = builds.docs
-    .map(doc => doc.data())
-    .filter(record => record.layers?.cached === 0 && record.finishTime)
-    .sort((a, b) => (b.finishTime ?? '').localeCompare(a.finishTime ?? ''));
-  return cold.length > 0 ? buildSeconds(cold[0]) : undefined;
+  let latest: {finishTime: string; seconds: number} | undefined;
+  for (const doc of snapshot.docs) {
+    const record = doc.data();
+    const seconds = buildSeconds(record);
+    if (seconds === undefined || record.finishTime === undefined) continue;
+    if (!accept(record)) continue;
+    if (latest === undefined || record.finishTime > latest.finishTime) {
+      latest = {finishTime: record.finishTime, seconds};
+    }
+  }
+  return latest?.seconds;
+}
+
+/** The duration of the image's most recent successful build that took nothing from the cache. */
+export function lastColdBuildSeconds(
+  firestore: Firestore,
+  image: string,
+): Promise<number | undefined> {
+  return latestBuildSeconds(
+    firestore,
+    image,
+    record => record.layers?.cached === 0,
+  );
 }
 
 /** A build record's duration in seconds, from Cloud Build's start and finish times. */

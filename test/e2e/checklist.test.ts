@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type {Context} from 'mocha';
+import {stopAtFirstFailure} from '../support/sequential-steps';
 import {contentFromFolder} from '../../cli/from-folder';
 import {cacheKey} from '../../shared/cache-key';
 import {imageCatalog} from '../../shared/catalog';
@@ -57,7 +58,6 @@ describe("the operator's checklist, end to end through arr over the local stack"
   this.timeout(120_000);
   let driver: ArrOnStack;
   let stack: LocalStack;
-  let broken = false;
 
   let checkout: string;
   let baseKey: string;
@@ -76,16 +76,7 @@ describe("the operator's checklist, end to end through arr over the local stack"
     fs.rmSync(checkout, {recursive: true, force: true});
   });
 
-  // Later steps build on earlier ones: after a failure they would only repeat it.
-  beforeEach(function (this: Context) {
-    if (broken) this.skip();
-  });
-  afterEach(function (this: Context) {
-    if (this.currentTest?.state === 'failed') {
-      broken = true;
-      driver.dumpFunctionLogs();
-    }
-  });
+  stopAtFirstFailure(() => driver.dumpFunctionLogs());
 
   const arr = (...args: string[]) => driver.arr(...args);
   const arrOk = (...args: string[]) => driver.arrOk(...args);

@@ -8,6 +8,7 @@
 import {cacheKey} from '../../shared/cache-key';
 import * as assert from 'assert';
 import type {Context} from 'mocha';
+import {stopAtFirstFailure} from '../support/sequential-steps';
 import {ExitCode} from '../../cli/errors';
 import {loadConfig} from '../../shared/config';
 import {formatBytes} from '../../shared/format-bytes';
@@ -41,7 +42,6 @@ describe('migration from the old single repository, end to end through arr', fun
   let baseDigest: string;
   /** The base's size as teardown reports it. */
   let baseSize: string;
-  let broken = false;
   const engine = new EngineImages();
 
   before(async function (this: Context) {
@@ -55,16 +55,7 @@ describe('migration from the old single repository, end to end through arr', fun
     await clients?.close();
     await driver?.stop();
   });
-  // Each step builds on the one before: after a failure they would only repeat it.
-  beforeEach(function (this: Context) {
-    if (broken) this.skip();
-  });
-  afterEach(function (this: Context) {
-    if (this.currentTest?.state === 'failed') {
-      broken = true;
-      driver.dumpFunctionLogs();
-    }
-  });
+  stopAtFirstFailure(() => driver.dumpFunctionLogs());
 
   const deletes = () =>
     driver.stack.standIns.artifactRegistry.calls.count('DeleteRepository');

@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
 import {promisify} from 'node:util';
 import type {Context} from 'mocha';
+import {stopAtFirstFailure} from '../support/sequential-steps';
 import type {StatusView} from '../../cli/views';
 import {
   type DockerEngine,
@@ -36,7 +37,6 @@ describe('real images on the local stack, end to end through arr', function () {
   let driver: ArrOnStack;
   let checkout: string;
   let registry: string;
-  let broken = false;
 
   before(async function (this: Context) {
     this.timeout(240_000);
@@ -57,16 +57,7 @@ describe('real images on the local stack, end to end through arr', function () {
     if (engine && registry) await removeEngineImages(engine, registry);
     rmSync(checkout, {recursive: true, force: true});
   });
-  // Later steps build on earlier ones.
-  beforeEach(function (this: Context) {
-    if (broken) this.skip();
-  });
-  afterEach(function (this: Context) {
-    if (this.currentTest?.state === 'failed') {
-      broken = true;
-      driver.dumpFunctionLogs();
-    }
-  });
+  stopAtFirstFailure(() => driver.dumpFunctionLogs());
 
   const docker = async (...args: string[]) => {
     try {

@@ -28,9 +28,10 @@ export const HONOURED_VARIABLES = [
 ] as const;
 
 /**
- * Topic names the local stack does not change: Cloud Build publishes to
- * `cloud-builds` only, and the stack wires the topics as deploy does by
- * default. Set to anything else, `npm start` refuses rather than ignore it.
+ * Topic names the local stack does not change: its Cloud Build publishes the image
+ * builds' notifications to `cloud-builds` (they name no other `options.pubsubTopic`),
+ * and the stack wires the topics as deploy does by default. Set to anything else,
+ * `npm start` refuses rather than ignore it.
  */
 const FIXED_VARIABLES: Readonly<Record<string, string>> = {
   CLOUD_BUILDS_TOPIC: DEFAULT_TOPICS.cloudBuildsTopic,
@@ -182,7 +183,7 @@ function honouredEnvironment(
     if (value && value !== fixed) {
       throw new StackUsageError(
         `${name} is "${value}": the local stack cannot rename its topics (it serves ${fixed}, ` +
-          'as deploy wires the topics by default, and Cloud Build publishes to cloud-builds only). ' +
+          'as deploy wires the topics by default, and the image builds name no other notification topic). ' +
           `Unset it for npm start: env -u ${name} npm start`,
       );
     }

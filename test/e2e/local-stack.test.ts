@@ -444,6 +444,7 @@ describe('npm start (the stack CLI as a process)', function () {
       'cloudStorage',
       'firestore',
       'pubsub',
+      'registry',
       'tagBindings',
     ]);
     assert.strictEqual(Object.keys(running.functions ?? {}).length, 4);

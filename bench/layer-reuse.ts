@@ -23,7 +23,7 @@ import {
   startStandIns,
 } from '../local/standins';
 import {
-  type DockerEngine,
+  freshWorker,
   probeDockerEngine,
   removeEngineImages,
 } from '../local/standins/docker-engine';
@@ -145,16 +145,4 @@ export async function measureLayerReuse(
     await removeEngineImages(engine, registryHost);
     rmSync(context, {recursive: true, force: true});
   }
-}
-
-/**
- * What a new Cloud Build worker has: none of this registry's images, no build cache. The prune
- * is the engine's whole build cache: the bench says so before it runs.
- */
-async function freshWorker(
-  engine: DockerEngine,
-  registryHost: string,
-): Promise<void> {
-  await removeEngineImages(engine, registryHost);
-  await run(engine.cli, ['builder', 'prune', '--all', '--force']);
 }

@@ -83,3 +83,16 @@ export async function removeEngineImages(
   );
   return ids.size;
 }
+
+/**
+ * What a new Cloud Build worker has: none of this registry's images, and no build cache
+ * (the engine's whole BuildKit cache is pruned: say so to whoever runs it).
+ */
+export async function freshWorker(
+  engine: DockerEngine,
+  registryHost: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  await removeEngineImages(engine, registryHost, env);
+  await run(engine.cli, ['builder', 'prune', '--all', '--force'], {env});
+}

@@ -146,7 +146,9 @@ describe('migration from the old single repository, end to end through arr', fun
         `holds the only copy of arr-pytorch-base@${baseDigest} \\(${baseSize}, tags: latest\\)`,
       ),
     );
-    assert.match(dry.stdout, new RegExp(`SRC=${OLD_BASE}@${baseDigest}\n`));
+    // The copy commands name the stack's own registry, where `docker pull` finds the image.
+    const onStack = `${driver.stack.env.REGISTRY_HOST}/${PROJECT}/${EPHEMERAL}/arr-pytorch-base`;
+    assert.match(dry.stdout, new RegExp(`SRC=${onStack}@${baseDigest}\n`));
 
     const confirmed = await driver.arr('teardown', '--confirm', EPHEMERAL);
     assert.strictEqual(confirmed.code, ExitCode.Refused, confirmed.stdout);

@@ -16,6 +16,7 @@ import {stopAtFirstFailure} from '../support/sequential-steps';
 import type {StatusView} from '../../cli/views';
 import {
   type DockerEngine,
+  freshWorker,
   removeEngineImages,
 } from '../../local/standins/docker-engine';
 import {requireDockerEngine} from '../support/docker';
@@ -89,6 +90,8 @@ describe('real images on the local stack, end to end through arr', function () {
     `${registry}/${driver.stack.projectId}/${repository}/${image}@${digest}`;
 
   it('builds the example tree for real: every image arr status reports pulls by its digest', async () => {
+    // Cold, as on a new Cloud Build worker: the engine's own build cache would answer too.
+    await freshWorker(engine, registry);
     await driver.arrOk('setup');
     for (const image of [
       'arr-pytorch-base',
@@ -207,6 +210,8 @@ describe('real images on the local stack, end to end through arr', function () {
       join(checkout, 'training/images', BASE, 'requirements.txt'),
       'einops==0.8.0\n',
     );
+    // The layers come from the registry's cache, not the engine's: a new worker has none.
+    await freshWorker(engine, registry);
     const out = await driver.arrOk('changed', BASE, '--from', checkout);
     const second = imageOf(await status(), BASE);
     assert.notEqual(second.key, first.key);

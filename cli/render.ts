@@ -364,18 +364,20 @@ export function renderStatus(
 }
 
 function buildRow(b: BuildView, now: number): string[] {
+  // Cloud Build's live answer, when it was read, is newer than the record its notifications update.
+  const shown = b.progress?.status ?? b.status;
   const status =
-    b.status === 'SUCCESS'
-      ? pc.green(b.status)
+    shown === 'SUCCESS'
+      ? pc.green(shown)
       : [
             'FAILURE',
             'INTERNAL_ERROR',
             'TIMEOUT',
             'CANCELLED',
             'EXPIRED',
-          ].includes(b.status)
-        ? pc.red(b.status)
-        : pc.yellow(b.status);
+          ].includes(shown)
+        ? pc.red(shown)
+        : pc.yellow(shown);
   return [
     `${b.image}:${b.key}`,
     status,

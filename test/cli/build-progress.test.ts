@@ -147,7 +147,9 @@ describe('build progress', () => {
       repositories: [],
       images: [],
       builds: [
-        buildView('arr-pytorch-base@k', buildRecordOf('WORKING'), progress),
+        // The record still says QUEUED (its WORKING notification not handled yet): Cloud
+        // Build's live answer is what the row shows.
+        buildView('arr-pytorch-base@k', buildRecordOf('QUEUED'), progress),
         buildView('arr-ml-stack@j', {
           ...buildRecordOf('SUCCESS'),
           image: 'arr-ml-stack',

@@ -394,9 +394,9 @@ function buildRow(b: BuildView, now: number): string[] {
 function layersText(b: BuildView): string {
   if (b.layersCached === null || b.layersBuilt === null) return '';
   const total = b.layersCached + b.layersBuilt;
-  return b.cacheImport === 'missing'
-    ? `, cold (${total} layers built)`
-    : `, ${b.layersCached} of ${total} layers cached`;
+  return b.cacheImport === 'missing' && b.layersCached === 0
+    ? `, cold (${total} layer${total === 1 ? '' : 's'} built)`
+    : `, ${b.layersCached} of ${total} layer${total === 1 ? '' : 's'} cached`;
 }
 
 function runStatusColour(status: string): Colour {

@@ -82,7 +82,9 @@ export function describeLayerReport(report: LayerReport): string {
   const layers = `${report.cached} of ${total} layer${total === 1 ? '' : 's'} from the cache, ${report.built} built (${report.builtSeconds} s)`;
   if (report.cacheImport === 'missing') {
     const source = report.cacheSource ? ` ${report.cacheSource}` : '';
-    return `${layers}; cold: the cache source${source} could not be read`;
+    return report.cached === 0
+      ? `${layers}; cold: the cache source${source} could not be read`
+      : `${layers}; the cache source${source} could not be read: the cached layers are this engine's own`;
   }
   return layers;
 }

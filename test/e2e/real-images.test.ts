@@ -6,6 +6,7 @@
  * Needs dockerd (it fails, never skips, without one).
  */
 import * as assert from 'node:assert/strict';
+import {holdBuildCache} from '../support/engine-lock';
 import {execFile} from 'node:child_process';
 import {appendFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -38,10 +39,13 @@ describe('real images on the local stack, end to end through arr', function () {
   let driver: ArrOnStack;
   let checkout: string;
   let registry: string;
+  let releaseBuildCache: (() => void) | undefined;
 
   before(async function (this: Context) {
-    this.timeout(240_000);
+    // Waiting for another suite's turn on the build cache counts too.
+    this.timeout(600_000);
     engine = await requireDockerEngine();
+    releaseBuildCache = await holdBuildCache();
     checkout = mkdtempSync(join(tmpdir(), 'arr-real-images-'));
     cpSync(EXAMPLES, checkout, {recursive: true});
     driver = await startArrOnStack('arr-real-images', {builds: 'real'});
@@ -57,6 +61,7 @@ describe('real images on the local stack, end to end through arr', function () {
     await driver?.stop();
     if (engine && registry) await removeEngineImages(engine, registry);
     rmSync(checkout, {recursive: true, force: true});
+    releaseBuildCache?.();
   });
   stopAtFirstFailure(() => driver.dumpFunctionLogs());
 

@@ -33,8 +33,9 @@ import {
   waitForBuildStatus,
 } from '../support/control-plane';
 import type {Inbox} from '../support/inbox';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const OTHER_PROJECT = 'arr-other-project';
 const PERSISTENT = 'arr-coc-registry-persistent';
 const EPHEMERAL = 'arr-coc-registry';
@@ -43,7 +44,7 @@ const BASE_HASH = 'ba5e00000001';
 const ML_STACK_HASH = '310000000000';
 const INVENTED_DIGEST = `sha256:${'f'.repeat(64)}`;
 const source = (image: string, hash: string) =>
-  `gs://arr-test-project-arr-build-contexts/contexts/${image}/${hash}.tar.gz`;
+  `gs://${PROJECT}-arr-build-contexts/contexts/${image}/${hash}.tar.gz`;
 const basePath = imagePath(
   {registryHost: 'us-central1-docker.pkg.dev', projectId: PROJECT},
   PERSISTENT,

@@ -12,8 +12,9 @@ import {
   persistentCleanupTerms,
 } from '../../shared/persistent-cleanup-policy';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const REPOSITORY = 'arr-coc-registry';
 const repo = `projects/${PROJECT}/locations/us-central1/repositories/${REPOSITORY}`;
 const key = (n: number) => n.toString(16).padStart(12, '0');

@@ -17,15 +17,16 @@ import {
   waitForBuildStatus,
 } from '../support/control-plane';
 import type {Inbox} from '../support/inbox';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const repo = (id: string) =>
   `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
 const PERSISTENT = 'arr-coc-registry-persistent';
 const EPHEMERAL = 'arr-coc-registry';
 const BASE_HASH = 'ba5e00000001';
 const source = (image: string, hash: string) =>
-  `gs://arr-test-project-arr-build-contexts/contexts/${image}/${hash}.tar.gz`;
+  `gs://${PROJECT}-arr-build-contexts/contexts/${image}/${hash}.tar.gz`;
 
 describe('dockerfileChanged and buildFinished', () => {
   let plane: TestControlPlane;
@@ -113,7 +114,7 @@ describe('dockerfileChanged and buildFinished', () => {
     assert.ok(Number(build.timeout.seconds) >= 5 * 3600);
     assert.strictEqual(build.options.machineType, 'E2_HIGHCPU_32');
     assert.deepStrictEqual(build.source.storageSource, {
-      bucket: 'arr-test-project-arr-build-contexts',
+      bucket: `${PROJECT}-arr-build-contexts`,
       object: `contexts/arr-pytorch-base/${BASE_HASH}.tar.gz`,
     });
 

@@ -14,9 +14,9 @@ import {
 } from '../../shared/errors';
 import {DEFAULT_RETRY_POLICY} from '../../shared/retry';
 import {TestControlPlane, testControlPlane} from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PERSISTENT =
-  'projects/arr-test-project/locations/us-central1/repositories/arr-coc-registry-persistent';
+const PERSISTENT = `projects/${harness.projectId}/locations/us-central1/repositories/arr-coc-registry-persistent`;
 
 describe('Google calls: one retry layer, and CreateBuild never repeated', () => {
   let plane: TestControlPlane;
@@ -36,8 +36,7 @@ describe('Google calls: one retry layer, and CreateBuild never repeated', () => 
       image: catalogImage(plane.context, 'arr-pytorch-base'),
       repository: 'arr-coc-registry-persistent',
       key: 'ba5e00000001',
-      source:
-        'gs://arr-test-project-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000001.tar.gz',
+      source: `gs://${harness.projectId}-arr-build-contexts/contexts/arr-pytorch-base/ba5e00000001.tar.gz`,
       attempt: 1,
     });
 

@@ -25,8 +25,9 @@ import {
   TestControlPlane,
   testControlPlane,
 } from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const LOCATION = {projectId: PROJECT, location: 'us-central1'};
 const name = (id: string) =>
   `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
@@ -213,13 +214,15 @@ describe('the migration window over the stand-ins', () => {
     );
     assert.ok(
       text.includes(
-        `SRC=us-central1-docker.pkg.dev/arr-test-project/arr-coc-registry/arr-pytorch-base@${base.digest}\n`,
+        `SRC=us-central1-docker.pkg.dev/${PROJECT}/arr-coc-registry/arr-pytorch-base@${base.digest}\n`,
       ),
       text,
     );
-    assert.match(
+    assert.ok(
+      text.includes(
+        `DST=us-central1-docker.pkg.dev/${PROJECT}/arr-coc-registry-persistent/arr-pytorch-base\n`,
+      ),
       text,
-      /DST=us-central1-docker\.pkg\.dev\/arr-test-project\/arr-coc-registry-persistent\/arr-pytorch-base\n/,
     );
     assert.match(text, /docker push \$DST:\$KEY/);
     assert.match(

@@ -10,11 +10,10 @@ import {
   TestControlPlane,
   testControlPlane,
 } from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PERSISTENT =
-  'projects/arr-test-project/locations/us-central1/repositories/arr-coc-registry-persistent';
-const EPHEMERAL =
-  'projects/arr-test-project/locations/us-central1/repositories/arr-coc-registry';
+const PERSISTENT = `projects/${harness.projectId}/locations/us-central1/repositories/arr-coc-registry-persistent`;
+const EPHEMERAL = `projects/${harness.projectId}/locations/us-central1/repositories/arr-coc-registry`;
 
 describe('setupRequested', () => {
   let plane: TestControlPlane;
@@ -46,7 +45,7 @@ describe('setupRequested', () => {
     ]) {
       const repository = store
         .listRepositories({
-          projectId: 'arr-test-project',
+          projectId: harness.projectId,
           location: 'us-central1',
         })
         .find(
@@ -177,7 +176,7 @@ describe('setupRequested', () => {
     const run = await setup();
     assert.strictEqual(run.status, 'succeeded-with-warnings');
     const ephemeral = plane.artifactRegistry.store.findRepository({
-      projectId: 'arr-test-project',
+      projectId: harness.projectId,
       location: 'us-central1',
       repositoryId: 'arr-coc-registry',
     });
@@ -241,7 +240,7 @@ describe('setupRequested', () => {
     for (const run of runs)
       assert.match(run.status, /^succeeded$/, texts(run).join('\n'));
     const repositories = plane.artifactRegistry.store.listRepositories({
-      projectId: 'arr-test-project',
+      projectId: harness.projectId,
       location: 'us-central1',
     });
     assert.deepStrictEqual(repositories.map(r => r.repositoryId).sort(), [
@@ -316,7 +315,7 @@ describe('setupRequested', () => {
       texts(run).includes('✓ Ephemeral repository created: arr-coc-registry'),
     );
     const repositories = plane.artifactRegistry.store.listRepositories({
-      projectId: 'arr-test-project',
+      projectId: harness.projectId,
       location: 'us-central1',
     });
     assert.deepStrictEqual(

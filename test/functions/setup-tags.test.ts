@@ -19,8 +19,9 @@ import {
   TestControlPlane,
   testControlPlane,
 } from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const PERSISTENT_ID = 'arr-coc-registry-persistent';
 const EPHEMERAL_ID = 'arr-coc-registry';
 const full = (id: string) =>

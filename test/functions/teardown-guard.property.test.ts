@@ -17,8 +17,9 @@ import {
   TestControlPlane,
   testControlPlane,
 } from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const repositoryName = (id: string) =>
   `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
 

@@ -13,8 +13,9 @@ import {
   TestControlPlane,
   testControlPlane,
 } from '../support/control-plane';
+import {harness} from '../harness/harness';
 
-const PROJECT = 'arr-test-project';
+const PROJECT = harness.projectId;
 const LOCATION = {projectId: PROJECT, location: 'us-central1'};
 const name = (id: string) =>
   `projects/${PROJECT}/locations/us-central1/repositories/${id}`;
@@ -279,7 +280,7 @@ describe('teardownRequested', () => {
     assert.ok(
       lines.some(l =>
         l.includes(
-          'gcloud artifacts repositories delete arr-coc-registry-persistent --location=us-central1 --project=arr-test-project',
+          `gcloud artifacts repositories delete arr-coc-registry-persistent --location=us-central1 --project=${PROJECT}`,
         ),
       ),
     );

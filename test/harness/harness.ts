@@ -1,28 +1,44 @@
 /**
- * What the root hooks started, for tests to read: emulator hosts, the
- * project id, and the environment that points clients at the emulators.
+ * What the run's shared emulators are (shared-emulators.ts starts them), for tests to read:
+ * their hosts, this worker's project id, and the environment that points clients at them.
  * Also where other shared fixtures (stand-ins) hook their per-test reset.
  */
-import {LocalEmulators, emulatorEnvironment} from '../../local/emulators';
+import {emulatorEnvironment} from '../../local/emulators';
 
-export const TEST_PROJECT_ID = 'arr-test-project';
+/** Set by the global setup in mocha's main process; every worker inherits it. */
+export const SHARED_EMULATORS_VARIABLE = 'ARR_TEST_SHARED_EMULATORS';
+
+export interface SharedEmulators {
+  readonly firestore: {readonly host: string; readonly pgid: number};
+  readonly pubsub: {readonly host: string; readonly pgid: number};
+}
+
+/**
+ * The project this process's tests use. Workers of a parallel run share the emulators, which
+ * keep projects apart, so each works in its own: a test's Firestore reset, its documents and
+ * its topics never touch another worker's.
+ */
+export const TEST_PROJECT_ID =
+  process.env.MOCHA_WORKER_ID === undefined
+    ? 'arr-test-project'
+    : `arr-test-project-w${process.env.MOCHA_WORKER_ID}`;
 
 type Hook = () => void | Promise<void>;
 
-let running: LocalEmulators | undefined;
+let attached: SharedEmulators | undefined;
 const resetHooks: Hook[] = [];
 const teardownHooks: Hook[] = [];
 
-function emulators(): LocalEmulators {
-  if (running === undefined) {
+function emulators(): SharedEmulators {
+  if (attached === undefined) {
     throw new Error(
-      'The emulators are not running. The root hooks (build/test/harness/root-hooks.js, ' +
-        'required by .mocharc.json) start them for a run that includes a suite listed in ' +
+      'The emulators are not running. The global setup (build/test/harness/shared-emulators.js, ' +
+        'required by .mocharc.json) starts them for a run that includes a suite listed in ' +
         'test/harness/sdk-suites.ts: a suite that needs them must be listed there ' +
         '(npm run test:unit leaves those out).',
     );
   }
-  return running;
+  return attached;
 }
 
 export const harness = {
@@ -51,18 +67,30 @@ export function onEachTest(hook: Hook): void {
   resetHooks.push(hook);
 }
 
-/** Runs once after the whole suite, before the emulators stop. */
+/**
+ * Runs after the suite's files, before the emulators stop: after each file in a parallel run
+ * (whose workers run files one by one), after the whole run in a serial one.
+ */
 export function onSuiteEnd(hook: Hook): void {
   teardownHooks.push(hook);
 }
 
 /** For root-hooks.ts only. */
 export const harnessState = {
-  set(emulators: LocalEmulators | undefined): void {
-    running = emulators;
+  /** The shared emulators the global setup announced, if it started them. */
+  attach(): SharedEmulators | undefined {
+    const announced = process.env[SHARED_EMULATORS_VARIABLE];
+    attached =
+      announced === undefined
+        ? undefined
+        : (JSON.parse(announced) as SharedEmulators);
+    return attached;
   },
-  get(): LocalEmulators | undefined {
-    return running;
+  detach(): void {
+    attached = undefined;
+  },
+  get(): SharedEmulators | undefined {
+    return attached;
   },
   resetHooks: resetHooks as readonly Hook[],
   teardownHooks: teardownHooks as readonly Hook[],

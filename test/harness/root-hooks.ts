@@ -1,25 +1,21 @@
 /**
- * Mocha root hooks (required by .mocharc.json): one Firestore emulator and
- * one Pub/Sub emulator for the whole run if it includes a suite that needs them
- * (sdk-suites.ts), an empty Firestore for every test, and nothing left
- * running afterwards.
+ * Mocha root hooks (required by .mocharc.json): the clients pointed at the run's shared
+ * emulators (shared-emulators.ts starts them), an empty Firestore for every test, and the
+ * fixtures' teardown after the suites.
  */
-import type {Context, RootHookObject, Suite} from 'mocha';
-import {
-  resetFirestore,
-  startEmulators,
-  emulatorEnvironment,
-} from '../../local/emulators';
-import {checkEmulatorPrerequisites} from '../../local/prerequisites';
+import type {Context, RootHookObject} from 'mocha';
+import {resetFirestore, emulatorEnvironment} from '../../local/emulators';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
-import {needsEmulators} from './sdk-suites';
 import {TEST_PROJECT_ID, harnessState} from './harness';
 
 // Which Node.js runs the suite, and through process.execPath every process it spawns
-// (functions-framework hosts, the CLI, the local stack, the deploy CLI).
-process.stdout.write(
-  `Node.js ${process.version} (${process.execPath}); the functions are deployed on ${FUNCTIONS_RUNTIME.id}\n`,
-);
+// (functions-framework hosts, the CLI, the local stack, the deploy CLI). Said once, by
+// mocha's main process: its workers are the same Node.js.
+if (process.env.MOCHA_WORKER_ID === undefined) {
+  process.stdout.write(
+    `Node.js ${process.version} (${process.execPath}); the functions are deployed on ${FUNCTIONS_RUNTIME.id}\n`,
+  );
+}
 // `npm test` sets this: the suite must run on the deployed runtime's Node.js, which
 // `npm ci` installs (the `node` devDependency) and npm puts first on the scripts' PATH.
 if (
@@ -33,42 +29,18 @@ if (
   );
 }
 
-/** Emulators normally answer in 1–3 s; a cold JVM on a busy CI box can take far longer. */
-const EMULATOR_START_TIMEOUT_MS = 90_000;
-
 const savedEnv = new Map<string, string | undefined>();
 
-/** The files of every test in the run. */
-function testFiles(suite: Suite): string[] {
-  return [
-    ...suite.tests.flatMap(test => (test.file ? [test.file] : [])),
-    ...suite.suites.flatMap(testFiles),
-  ];
-}
-
-function rootSuite(context: Context): Suite | undefined {
-  let suite = context.test?.parent;
-  while (suite?.parent) suite = suite.parent;
-  return suite;
-}
-
 export const mochaHooks: RootHookObject = {
-  async beforeAll(this: Context) {
-    const root = rootSuite(this);
-    // No Java, no gcloud, no JVM start-up for a run of suites that do not use them.
-    if (root === undefined || !testFiles(root).some(needsEmulators)) return;
-    this.timeout(EMULATOR_START_TIMEOUT_MS + 30_000);
-    // Fails at once, with install instructions, when a component is missing.
-    const toolchain = await checkEmulatorPrerequisites();
-    const emulators = await startEmulators({
-      toolchain,
-      timeoutMs: EMULATOR_START_TIMEOUT_MS,
-    });
-    harnessState.set(emulators);
+  // Once per file in a parallel run, once per run in a serial one: point this process's
+  // clients at the shared emulators, in this worker's project.
+  beforeAll() {
+    const emulators = harnessState.attach();
+    if (emulators === undefined) return;
     for (const [name, value] of Object.entries(
       emulatorEnvironment(emulators, TEST_PROJECT_ID),
     )) {
-      savedEnv.set(name, process.env[name]);
+      if (!savedEnv.has(name)) savedEnv.set(name, process.env[name]);
       process.env[name] = value;
     }
   },
@@ -85,12 +57,12 @@ export const mochaHooks: RootHookObject = {
     try {
       for (const hook of harnessState.teardownHooks) await hook();
     } finally {
-      await harnessState.get()?.stop();
-      harnessState.set(undefined);
+      harnessState.detach();
       for (const [name, value] of savedEnv) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
+      savedEnv.clear();
     }
   },
 };

@@ -8,6 +8,7 @@ import {existsSync, readFileSync} from 'node:fs';
 import {join, resolve} from 'node:path';
 import {
   COMPILED_TESTS,
+  EMULATOR_FIXTURE,
   EMULATOR_SUITES,
   GCLOUD_SUITES,
   SDK_SUITE_GLOBS,
@@ -50,6 +51,12 @@ describe('suites that need the Google Cloud SDK', () => {
       scripts['test:unit'],
       /--config build\/test\/harness\/unit-mocharc\.js/,
     );
-    assert.deepStrictEqual(unitConfig, {...mocharc, ignore: SDK_SUITE_GLOBS});
+    const required = mocharc.require as string[];
+    assert.ok(required.includes(EMULATOR_FIXTURE));
+    assert.deepStrictEqual(unitConfig, {
+      ...mocharc,
+      require: required.filter(module => module !== EMULATOR_FIXTURE),
+      ignore: SDK_SUITE_GLOBS,
+    });
   });
 });

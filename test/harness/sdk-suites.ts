@@ -1,8 +1,8 @@
 /**
  * The test files that need the Google Cloud SDK: its Firestore and Pub/Sub emulators (and
- * so Java), or gcloud itself. The root hooks start the emulators only for a run that
- * includes an emulator suite, and `npm run test:unit` (unit-mocharc.ts) leaves all of
- * these out, so that it runs with neither Java nor gcloud on PATH.
+ * so Java), or gcloud itself. `npm run test:unit` (unit-mocharc.ts) leaves all of these
+ * out, and the global setup that starts the emulators (EMULATOR_FIXTURE), so that it runs
+ * with neither Java nor gcloud on PATH; a serial run of other suites starts no emulator.
  *
  * `npm test` runs every file whatever these lists say. A suite that needs the emulators
  * and is missing here fails in `npm run test:unit`, where the harness says to add it.
@@ -28,6 +28,9 @@ export const GCLOUD_SUITES: readonly string[] = [
   'deploy/build-config-loader',
   'local/prerequisites',
 ];
+
+/** The global setup that starts the emulators, as .mocharc.json requires it. */
+export const EMULATOR_FIXTURE = 'build/test/harness/shared-emulators.js';
 
 /** build/test, where the compiled suites are. */
 export const COMPILED_TESTS = resolve(__dirname, '..');

@@ -21,7 +21,9 @@ describe('emulators started by the root hooks', () => {
   it('point the official clients at themselves through the environment', () => {
     assert.equal(process.env.FIRESTORE_EMULATOR_HOST, harness.firestoreHost);
     assert.equal(process.env.PUBSUB_EMULATOR_HOST, harness.pubsubHost);
-    assert.equal(process.env.GOOGLE_CLOUD_PROJECT, 'arr-test-project');
+    assert.equal(process.env.GOOGLE_CLOUD_PROJECT, harness.projectId);
+    // A worker of a parallel run has a project of its own.
+    assert.match(harness.projectId, /^arr-test-project(-w\d+)?$/);
     assert.match(harness.firestoreHost, /^127\.0\.0\.1:\d+$/);
   });
 
@@ -33,25 +35,34 @@ describe('emulators started by the root hooks', () => {
 
   describe('Firestore between tests', () => {
     // The two tests below run in order: the second sees the first's write
-    // only if the root beforeEach did not reset Firestore.
+    // only if the root beforeEach did not reset Firestore, and sees the write in
+    // another worker's project only if that reset stayed in this worker's.
     const path = 'harness-selftest/written-by-the-previous-test';
+    const neighbour = `${harness.projectId}-neighbour`;
 
-    it('a test writes a document', async () => {
+    it('a test writes a document, here and in another project', async () => {
       const firestore = new Firestore();
+      const other = new Firestore({projectId: neighbour});
       try {
         await firestore.doc(path).set({at: Date.now()});
+        await other.doc(path).set({at: Date.now()});
         assert.ok((await firestore.doc(path).get()).exists);
       } finally {
         await firestore.terminate();
+        await other.terminate();
       }
     });
 
-    it('the next test starts with an empty database', async () => {
+    it("the next test starts with an empty database, and leaves other projects' alone", async () => {
       const firestore = new Firestore();
+      const other = new Firestore({projectId: neighbour});
       try {
         assert.equal((await firestore.doc(path).get()).exists, false);
+        assert.equal((await other.doc(path).get()).exists, true);
       } finally {
+        await other.doc(path).delete();
         await firestore.terminate();
+        await other.terminate();
       }
     });
   });

@@ -268,9 +268,9 @@ export function pubSubEvent(
   return {
     id,
     type: 'google.cloud.pubsub.topic.v1.messagePublished',
-    source: '//pubsub.googleapis.com/projects/arr-test-project/topics/test',
+    source: `//pubsub.googleapis.com/projects/${harness.projectId}/topics/test`,
     data: {
-      subscription: 'projects/arr-test-project/subscriptions/test',
+      subscription: `projects/${harness.projectId}/subscriptions/test`,
       message: {
         data:
           options.rawData ??

@@ -1,40 +1,47 @@
 /**
- * Root hook: the suites that prove the teardown guard must actually run. A renamed file,
- * a stray `.only` or a broken import elsewhere must not let CI pass with the guard
- * untested, so `npm test` (which sets ARR_REQUIRE_SUITES=1) fails when they ran too few tests.
+ * Global fixture: the suites that prove the teardown guard must actually run. A renamed file,
+ * a stray `.only` or a broken import elsewhere must not let CI pass with the guard untested,
+ * so `npm test` (which sets ARR_REQUIRE_SUITES=1) fails when they ran too few tests.
+ *
+ * It counts in mocha's main process, from the runner's events, which carry every worker's
+ * results in a parallel run.
  */
-import type {Context, RootHookObject, Suite} from 'mocha';
+import type {Runner, Test} from 'mocha';
 
-const REQUIRED: ReadonlyArray<{suite: string; minimumPassed: number}> = [
+export const REQUIRED: ReadonlyArray<{suite: string; minimumPassed: number}> = [
   {suite: 'teardown guard property', minimumPassed: 1},
   {suite: 'teardownRequested', minimumPassed: 20},
 ];
 
-function passedUnder(suite: Suite, title: string, inside = false): number {
-  const here = inside || suite.title === title;
-  let count = here
-    ? suite.tests.filter(test => test.state === 'passed').length
-    : 0;
-  for (const child of suite.suites) count += passedUnder(child, title, here);
-  return count;
+/** How many of the passed tests (their title paths) ran under each required suite. */
+export function requiredSuiteShortfalls(
+  passed: ReadonlyArray<readonly string[]>,
+): string[] {
+  return REQUIRED.flatMap(({suite, minimumPassed}) => {
+    // The test's own title is the path's last entry, not a suite.
+    const count = passed.filter(path =>
+      path.slice(0, -1).includes(suite),
+    ).length;
+    return count < minimumPassed
+      ? [`"${suite}": ${count} passed, at least ${minimumPassed} required`]
+      : [];
+  });
 }
 
-export const mochaHooks: RootHookObject = {
-  afterAll(this: Context) {
-    if (process.env.ARR_REQUIRE_SUITES !== '1') return;
-    let root: Suite | undefined = this.test?.parent;
-    while (root?.parent) root = root.parent;
-    if (!root) return;
-    const shortfalls = REQUIRED.flatMap(({suite, minimumPassed}) => {
-      const passed = passedUnder(root, suite);
-      return passed < minimumPassed
-        ? [`"${suite}": ${passed} passed, at least ${minimumPassed} required`]
-        : [];
-    });
-    if (shortfalls.length > 0) {
-      throw new Error(
-        `Required test suites did not run: ${shortfalls.join('; ')}`,
-      );
-    }
-  },
-};
+const passed: string[][] = [];
+
+export function mochaGlobalSetup(this: Runner): void {
+  this.on('pass', (test: Test) => passed.push(test.titlePath()));
+}
+
+export function mochaGlobalTeardown(): void {
+  if (process.env.ARR_REQUIRE_SUITES !== '1') return;
+  const shortfalls = requiredSuiteShortfalls(passed);
+  if (shortfalls.length === 0) return;
+  process.stderr.write(
+    `\nRequired test suites did not run: ${shortfalls.join('; ')}\n`,
+  );
+  // Mocha sets the exit code from the failure count once the run is done, and ignores an
+  // error thrown here in a serial run: exit now, after the reporter's summary.
+  process.exit(1);
+}

@@ -80,7 +80,7 @@ describe('deploy CLI against a fake gcloud', function () {
 
   it('as a process: deploy-cli.js runs gcloud from PATH, stops at a failure, and a re-run picks up there', async () => {
     const fake = newFakeProject();
-    const failed = runCliProcess(fake, NO_VERIFY, 'iam roles describe');
+    const failed = await runCliProcess(fake, NO_VERIFY, 'iam roles describe');
     assert.equal(failed.status, 1, failed.stdout + failed.stderr);
     assert.match(failed.stdout, /✓ Staged function source/);
     assert.match(failed.stdout, /✗ Custom role arrRepositorySetup .*: failed/);

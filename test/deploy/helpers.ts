@@ -4,6 +4,7 @@
  * against the fake gcloud (fixtures/fake-gcloud.js): in process through its Exec
  * seam, or as a process with fixtures/bin first on PATH.
  */
+import {withStagedSource} from '../support/take-turns';
 import {spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
 import {createRequire} from 'node:module';
@@ -173,30 +174,34 @@ export async function runCli(
   const environment = fakeEnv(fake, failOn, env);
   let stdout = '';
   let stderr = '';
-  const status = await runDeploy(args, {
-    root: ROOT,
-    compiled: path.join(ROOT, 'build'),
-    exec: fakeExec(environment),
-    stdout: text => (stdout += text),
-    stderr: text => (stderr += text),
-    env: environment,
-  });
+  const status = await withStagedSource(() =>
+    runDeploy(args, {
+      root: ROOT,
+      compiled: path.join(ROOT, 'build'),
+      exec: fakeExec(environment),
+      stdout: text => (stdout += text),
+      stderr: text => (stderr += text),
+      env: environment,
+    }),
+  );
   return {status, stdout, stderr, calls: readCalls(fake)};
 }
 
 /** Runs `node build/deploy/deploy-cli.js ARGS` as a process, with the fake gcloud first on PATH. */
-export function runCliProcess(
+export async function runCliProcess(
   fake: FakeProject,
   args: readonly string[],
   failOn?: string,
-): CliRun {
+): Promise<CliRun> {
   fs.writeFileSync(fake.callsPath, '');
-  const result = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: fakeEnv(fake, failOn),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const result = await withStagedSource(() =>
+    spawnSync(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: fakeEnv(fake, failOn),
+      encoding: 'utf8',
+      timeout: 120_000,
+    }),
+  );
   return {
     status: result.status,
     stdout: result.stdout,

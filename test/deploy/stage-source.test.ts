@@ -1,3 +1,4 @@
+import {withStagedSource} from '../support/take-turns';
 import * as assert from 'node:assert/strict';
 import {spawnSync} from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,36 +54,37 @@ describe('deploy staged source', () => {
     assert.equal('devDependencies' in (lock.packages?.[''] ?? {}), false);
   });
 
-  it('stages a source whose entry loads on the Node.js of the deployed runtime: every file it requires is staged', () => {
-    stageSource(ROOT, path.join(ROOT, 'build'));
-    const staged = path.join(ROOT, 'build/deploy/staged-source');
-    const entry = path.join(staged, 'build/functions/index.js');
-    const stagedPackage = JSON.parse(
-      fs.readFileSync(path.join(staged, 'package.json'), 'utf8'),
-    ) as {engines?: {node?: string}};
-    assert.deepEqual(stagedPackage.engines, {node: FUNCTIONS_NODE_ENGINES});
-    // Dependencies come from the repository's node_modules; the project's own files
-    // must all come from the staged copy.
-    const loaded = spawnSync(
-      process.execPath,
-      [
-        '-e',
-        `require(${JSON.stringify(entry)}); process.stdout.write(process.versions.node)`,
-      ],
-      {
-        env: {
-          ...process.env,
-          NODE_PATH: path.join(ROOT, 'node_modules'),
-          GOOGLE_CLOUD_PROJECT: 'arr-sample-project',
+  it('stages a source whose entry loads on the Node.js of the deployed runtime: every file it requires is staged', () =>
+    withStagedSource(() => {
+      stageSource(ROOT, path.join(ROOT, 'build'));
+      const staged = path.join(ROOT, 'build/deploy/staged-source');
+      const entry = path.join(staged, 'build/functions/index.js');
+      const stagedPackage = JSON.parse(
+        fs.readFileSync(path.join(staged, 'package.json'), 'utf8'),
+      ) as {engines?: {node?: string}};
+      assert.deepEqual(stagedPackage.engines, {node: FUNCTIONS_NODE_ENGINES});
+      // Dependencies come from the repository's node_modules; the project's own files
+      // must all come from the staged copy.
+      const loaded = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `require(${JSON.stringify(entry)}); process.stdout.write(process.versions.node)`,
+        ],
+        {
+          env: {
+            ...process.env,
+            NODE_PATH: path.join(ROOT, 'node_modules'),
+            GOOGLE_CLOUD_PROJECT: 'arr-sample-project',
+          },
+          encoding: 'utf8',
         },
-        encoding: 'utf8',
-      },
-    );
-    assert.equal(loaded.status, 0, loaded.stderr);
-    assert.equal(
-      Number(loaded.stdout.split('.')[0]),
-      FUNCTIONS_RUNTIME.nodeMajor,
-      `loaded on Node.js ${loaded.stdout}, not the runtime's ${FUNCTIONS_RUNTIME.nodeMajor} (run it with npm test)`,
-    );
-  });
+      );
+      assert.equal(loaded.status, 0, loaded.stderr);
+      assert.equal(
+        Number(loaded.stdout.split('.')[0]),
+        FUNCTIONS_RUNTIME.nodeMajor,
+        `loaded on Node.js ${loaded.stdout}, not the runtime's ${FUNCTIONS_RUNTIME.nodeMajor} (run it with npm test)`,
+      );
+    }));
 });

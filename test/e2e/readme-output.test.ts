@@ -46,6 +46,7 @@ import {
 } from '../../local/standins/docker-engine';
 import {HONOURED_VARIABLES} from '../../local/stack-options';
 import {requireDockerEngine} from '../support/docker';
+import {holdBuildCache} from '../support/take-turns';
 import {runProcess, userShellEnvironment} from '../support/processes';
 import {README_PATH} from '../support/readme';
 import {
@@ -113,9 +114,13 @@ describe("the README's output blocks are the real output of their commands on th
   let statePath: string;
   let started: NpmStart | undefined;
   let state: StackState | undefined;
+  let releaseBuildCache: (() => void) | undefined;
 
-  before(async () => {
+  before(async function (this: Context) {
+    // Waiting for another suite's turn on the build cache counts too.
+    this.timeout(600_000);
     engine = await requireDockerEngine();
+    releaseBuildCache = await holdBuildCache();
     home = mkdtempSync(join(tmpdir(), `${PROJECT}-`));
     training = join(home, 'training');
     cpSync(EXAMPLES, training, {recursive: true});
@@ -158,6 +163,7 @@ describe("the README's output blocks are the real output of their commands on th
     const registry = state?.endpoints?.registry;
     if (engine && registry) await removeEngineImages(engine, registry);
     if (home) rmSync(home, {recursive: true, force: true});
+    releaseBuildCache?.();
   });
 
   stopAtFirstFailure(() => {

@@ -6,7 +6,7 @@
  * Needs dockerd (it fails, never skips, without one).
  */
 import * as assert from 'node:assert/strict';
-import {holdBuildCache} from '../support/engine-lock';
+import {holdBuildCache} from '../support/take-turns';
 import {execFile} from 'node:child_process';
 import {appendFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';

@@ -7,6 +7,7 @@
  * `npm test` runs every file whatever these lists say. A suite that needs the emulators
  * and is missing here fails in `npm run test:unit`, where the harness says to add it.
  */
+import {readFileSync} from 'node:fs';
 import {relative, resolve} from 'node:path';
 
 /** Entries are relative to test/: a folder (ending in /), or one file without `.test.ts`. */
@@ -28,6 +29,16 @@ export const GCLOUD_SUITES: readonly string[] = [
   'deploy/build-config-loader',
   'local/prerequisites',
 ];
+
+/** .mocharc.json, which test:unit's and test:suite's configurations derive from. */
+export function repositoryMocharc(): {
+  spec: string[];
+  require: string[];
+} & Record<string, unknown> {
+  return JSON.parse(
+    readFileSync(resolve(__dirname, '../../../.mocharc.json'), 'utf8'),
+  ) as {spec: string[]; require: string[]} & Record<string, unknown>;
+}
 
 /** The global setup that starts the emulators, as .mocharc.json requires it. */
 export const EMULATOR_FIXTURE = 'build/test/harness/shared-emulators.js';

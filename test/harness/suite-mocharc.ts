@@ -4,15 +4,14 @@
  * with the same hooks as `npm test`; one file runs in mocha's own process, and the
  * emulators start only if a file named needs them.
  */
-import {readFileSync} from 'node:fs';
 import {resolve} from 'node:path';
-import {EMULATOR_FIXTURE, needsEmulators} from './sdk-suites';
+import {
+  EMULATOR_FIXTURE,
+  needsEmulators,
+  repositoryMocharc,
+} from './sdk-suites';
 
-const REPOSITORY_MOCHARC = resolve(__dirname, '../../../.mocharc.json');
-
-const {spec, ...base} = JSON.parse(
-  readFileSync(REPOSITORY_MOCHARC, 'utf8'),
-) as {spec: string[]; require: string[]} & Record<string, unknown>;
+const {spec, ...base} = repositoryMocharc();
 void spec;
 
 const named = process.argv

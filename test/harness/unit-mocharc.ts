@@ -3,15 +3,13 @@
  * need the Google Cloud SDK (sdk-suites.ts), and without the global setup that starts the
  * emulators, so that it runs with neither Java nor gcloud on PATH.
  */
-import {readFileSync} from 'node:fs';
-import {resolve} from 'node:path';
-import {EMULATOR_FIXTURE, SDK_SUITE_GLOBS} from './sdk-suites';
+import {
+  EMULATOR_FIXTURE,
+  SDK_SUITE_GLOBS,
+  repositoryMocharc,
+} from './sdk-suites';
 
-const REPOSITORY_MOCHARC = resolve(__dirname, '../../../.mocharc.json');
-
-const base = JSON.parse(readFileSync(REPOSITORY_MOCHARC, 'utf8')) as {
-  require: string[];
-} & Record<string, unknown>;
+const base = repositoryMocharc();
 
 export = {
   ...base,

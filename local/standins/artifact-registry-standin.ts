@@ -230,7 +230,13 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
       handler: (request: ProtoObject) => object | Promise<object>,
     ) => unary(this, method, handler);
     const repositoryWire = async (repository: StoredRepository) =>
-      repositoryToWire(repository, await store.repositorySizeBytes(repository));
+      repositoryToWire(
+        repository,
+        await store.repositorySizeBytes(repository),
+        this.registryHost,
+      );
+    const imageWire = (image: StoredImage) =>
+      dockerImageToWire(image, this.registryHost);
     return {
       ListRepositories: call('ListRepositories', async request => {
         const location = parseLocationName(stringField(request, 'parent'));
@@ -270,7 +276,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           `dockerImages:${key.repositoryId}`,
         );
         return {
-          dockerImages: page.items.map(dockerImageToWire),
+          dockerImages: page.items.map(imageWire),
           nextPageToken: page.nextPageToken,
         };
       }),
@@ -281,7 +287,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
         if (!match)
           throw invalidArgument(`invalid docker image name "${name}"`);
         const pkg = parsePackageName(`${match[1]}/packages/${match[2]}`);
-        return dockerImageToWire(await store.getVersion(pkg, match[3]));
+        return imageWire(await store.getVersion(pkg, match[3]));
       }),
       ListPackages: call('ListPackages', async request => {
         const key = parseRepositoryName(stringField(request, 'parent'));
@@ -397,7 +403,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     return this.doneOperation(
       key,
       REPOSITORY_TYPE,
-      repositoryToWire(created, 0),
+      repositoryToWire(created, 0, this.registryHost),
     );
   }
 
@@ -427,6 +433,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     return repositoryToWire(
       updated,
       await this.store.repositorySizeBytes(updated),
+      this.registryHost,
     );
   }
 

@@ -16,10 +16,14 @@ import {
 } from './resource-names';
 import {toWireTimestamp} from './wire-time';
 
-/** `sizeBytes`: the sum of its images' sizes (ArtifactStore.repositorySizeBytes). */
+/**
+ * `sizeBytes`: the sum of its images' sizes (ArtifactStore.repositorySizeBytes);
+ * `registryHost`: where `docker` reaches it, in `registryUri` and image `uri`s.
+ */
 export function repositoryToWire(
   repository: StoredRepository,
   sizeBytes: number,
+  registryHost: string,
 ): object {
   return {
     name: repositoryName(repository),
@@ -31,15 +35,18 @@ export function repositoryToWire(
     mode: 'STANDARD_REPOSITORY',
     sizeBytes: String(sizeBytes),
     ...(repository.format === 'DOCKER'
-      ? {registryUri: registryUri(repository)}
+      ? {registryUri: registryUri(repository, registryHost)}
       : {}),
   };
 }
 
-export function dockerImageToWire(image: StoredImage): object {
+export function dockerImageToWire(
+  image: StoredImage,
+  registryHost: string,
+): object {
   return {
     name: dockerImageName(image, image.digest),
-    uri: dockerImageUri(image, image.digest),
+    uri: dockerImageUri(image, image.digest, registryHost),
     tags: image.tags,
     imageSizeBytes: String(image.sizeBytes),
     uploadTime: toWireTimestamp(image.uploadTime),

@@ -10,6 +10,7 @@ import {
   type PackageKey,
   packageName,
   parseDockerImageReference,
+  artifactRegistryHost,
   registryUri,
   repositoryName,
 } from './resource-names';
@@ -60,7 +61,7 @@ export async function pushBuildImages(
         failedImage: name,
         detail:
           `failed to push ${name}: name unknown: Repository "${parsed.repositoryId}" not found ` +
-          `(${registryUri(parsed)}; ${repositoryName(parsed)} does not exist or is not a DOCKER repository)`,
+          `(${registryUri(parsed, registryHost ?? artifactRegistryHost(parsed.location))}; ${repositoryName(parsed)} does not exist or is not a DOCKER repository)`,
       };
     }
     const key = {
@@ -78,7 +79,7 @@ export async function pushBuildImages(
         target.key,
         target.tag ? [target.tag] : [],
         // One image per (build, image path): its tags share a digest.
-        `simulated build ${buildId} of ${registryUri(target.key)}/${target.key.image}`,
+        `simulated build ${buildId} of ${registryUri(target.key, artifactRegistryHost(target.key.location))}/${target.key.image}`,
       );
       images.push({
         name: target.name,
@@ -114,5 +115,5 @@ function onArtifactRegistryHost(
     projectId,
     repositoryId ?? '',
   )?.location;
-  return `${location ?? 'unknown-location'}-docker.pkg.dev/${path}`;
+  return `${artifactRegistryHost(location ?? 'unknown-location')}/${path}`;
 }

@@ -92,12 +92,22 @@ export function dockerImageName(key: PackageKey, digest: string): string {
 }
 
 /** The registry host path, e.g. `us-central1-docker.pkg.dev/P/R`. */
-export function registryUri(key: RepositoryKey): string {
-  return `${key.location}-docker.pkg.dev/${key.projectId}/${key.repositoryId}`;
+/** Artifact Registry's own Docker host for a location. */
+export function artifactRegistryHost(location: string): string {
+  return `${location}-docker.pkg.dev`;
 }
 
-export function dockerImageUri(key: PackageKey, digest: string): string {
-  return `${registryUri(key)}/${key.image}@${digest}`;
+/** `registryHost`: where `docker` reaches the repository (the stand-in's registry, on the local stack). */
+export function registryUri(key: RepositoryKey, registryHost: string): string {
+  return `${registryHost}/${key.projectId}/${key.repositoryId}`;
+}
+
+export function dockerImageUri(
+  key: PackageKey,
+  digest: string,
+  registryHost: string,
+): string {
+  return `${registryUri(key, registryHost)}/${key.image}@${digest}`;
 }
 
 function segments(name: string, what: string, expected: number): string[] {

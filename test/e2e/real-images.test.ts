@@ -2,7 +2,8 @@
  * Real images on the local stack, through `arr` as an operator types it: the example training
  * tree built on the Docker engine, pushed to the stack's registry, pulled by the digests
  * `arr status` shows; a teardown that removes what `docker pull` gets; a base pushed by hand and
- * adopted without a build; and a key change that reuses the layers it did not change.
+ * adopted without a build; a key change that reuses the layers it did not change; and a cleanup
+ * that deletes real manifests and leaves every kept version pullable.
  * Needs dockerd (it fails, never skips, without one).
  */
 import * as assert from 'node:assert/strict';
@@ -21,6 +22,9 @@ import {
   removeEngineImages,
 } from '../../local/standins/docker-engine';
 import {requireDockerEngine} from '../support/docker';
+import {ArtifactRegistry} from '../../shared/artifact-registry';
+import {createClients} from '../../shared/clients';
+import {loadConfig} from '../../shared/config';
 import {
   type ArrOnStack,
   repositoryIn,
@@ -293,5 +297,66 @@ describe('real images on the local stack, end to end through arr', function () {
       base.digest,
       'the hand-pushed image is the one recorded',
     );
+  });
+
+  it('cleanup after a real build deletes real manifests, and every version it keeps still pulls', async () => {
+    const config = loadConfig(driver.stack.env);
+    const artifactRegistry = new ArtifactRegistry(
+      createClients(config).artifactRegistry,
+      config,
+    );
+    const versions = async () =>
+      (await artifactRegistry.listVersions(EPHEMERAL, 'arr-trainer')).map(
+        v => v.digest,
+      );
+    const recent = await versions();
+    const ephemeral = {
+      projectId: driver.stack.projectId,
+      location: driver.stack.region,
+      repositoryId: EPHEMERAL,
+    };
+    // Older than the grace period, each under a key of its own, pushed to the registry for real.
+    const old: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const seeded = await driver.stack.standIns.artifactRegistry.seedImage(
+        ephemeral,
+        'arr-trainer',
+        [`0${i}0${i}0${i}0${i}0${i}0${i}`],
+        {uploadTime: new Date(Date.now() - (1 + i) * 3_600_000)},
+      );
+      old.push(seeded.digest);
+    }
+    // The policy keeps the two previous keys: the recent builds first, then the newest old ones.
+    const keptOld = old.slice(0, Math.max(0, 2 - recent.length));
+    const deletedOld = old.slice(keptOld.length);
+    assert.ok(deletedOld.length > 0, 'something old to delete');
+
+    appendFileSync(
+      join(checkout, 'training/images/arr-trainer/train.sh'),
+      'echo cleanup\n',
+    );
+    const out = await driver.arrOk(
+      'changed',
+      'arr-trainer',
+      '--from',
+      checkout,
+    );
+    assert.match(
+      out,
+      new RegExp(`Cleanup arr-trainer: delete ${deletedOld.length} version`),
+    );
+    const current = imageOf(await status(), 'arr-trainer');
+
+    const expectedKept = [current.digest!, ...recent, ...keptOld];
+    assert.deepEqual((await versions()).sort(), [...expectedKept].sort());
+    for (const digest of deletedOld) {
+      const gone = await pull(reference(EPHEMERAL, 'arr-trainer', digest));
+      assert.notEqual(gone.code, 0, `${digest} was deleted: ${gone.output}`);
+      assert.match(gone.output, /manifest unknown|not found/);
+    }
+    for (const digest of expectedKept) {
+      const kept = await pull(reference(EPHEMERAL, 'arr-trainer', digest));
+      assert.equal(kept.code, 0, `${digest} was kept: ${kept.output}`);
+    }
   });
 });

@@ -7,6 +7,7 @@ import type {Context, RootHookObject} from 'mocha';
 import {resetFirestore, emulatorEnvironment} from '../../local/emulators';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {TEST_PROJECT_ID, harnessState} from './harness';
+import {fileTimings} from './file-timings';
 
 // Which Node.js runs the suite, and through process.execPath every process it spawns
 // (functions-framework hosts, the CLI, the local stack, the deploy CLI). Said once, by
@@ -34,7 +35,8 @@ const savedEnv = new Map<string, string | undefined>();
 export const mochaHooks: RootHookObject = {
   // Once per file in a parallel run, once per run in a serial one: point this process's
   // clients at the shared emulators, in this worker's project.
-  beforeAll() {
+  beforeAll(this: Context) {
+    fileTimings.begin(this);
     const emulators = harnessState.attach();
     if (emulators === undefined) return;
     for (const [name, value] of Object.entries(
@@ -63,6 +65,7 @@ export const mochaHooks: RootHookObject = {
         else process.env[name] = value;
       }
       savedEnv.clear();
+      fileTimings.end();
     }
   },
 };

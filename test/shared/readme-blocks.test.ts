@@ -114,8 +114,25 @@ describe('README output blocks', () => {
       maskVarying('  a:1  SUCCESS  0.9 s, 0 of 2 layers cached   https://x'),
       maskVarying('  a:1  SUCCESS  1 s, 0 of 2 layers cached     https://x'),
     );
+    // A redelivered request is one more request, absorbed; what started and hit the cache is not masked.
+    assert.equal(
+      maskVarying(
+        '  11 builds requested, 10 started, 1 avoided (1 cache hit, 0 duplicates absorbed)',
+      ),
+      maskVarying(
+        '  12 builds requested, 10 started, 2 avoided (1 cache hit, 1 duplicate absorbed)',
+      ),
+    );
     // Cache keys, counts and sizes come from the example tree: compared as they are.
     for (const [readme, real] of [
+      [
+        '11 builds requested, 10 started, 1 avoided (1 cache hit, 0 duplicates absorbed)',
+        '11 builds requested, 9 started, 1 avoided (1 cache hit, 0 duplicates absorbed)',
+      ],
+      [
+        '11 builds requested, 10 started, 1 avoided (1 cache hit, 0 duplicates absorbed)',
+        '11 builds requested, 10 started, 1 avoided (2 cache hits, 0 duplicates absorbed)',
+      ],
       ['cache key 84fb05cb599e', 'cache key 84fb05cb599f'],
       ['0 of 4 layers from the cache', '2 of 4 layers from the cache'],
       ['(4 files, 584 B)', '(4 files, 585 B)'],

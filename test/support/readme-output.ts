@@ -121,6 +121,12 @@ export const VARYING: ReadonlyArray<{
     mask: 'message N',
   },
   {
+    what: 'requests that were redeliveries: Pub/Sub delivers at least once, and a slow machine gets a message again (absorbed as a duplicate); builds started and cache hits do not vary',
+    pattern:
+      /\b\d+ builds requested, (\d+ started), \d+ avoided \((\d+ cache hits?), \d+ duplicates? absorbed\)/g,
+    mask: 'N builds requested, $1, N avoided ($2, N duplicates absorbed)',
+  },
+  {
     // Last: the widths of the masked values above set a table's padding.
     what: 'the padding of a table column, which follows the widths of the values above',
     pattern: /(?<=\S) {2,}/g,

@@ -54,7 +54,8 @@ describe('Artifact Registry stand-in', () => {
       assert.deepEqual(repository.labels, {'arr-lifecycle': 'ephemeral'});
       assert.equal(
         repository.registryUri,
-        'us-central1-docker.pkg.dev/arr-test-project/arr-coc-registry',
+        `${f.standIns.artifactRegistry.registryHost}/arr-test-project/arr-coc-registry`,
+        'where docker push reaches it: the stand-in registry',
       );
       assert.ok(repository.createTime?.seconds, 'createTime is set');
     });
@@ -309,7 +310,8 @@ describe('Artifact Registry stand-in', () => {
       );
       assert.equal(
         latest?.uri,
-        `us-central1-docker.pkg.dev/${PROJECT}/arr-coc-registry/arr-trainer@${digest}`,
+        `${f.standIns.artifactRegistry.registryHost}/${PROJECT}/arr-coc-registry/arr-trainer@${digest}`,
+        'the uri docker pulls: on the stand-in registry',
       );
       assert.deepEqual(latest?.tags, ['abcdefabcdef', 'latest']);
       assert.ok(sizeBytes > 0);

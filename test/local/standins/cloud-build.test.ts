@@ -3,6 +3,7 @@ import {grpc} from 'google-gax';
 import {protos} from '@google-cloud/cloudbuild';
 import {
   EPHEMERAL,
+  LOCATION,
   PROJECT,
   REGISTRY_HOST,
   dockerBuild,
@@ -24,6 +25,12 @@ const TRAINER = `${REGISTRY_HOST}/arr-coc-registry/arr-trainer`;
 
 describe('Cloud Build stand-in', () => {
   const f = useStandIns();
+  /** An image path as `docker pull` reaches it: on the stand-in's registry, not Artifact Registry's host. */
+  const pullable = (path: string) =>
+    path.replace(
+      `${LOCATION}-docker.pkg.dev`,
+      f.standIns.artifactRegistry.registryHost,
+    );
 
   async function startBuild(
     images: string[],
@@ -135,7 +142,7 @@ describe('Cloud Build stand-in', () => {
     const [images] = await registry.listDockerImages({parent: EPHEMERAL});
     assert.deepEqual(
       images.map(image => [image.uri, image.tags]),
-      [[`${TRAINER}@${digest}`, ['0123456789ab', 'latest']]],
+      [[`${pullable(TRAINER)}@${digest}`, ['0123456789ab', 'latest']]],
     );
     assert.ok(Number(images[0].imageSizeBytes) > 0);
     const [tag] = await registry.getTag({
@@ -166,7 +173,7 @@ describe('Cloud Build stand-in', () => {
     const latest = images.find(image => image.tags?.includes('latest'));
     assert.equal(
       latest?.uri,
-      `${TRAINER}@${build.results?.images?.[0].digest}`,
+      `${pullable(TRAINER)}@${build.results?.images?.[0].digest}`,
     );
     assert.deepEqual(latest?.tags, ['bbbbbbbbbbbb', 'latest']);
   });

@@ -3,6 +3,7 @@
  * `arr`: the operator CLI of the image registry control plane.
  * See `arr --help` and the README.
  */
+import '../local/compile-cache';
 import pc from 'picocolors';
 import {imageCatalog} from '../shared/catalog';
 import {cleanup} from './commands/cleanup';

@@ -7,6 +7,7 @@
  *
  * Usage: node functions-framework-on-loopback.js --source=FILE --target=NAME --port=N
  */
+import './compile-cache';
 import {resolve} from 'node:path';
 import {parseArgs} from 'node:util';
 import {getTestServer} from '@google-cloud/functions-framework/testing';

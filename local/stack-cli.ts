@@ -11,6 +11,7 @@
  * options and "already running" before that build, from the previous one
  * (its options: local/stack-options.ts).
  */
+import './compile-cache';
 import {relative} from 'node:path';
 import pc from 'picocolors';
 import type {FunctionHostEvent} from './function-host';

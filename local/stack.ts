@@ -16,6 +16,7 @@ import {
   type LocalEmulators,
   emulatorEnvironment,
   startEmulators,
+  type EmulatorKind,
 } from './emulators';
 import {
   type FunctionHostEvent,
@@ -81,6 +82,11 @@ export interface LocalStackOptions {
   readonly skipMissingFunctions?: boolean;
   /** How long to wait for each emulator; default 60 s. */
   readonly emulatorTimeoutMs?: number;
+  /**
+   * Emulators already running (a test run's shared pair): the stack works in them, in its
+   * own project (they keep projects apart), and leaves them running when it stops.
+   */
+  readonly emulators?: Readonly<Record<EmulatorKind, {readonly host: string}>>;
   /** Called with each progress line while starting ("Firestore emulator on …"). */
   readonly onProgress?: (line: string) => void;
   /**
@@ -194,8 +200,6 @@ export async function startLocalStack(
     resolve(REPOSITORY_ROOT, 'build', 'functions', 'index.js');
   const progress = options.onProgress ?? (() => {});
 
-  // Fails at once, listing every missing piece with how to install it.
-  const toolchain = await checkEmulatorPrerequisites();
   const builds = await chooseBuilds(options.builds ?? 'simulated');
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -211,12 +215,18 @@ export async function startLocalStack(
     if (errors.length > 0) throw errors[0];
   };
 
-  try {
-    const emulators: LocalEmulators = await startEmulators({
-      toolchain,
+  const startOwnEmulators = async () => {
+    const started: LocalEmulators = await startEmulators({
+      // Fails at once, listing every missing piece with how to install it.
+      toolchain: await checkEmulatorPrerequisites(),
       timeoutMs: options.emulatorTimeoutMs,
     });
-    cleanups.push(() => emulators.stop());
+    cleanups.push(() => started.stop());
+    return started;
+  };
+
+  try {
+    const emulators = options.emulators ?? (await startOwnEmulators());
     progress(`Firestore emulator on ${emulators.firestore.host}`);
     progress(`Pub/Sub emulator on ${emulators.pubsub.host}`);
 

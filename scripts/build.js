@@ -37,6 +37,13 @@ const COMPILED = [
   'test',
   'cloudbuild',
 ];
+/**
+ * tsc's record of what it compiled last (tsconfig.json "incremental"): with it, a build
+ * compiles only what changed (a no-change `npm run build` takes about a second, not ten).
+ */
+const BUILD_INFO = path.join(BUILD, 'tsconfig.tsbuildinfo');
+/** Sources tsc compiles into build/ besides .ts files (tsconfig.json "include"). */
+const JSON_SOURCES = ['shared', 'cloudbuild'];
 /** Not tsc's: deploy stages the functions' source here. */
 const NOT_TSC = [path.join(BUILD, 'deploy', 'staged-source')];
 /** Emitted file suffix → suffix of its source. */
@@ -134,9 +141,50 @@ function repairNpxCache() {
   }
 }
 
+/**
+ * The first source whose compiled file is missing from build/, if any. An incremental build
+ * trusts tsc's record and would not write again a compiled file removed by hand.
+ */
+function missingOutput() {
+  const visit = (dir, top) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(dir, {withFileTypes: true});
+    } catch {
+      return undefined;
+    }
+    for (const entry of entries) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        const missing = visit(file, top);
+        if (missing) return missing;
+        continue;
+      }
+      const relative = path.relative(ROOT, file);
+      let output;
+      if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        output = relative.slice(0, -'.ts'.length) + '.js';
+      } else if (entry.name.endsWith('.json') && JSON_SOURCES.includes(top)) {
+        output = relative;
+      } else continue;
+      if (!fs.existsSync(path.join(BUILD, output))) return relative;
+    }
+    return undefined;
+  };
+  for (const top of COMPILED) {
+    const missing = visit(path.join(ROOT, top), top);
+    if (missing) return missing;
+  }
+  return undefined;
+}
+
 /** tsc, then the pruning; resolves with an exit code. */
 async function build(onChild) {
   repairNpxCache();
+  // Without its outputs, tsc's record of them would make it skip them: compile everything.
+  if (fs.existsSync(BUILD_INFO) && missingOutput() !== undefined) {
+    fs.rmSync(BUILD_INFO, {force: true});
+  }
   const code = await compile(onChild);
   if (code !== 0) return code;
   const removed = pruneStaleOutputs();

@@ -10,6 +10,7 @@
  * No timed assertion: the stack is only given time to come to rest.
  */
 import * as assert from 'assert';
+import {sharedEmulators} from '../support/arr-on-stack';
 import {type LocalStack, startLocalStack} from '../../local/stack';
 import {
   type ConvergenceRecord,
@@ -31,7 +32,12 @@ describe('convergence under faults (local stack, real HTTP delivery)', () => {
 
   before(async function () {
     this.timeout(180_000);
-    stack = await startLocalStack({buildSeconds: 0.2, logLevel: 'warn'});
+    stack = await startLocalStack({
+      projectId: 'arr-convergence',
+      buildSeconds: 0.2,
+      logLevel: 'warn',
+      emulators: sharedEmulators(),
+    });
     driver = new StackDriver(stack);
     record = await runUnderFaults(driver, {
       cycles: 1,

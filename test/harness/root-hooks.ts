@@ -3,6 +3,8 @@
  * emulators (shared-emulators.ts starts them), an empty Firestore for every test, and the
  * fixtures' teardown after the suites.
  */
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import type {Context, RootHookObject} from 'mocha';
 import {resetFirestore, emulatorEnvironment} from '../../local/emulators';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
@@ -29,6 +31,11 @@ if (
       'Run `npm ci` (it installs the `node` devDependency; its install script must be allowed, see allowScripts in package.json).',
   );
 }
+
+// Every process the suite starts (workers, arr, function hosts, npm start, tsc) loads the
+// same few hundred modules: with Node.js's compile cache each compiles them once, not every
+// time. Set in mocha's main process before its workers start, so they inherit it.
+process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'node-compile-cache');
 
 const savedEnv = new Map<string, string | undefined>();
 

@@ -4,8 +4,8 @@
  * test:unit's own configuration leaves a suite out.
  */
 import * as assert from 'assert';
-import {existsSync, readFileSync} from 'node:fs';
-import {join, resolve} from 'node:path';
+import {existsSync, readFileSync, readdirSync} from 'node:fs';
+import {join, matchesGlob, resolve} from 'node:path';
 import {
   COMPILED_TESTS,
   EMULATOR_FIXTURE,
@@ -53,6 +53,21 @@ describe('suites that need the Google Cloud SDK', () => {
     );
     const required = mocharc.require as string[];
     assert.ok(required.includes(EMULATOR_FIXTURE));
+    // The end-to-end suites first: they are the longest, and workers take files in this
+    // order; one started last would end the run long after the others. Each file once.
+    const spec = mocharc.spec as string[];
+    assert.strictEqual(spec[0], 'build/test/e2e/**/*.test.js');
+    const files = readdirSync(COMPILED_TESTS, {
+      recursive: true,
+      encoding: 'utf8',
+    })
+      .filter(file => file.endsWith('.test.js'))
+      .map(file => `build/test/${file}`);
+    assert.ok(files.length > 50, `${files.length} compiled suites`);
+    for (const file of files) {
+      const matching = spec.filter(pattern => matchesGlob(file, pattern));
+      assert.strictEqual(matching.length, 1, `${file}: ${matching.join(', ')}`);
+    }
     assert.deepStrictEqual(unitConfig, {
       ...mocharc,
       require: required.filter(module => module !== EMULATOR_FIXTURE),

@@ -11,6 +11,15 @@ import {join, resolve} from 'node:path';
 import type {StatusView} from '../../cli/views';
 import {type BuildMode, LocalStack, startLocalStack} from '../../local/stack';
 import {writeStackState} from '../../cli/stack-state';
+import {harness} from '../harness/harness';
+
+/** The run's emulators: a stack works in them in a project of its own (its id). */
+export function sharedEmulators() {
+  return {
+    firestore: {host: harness.firestoreHost},
+    pubsub: {host: harness.pubsubHost},
+  };
+}
 
 const ARR = resolve(__dirname, '../../cli/arr.js');
 
@@ -43,7 +52,7 @@ export async function startArrOnStack(
     builds: options.builds,
     buildSeconds: 0.3,
     logLevel: 'warn',
-    emulatorTimeoutMs: 90_000,
+    emulators: sharedEmulators(),
   });
   const dir = mkdtempSync(join(tmpdir(), `${projectId}-`));
   const statePath = join(dir, 'state.json');

@@ -93,12 +93,15 @@ export function outcomeLine(
   }
 }
 
-/** After a run that led to builds: which succeeded. */
+/** After a run that led to builds: which succeeded, by name (the order they ended in varies). */
 export function buildsSummaryLine(builds: TrackedBuild[]): string | undefined {
-  const succeeded = builds.filter(b => b.record?.status === 'SUCCESS');
+  const succeeded = builds
+    .filter(b => b.record?.status === 'SUCCESS')
+    .map(buildLabel)
+    .sort();
   if (succeeded.length === 0) return undefined;
   return pc.green(
-    `✓ ${succeeded.length} build${succeeded.length === 1 ? '' : 's'} succeeded: ${succeeded.map(buildLabel).join(', ')}`,
+    `✓ ${succeeded.length} build${succeeded.length === 1 ? '' : 's'} succeeded: ${succeeded.join(', ')}`,
   );
 }
 

@@ -6,6 +6,7 @@
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {LOOPBACK, findFreePort, waitForHttp} from './ports';
 import {EmulatorToolchain, checkEmulatorPrerequisites} from './prerequisites';
 import {ProcessGroup} from './process-group';
@@ -205,10 +206,23 @@ export async function resetFirestore(
   projectId: string,
 ): Promise<void> {
   const url = `http://${host}/emulator/v1/projects/${encodeURIComponent(projectId)}/databases/(default)/documents`;
-  const response = await fetch(url, {method: 'DELETE'});
-  if (!response.ok) {
+  const deadline = Date.now() + RESET_PATIENCE_MS;
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(url, {method: 'DELETE'});
+    if (response.ok) return;
+    const body = await response.text();
+    // 409 ABORTED "Transaction lock timeout": a transaction left open by a process that was
+    // killed holds its locks until the emulator expires it (about a minute, measured).
+    if (response.status === 409 && Date.now() < deadline) {
+      await sleep(RESET_RETRY_MS);
+      continue;
+    }
     throw new Error(
-      `Resetting the Firestore emulator failed: DELETE ${url} answered ${response.status} ${await response.text()}`,
+      `Resetting the Firestore emulator failed: DELETE ${url} answered ${response.status} ${body}` +
+        (attempt > 1 ? ` (attempt ${attempt})` : ''),
     );
   }
 }
+
+const RESET_PATIENCE_MS = 90_000;
+const RESET_RETRY_MS = 500;

@@ -96,6 +96,9 @@ function toNumber(value: number | string | Long | null | undefined): number {
   return typeof value === 'object' ? value.toNumber() : Number(value);
 }
 
+/** Artifact Registry v1 caps ListVersions pages at 1,000 versions. */
+const LIST_VERSIONS_PAGE_SIZE = 1000;
+
 export class ArtifactRegistry {
   constructor(
     private readonly client: () => Promise<ArtifactRegistryClient>,
@@ -221,6 +224,9 @@ export class ArtifactRegistry {
             {
               parent: this.names(client).package(repositoryId, image),
               view: 'FULL',
+              // The API's largest page (ListVersionsRequest.page_size): an image with a
+              // cleanup backlog lists in one call, not one per 100 versions.
+              pageSize: LIST_VERSIONS_PAGE_SIZE,
             },
             options,
           );

@@ -43,7 +43,9 @@ describe('forged build notifications over Pub/Sub (served functions)', function 
         projectId: harness.projectId,
       }),
     );
-    plane.cloudBuild.setBuildDurations({queuedMs: 20, workingMs: 6000});
+    // Long enough that the forgeries are read while it runs, on a loaded machine too (the
+    // test waits for its end, not for this long).
+    plane.cloudBuild.setBuildDurations({queuedMs: 20, workingMs: 20_000});
     const changed = await pubsub
       .topic(DEFAULT_TOPICS.dockerfileChangedTopic)
       .publishMessage({

@@ -54,9 +54,11 @@ export const mochaHooks: RootHookObject = {
     }
   },
 
-  async beforeEach() {
+  async beforeEach(this: Context) {
     const emulators = harnessState.get();
     if (emulators === undefined) return;
+    // The reset waits out a lock left by a killed process (resetFirestore).
+    this.timeout(120_000);
     await resetFirestore(emulators.firestore.host, TEST_PROJECT_ID);
     for (const hook of harnessState.resetHooks) await hook();
   },

@@ -6,7 +6,10 @@
  *
  * Deliberately absent: deleting a repository. That lives in `teardown-guard.ts` alone.
  */
-import type {ArtifactRegistryClient} from '@google-cloud/artifact-registry';
+import type {
+  ArtifactRegistryClient,
+  protos,
+} from '@google-cloud/artifact-registry';
 import type {Config} from './config';
 import {classifyError} from './errors';
 import {parseRepositoryName, repositoryResourceName} from './repository-id';
@@ -95,6 +98,10 @@ function toNumber(value: number | string | Long | null | undefined): number {
   if (value === null || value === undefined) return 0;
   return typeof value === 'object' ? value.toNumber() : Number(value);
 }
+
+type Version = protos.google.devtools.artifactregistry.v1.IVersion;
+type ListVersionsRequest =
+  protos.google.devtools.artifactregistry.v1.IListVersionsRequest;
 
 /** Artifact Registry v1 caps ListVersions pages at 1,000 versions. */
 const LIST_VERSIONS_PAGE_SIZE = 1000;
@@ -220,17 +227,28 @@ export class ArtifactRegistry {
       {permission: 'artifactregistry.versions.list', repeat: 'read'},
       async (client, {options}) => {
         try {
-          const versions = await client.listVersions(
-            {
-              parent: this.names(client).package(repositoryId, image),
-              view: 'FULL',
-              // The API's largest page (ListVersionsRequest.page_size): an image with a
-              // cleanup backlog lists in one call, not one per 100 versions.
-              pageSize: LIST_VERSIONS_PAGE_SIZE,
-            },
-            options,
-          );
-          return versions[0].map(version => {
+          // The API's largest page (ListVersionsRequest.page_size): an image with a cleanup
+          // backlog lists in one call, not one per 100 versions. Paged here: gax warns when a
+          // pageSize comes with its own auto-pagination.
+          const versions: Version[] = [];
+          let request: ListVersionsRequest | null = {
+            parent: this.names(client).package(repositoryId, image),
+            view: 'FULL',
+            pageSize: LIST_VERSIONS_PAGE_SIZE,
+          };
+          while (request) {
+            const [page, next]: [
+              Version[],
+              ListVersionsRequest | null,
+              unknown,
+            ] = await client.listVersions(request, {
+              ...options,
+              autoPaginate: false,
+            });
+            versions.push(...page);
+            request = next;
+          }
+          return versions.map(version => {
             const name = version.name ?? '';
             const tags = (version.relatedTags ?? []).map(t => {
               const tagName = t.name ?? '';

@@ -97,6 +97,32 @@ describe('cleanup applied to the registry', () => {
       taggedDeletions,
     );
   });
+  it('lists every version of an image past one page, in pages of the API largest (1,000)', async function () {
+    this.timeout(120_000);
+    plane.artifactRegistry.seedRepository(repo);
+    const seeded = new Set<string>();
+    const SEED_CONCURRENCY = 16;
+    for (let n = 0; n < 1001; n += SEED_CONCURRENCY) {
+      const batch = await Promise.all(
+        Array.from({length: Math.min(SEED_CONCURRENCY, 1001 - n)}, (_, i) =>
+          plane.artifactRegistry.seedImage(repo, 'arr-trainer', [key(n + i)]),
+        ),
+      );
+      for (const version of batch) seeded.add(version.digest);
+    }
+    plane.artifactRegistry.calls.clear();
+    const versions = await plane.context.registry.listVersions(
+      REPOSITORY,
+      'arr-trainer',
+    );
+    assert.deepStrictEqual(new Set(versions.map(v => v.digest)), seeded);
+    assert.deepStrictEqual(
+      plane.artifactRegistry.calls
+        .requests('ListVersions')
+        .map(request => request.pageSize),
+      [1000, 1000],
+    );
+  });
 });
 
 describe('cleanup plan preview (arr cleanup) and the applied cleanup', () => {

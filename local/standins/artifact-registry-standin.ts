@@ -45,7 +45,7 @@ import {
   stringField,
   stringMapField,
 } from './request-fields';
-import {pageRequest, paginate} from './pagination';
+import {MAX_PAGE_SIZE, pageRequest, paginate} from './pagination';
 import {RegistryApi} from './registry-api';
 import {type RegistryFront, startRegistryFront} from './registry-front';
 import {type RegistryProcess, startRegistryProcess} from './registry-process';
@@ -160,6 +160,12 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     return standIn;
   }
 
+  /**
+   * The most versions a ListVersions page holds (default the API's 1,000). A server may return
+   * fewer than asked for, with a next page (AIP-158); a test lowers it to see a client page on.
+   */
+  maxPageSize = MAX_PAGE_SIZE;
+
   /** `127.0.0.1:PORT`: where `docker push` and `docker pull` reach the images, `HOST/P/R/IMAGE`. */
   get registryHost(): string {
     if (!this.front)
@@ -175,12 +181,13 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
     await this.registry.stop();
   }
 
-  /** Clears repositories, images, operations, faults and call counts. */
+  /** Clears repositories, images, operations, faults, call counts and the page limit. */
   reset(): void {
     this.store.clear();
     this.operations.clear();
     this.faults.reset();
     this.calls.clear();
+    this.maxPageSize = MAX_PAGE_SIZE;
   }
 
   // --- seeding (bypasses accounting and faults) -----------------------------------------------
@@ -315,6 +322,7 @@ export class ArtifactRegistryStandIn extends GrpcStandIn<ArtifactRegistryMethod>
           await store.listVersions(key),
           pageRequest(request),
           `versions:${key.image}`,
+          this.maxPageSize,
         );
         return {
           versions: page.items.map(image => versionToWire(image, full)),

@@ -32,10 +32,12 @@ export function paginate<T>(
   items: readonly T[],
   request: PageRequest,
   listKey: string,
+  /** The most a page holds; a server may return fewer than asked for (AIP-158). */
+  maxPageSize = MAX_PAGE_SIZE,
 ): Page<T> {
   if (request.pageSize < 0)
     throw invalidArgument('page_size must not be negative');
-  const size = Math.min(request.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const size = Math.min(request.pageSize || DEFAULT_PAGE_SIZE, maxPageSize);
   const offset = request.pageToken
     ? decodeToken(request.pageToken, listKey)
     : 0;

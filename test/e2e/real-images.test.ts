@@ -2,13 +2,15 @@
  * Real images on the local stack, through `arr` as an operator types it: the example training
  * tree built on the Docker engine, pushed to the stack's registry, pulled by the digests
  * `arr status` shows; a teardown that removes what `docker pull` gets; a base pushed by hand and
- * adopted without a build; a key change that reuses the layers it did not change; and a cleanup
- * that deletes real manifests and leaves every kept version pullable.
+ * adopted without a build; a key change that reuses the layers it did not change; a cleanup
+ * that deletes real manifests and leaves every kept version pullable; and a real build whose
+ * CreateBuild answer was lost, found and followed rather than started twice.
  * Needs dockerd (it fails, never skips, without one).
  */
 import * as assert from 'node:assert/strict';
 import {holdBuildCache} from '../support/take-turns';
 import {execFile} from 'node:child_process';
+import {grpc} from 'google-gax';
 import {appendFileSync, cpSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
@@ -358,5 +360,42 @@ describe('real images on the local stack, end to end through arr', function () {
       const kept = await pull(reference(EPHEMERAL, 'arr-trainer', digest));
       assert.equal(kept.code, 0, `${digest} was kept: ${kept.output}`);
     }
+  });
+
+  it('a CreateBuild whose answer is lost starts one real build, which the control plane finds and follows instead of starting another', async () => {
+    const cloudBuild = driver.stack.standIns.cloudBuild;
+    // Its key covers the Dockerfile alone: change both.
+    const folder = join(checkout, 'training/images/arr-vertex-launcher');
+    appendFileSync(join(folder, 'launch.sh'), 'echo lost-answer\n');
+    appendFileSync(
+      join(folder, 'Dockerfile'),
+      '# rebuilt with a lost answer\n',
+    );
+    const before = cloudBuild.buildIds().length;
+    // The build starts; the answer saying so never reaches the caller.
+    cloudBuild.faults.failOnce('CreateBuild', {
+      code: grpc.status.UNAVAILABLE,
+      answerLost: true,
+    });
+    await driver.arrOk('changed', 'arr-vertex-launcher', '--from', checkout);
+    assert.strictEqual(cloudBuild.faults.fired('CreateBuild').answerLost, 1);
+    const started = cloudBuild.buildIds().slice(before);
+    assert.strictEqual(started.length, 1, 'one build ran');
+    assert.strictEqual(cloudBuild.buildStatus(started[0]), 'SUCCESS');
+    const built = cloudBuild.buildJson(started[0]) as {
+      results?: {images?: Array<{digest?: string}>};
+    };
+    const launcher = imageOf(await status(), 'arr-vertex-launcher');
+    assert.strictEqual(launcher.digest, built.results?.images?.[0]?.digest);
+    const pulled = await pull(
+      reference(EPHEMERAL, 'arr-vertex-launcher', launcher.digest!),
+    );
+    assert.equal(pulled.code, 0, pulled.output);
+    const ran = await docker(
+      'run',
+      '--rm',
+      reference(EPHEMERAL, 'arr-vertex-launcher', launcher.digest!),
+    );
+    assert.match(ran.output, /lost-answer/);
   });
 });

@@ -123,6 +123,14 @@ describe('README output blocks', () => {
         '  12 builds requested, 10 started, 2 avoided (1 cache hit, 1 duplicate absorbed)',
       ),
     );
+    assert.equal(
+      maskVarying(
+        '  build time avoided: 1.7 s, estimated <$0.01 at Cloud Build list prices (E2_HIGHCPU_32 $0.064/min; 2026-12-01)',
+      ),
+      maskVarying(
+        '  build time avoided: 5.1 s, estimated <$0.01 at Cloud Build list prices (E2_HIGHCPU_32 $0.064/min, E2_HIGHCPU_8 $0.016/min; 2026-12-01)',
+      ),
+    );
     // Cache keys, counts and sizes come from the example tree: compared as they are.
     for (const [readme, real] of [
       [

@@ -127,6 +127,11 @@ export const VARYING: ReadonlyArray<{
     mask: 'N builds requested, $1, N avoided ($2, N duplicates absorbed)',
   },
   {
+    what: "the rates of the builds avoided: an absorbed redelivery adds its build's machine type",
+    pattern: /(?<=at Cloud Build list prices \()[^)]*(?=; \d{4}-\d\d-\d\d\))/g,
+    mask: 'RATES',
+  },
+  {
     // Last: the widths of the masked values above set a table's padding.
     what: 'the padding of a table column, which follows the widths of the values above',
     pattern: /(?<=\S) {2,}/g,

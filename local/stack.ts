@@ -200,6 +200,11 @@ export async function startLocalStack(
     resolve(REPOSITORY_ROOT, 'build', 'functions', 'index.js');
   const progress = options.onProgress ?? (() => {});
 
+  // Fails at once, listing every missing piece with how to install it (before builds are
+  // chosen: making the example root image runs tools a broken PATH may lack too).
+  const toolchain = options.emulators
+    ? undefined
+    : await checkEmulatorPrerequisites();
   const builds = await chooseBuilds(options.builds ?? 'simulated');
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -217,8 +222,7 @@ export async function startLocalStack(
 
   const startOwnEmulators = async () => {
     const started: LocalEmulators = await startEmulators({
-      // Fails at once, listing every missing piece with how to install it.
-      toolchain: await checkEmulatorPrerequisites(),
+      toolchain,
       timeoutMs: options.emulatorTimeoutMs,
     });
     cleanups.push(() => started.stop());

@@ -76,6 +76,14 @@ function importTree(
     let stderr = '';
     imported.stderr.on('data', chunk => (stderr += String(chunk)));
     tar.stdout.pipe(imported.stdin);
+    tar.on('error', error => {
+      imported.kill();
+      reject(
+        new Error(
+          `making ${EXAMPLE_ROOT_IMAGE} needs tar, which did not run: ${error.message}`,
+        ),
+      );
+    });
     imported.on('error', reject);
     imported.on('close', code =>
       code === 0

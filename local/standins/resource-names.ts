@@ -91,13 +91,12 @@ export function dockerImageName(key: PackageKey, digest: string): string {
   return `${repositoryName(key)}/dockerImages/${encodeImage(key.image)}@${digest}`;
 }
 
-/** The registry host path, e.g. `us-central1-docker.pkg.dev/P/R`. */
-/** Artifact Registry's own Docker host for a location. */
+/** Artifact Registry's own Docker host for a location, e.g. `us-central1-docker.pkg.dev`. */
 export function artifactRegistryHost(location: string): string {
   return `${location}-docker.pkg.dev`;
 }
 
-/** `registryHost`: where `docker` reaches the repository (the stand-in's registry, on the local stack). */
+/** `HOST/P/R`, `registryHost` being where `docker` reaches it (the stand-in's registry, locally). */
 export function registryUri(key: RepositoryKey, registryHost: string): string {
   return `${registryHost}/${key.projectId}/${key.repositoryId}`;
 }

@@ -16,6 +16,7 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -161,7 +162,7 @@ describe('a fresh clone: help before any build, arr on the PATH and npx arr befo
     assert.match(help.stdout, /Usage: arr \[options\] \[command\]/);
   });
 
-  it('arr on the PATH keeps working after a rebuild, and says how to start a stack from where it is typed', async () => {
+  it('arr on the PATH keeps working after a rebuild, a compiled file removed by hand comes back, and it says how to start a stack from where it is typed', async () => {
     // A change, so that the rebuild writes the CLI's own file again under arr.
     appendFileSync(join(clone, 'cli', 'arr.ts'), '// edited\n');
     const rebuild = await run('npm', ['run', 'build'], clone, env);
@@ -170,6 +171,12 @@ describe('a fresh clone: help before any build, arr on the PATH and npx arr befo
       /\/\/ edited/,
     );
     assert.strictEqual(rebuild.code, 0, rebuild.stdout + rebuild.stderr);
+    // A compiled file removed by hand comes back: tsc's incremental record alone would skip it.
+    const removed = join(clone, 'build', 'cli', 'render.js');
+    rmSync(removed);
+    const repaired = await run('npm', ['run', 'build'], clone, env);
+    assert.strictEqual(repaired.code, 0, repaired.stdout + repaired.stderr);
+    assert.ok(existsSync(removed), 'build/cli/render.js written again');
     const help = await arrOnPath('changed', '--help');
     assert.strictEqual(help.code, 0, help.stdout + help.stderr);
     assert.match(help.stdout, /Usage: arr changed \[options\] <image>/);

@@ -130,7 +130,15 @@ async function runningState(
 }
 
 /** What is left of these process groups, and any emulator or function on their ports. */
-function leftovers(groups: readonly ProcessGroupRecord[]): string[] {
+/**
+ * What of `groups` still runs. `alive`: groups of a stack that runs now, whose processes are
+ * not leftovers even when one took a port (and so a marker) a stopped one had.
+ */
+function leftovers(
+  groups: readonly ProcessGroupRecord[],
+  alive: readonly ProcessGroupRecord[] = [],
+): string[] {
+  const current = new Set(alive.flatMap(g => livingMembers(g.pgid)));
   const members = groups.flatMap(g =>
     livingMembers(g.pgid).map(pid => `${g.name}: pid ${pid}`),
   );
@@ -139,13 +147,15 @@ function leftovers(groups: readonly ProcessGroupRecord[]): string[] {
   );
   const processes = runningCommands(
     /cloud-firestore-emulator|pubsub-emulator|functions-framework/,
-  ).filter(line =>
-    markers.some(marker =>
-      marker.startsWith('--port=')
-        ? line.includes(marker)
-        : new RegExp(`[=:]${marker}\\b`).test(line),
-    ),
-  );
+  )
+    .filter(line => !current.has(Number(line.trim().split(/\s+/)[0])))
+    .filter(line =>
+      markers.some(marker =>
+        marker.startsWith('--port=')
+          ? line.includes(marker)
+          : new RegExp(`[=:]${marker}\\b`).test(line),
+      ),
+    );
   return [...members, ...processes];
 }
 
@@ -390,7 +400,10 @@ describe('npm start (the stack CLI as a process)', function () {
           `A previous local stack \\(pid ${dead.pid}, started [^)]+\\) did not stop; stopped what it left running: .*firestore emulator`,
         ),
       );
-      assert.deepStrictEqual(leftovers(orphans), []);
+      assert.deepStrictEqual(
+        leftovers(orphans, running.processGroups ?? []),
+        [],
+      );
 
       // --log-level error: no INFO lines of the run it serves.
       const setup = await runArr(

@@ -10,7 +10,7 @@
  * No timed assertion: the stack is only given time to come to rest.
  */
 import * as assert from 'assert';
-import {sharedEmulators} from '../support/arr-on-stack';
+import {harness} from '../harness/harness';
 import {type LocalStack, startLocalStack} from '../../local/stack';
 import {
   type ConvergenceRecord,
@@ -36,7 +36,7 @@ describe('convergence under faults (local stack, real HTTP delivery)', () => {
       projectId: 'arr-convergence',
       buildSeconds: 0.2,
       logLevel: 'warn',
-      emulators: sharedEmulators(),
+      emulators: harness.emulators,
     });
     driver = new StackDriver(stack);
     record = await runUnderFaults(driver, {

@@ -1,7 +1,8 @@
 /**
- * Where the suite's wall time goes: with ARR_TEST_TIMINGS=<file>, each test file appends one
- * line `{file, worker, startMs, endMs}` as it ends (hooks included, which per-test durations
- * leave out). `node scripts/test-timings.js <file>` sums them up.
+ * Where the suite's wall time goes: with ARR_TEST_TIMINGS=<file>, each test file of a parallel
+ * run (where the root hooks run once per file) appends one line `{file, worker, startMs, endMs}`
+ * as it ends, hooks included, which per-test durations leave out; a serial run writes one line
+ * for all its files. `node scripts/test-timings.js <file>` sums them up.
  */
 import {appendFileSync} from 'node:fs';
 import {relative} from 'node:path';

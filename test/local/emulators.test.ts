@@ -1,8 +1,14 @@
 import * as assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
+import {readdirSync, readFileSync} from 'node:fs';
 import {createServer, Server} from 'node:net';
 import {Firestore} from '@google-cloud/firestore';
-import {EmulatorStartError, startEmulator} from '../../local/emulators';
+import {
+  EMULATOR_JVM_OPTIONS,
+  EmulatorStartError,
+  emulatorJvmEnvironment,
+  startEmulator,
+} from '../../local/emulators';
 import {findFreePort} from '../../local/ports';
 import {ProcessGroup} from '../../local/process-group';
 import {harness} from '../harness/harness';
@@ -65,6 +71,49 @@ describe('emulators started by the root hooks', () => {
         await other.terminate();
       }
     });
+  });
+});
+
+describe('emulator JVM options', () => {
+  it('the JVM runs with C1 alone and the serial collector', () => {
+    const flags = EMULATOR_JVM_OPTIONS.join(' ');
+    assert.equal(flags, '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC');
+    for (const pgid of harness.emulatorProcessGroups) {
+      const java = livingMembers(pgid).filter(pid =>
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('java\0'),
+      );
+      assert.equal(java.length, 1, `one JVM in group ${pgid}`);
+      const environment = readFileSync(`/proc/${java[0]}/environ`, 'utf8');
+      assert.ok(
+        environment.split('\0').includes(`JAVA_TOOL_OPTIONS=${flags}`),
+        `the JVM of group ${pgid} has JAVA_TOOL_OPTIONS=${flags}`,
+      );
+      // What the JVM made of them: no C2 compiler thread, no parallel GC workers.
+      const threads = readdirSync(`/proc/${java[0]}/task`).map(tid =>
+        readFileSync(`/proc/${java[0]}/task/${tid}/comm`, 'utf8').trim(),
+      );
+      assert.ok(threads.includes('C1 CompilerThre'), threads.join(', '));
+      assert.deepEqual(
+        threads.filter(name => /^(C2 Compiler|GC Thread|G1 )/.test(name)),
+        [],
+      );
+    }
+  });
+
+  it("a user's own JAVA_TOOL_OPTIONS come after ours, so that theirs win", () => {
+    const env = emulatorJvmEnvironment({
+      JAVA_TOOL_OPTIONS: ' -XX:TieredStopAtLevel=4 -Xmx2g ',
+      PATH: '/usr/bin',
+    });
+    assert.deepEqual(env, {
+      JAVA_TOOL_OPTIONS:
+        '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:TieredStopAtLevel=4 -Xmx2g',
+      PATH: '/usr/bin',
+    });
+    assert.equal(
+      emulatorJvmEnvironment({JAVA_TOOL_OPTIONS: ''}).JAVA_TOOL_OPTIONS,
+      '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC',
+    );
   });
 });
 

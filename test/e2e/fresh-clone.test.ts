@@ -177,6 +177,11 @@ describe('a fresh clone: help before any build, arr on the PATH and npx arr befo
     const repaired = await run('npm', ['run', 'build'], clone, env);
     assert.strictEqual(repaired.code, 0, repaired.stdout + repaired.stderr);
     assert.ok(existsSync(removed), 'build/cli/render.js written again');
+    // Written again alone (with what it imports), not by a full build.
+    assert.match(
+      repaired.stderr,
+      /Writing again 1 compiled file\(s\) missing from build\/: cli\/render\.ts\n/,
+    );
     const help = await arrOnPath('changed', '--help');
     assert.strictEqual(help.code, 0, help.stdout + help.stderr);
     assert.match(help.stdout, /Usage: arr changed \[options\] <image>/);

@@ -51,9 +51,21 @@ describe('real images on the local stack, end to end through arr', function () {
     // Waiting for another suite's turn on the build cache counts too.
     this.timeout(600_000);
     engine = await requireDockerEngine();
-    releaseBuildCache = await holdBuildCache();
     checkout = mkdtempSync(join(tmpdir(), 'arr-real-images-'));
     cpSync(EXAMPLES, checkout, {recursive: true});
+    // Layers of its own: a line of this run in each script the Dockerfiles copy onto the root
+    // image, so that no layer it builds is in the engine's cache from an earlier run or from
+    // another suite (readme-output builds the example tree as it is, on the same engine). It
+    // needs the cache to itself only where it empties it.
+    for (const script of [
+      'arr-pytorch-base/build-torch.sh',
+      'arr-vertex-launcher/launch.sh',
+    ]) {
+      appendFileSync(
+        join(checkout, 'training/images', script),
+        `# real-images run ${process.pid}-${Date.now()}\n`,
+      );
+    }
     driver = await startArrOnStack('arr-real-images', {builds: 'real'});
     registry = driver.stack.env.REGISTRY_HOST;
     assert.match(
@@ -101,8 +113,9 @@ describe('real images on the local stack, end to end through arr', function () {
     `${registry}/${driver.stack.projectId}/${repository}/${image}@${digest}`;
 
   it('builds the example tree for real: every image arr status reports pulls by its digest', async () => {
-    // Cold, as on a new Cloud Build worker: the engine's own build cache would answer too.
-    await freshWorker(engine, registry);
+    // Cold, as on a new Cloud Build worker: none of the registry's images in the engine, and
+    // no layer of this tree in its cache (see before).
+    await removeEngineImages(engine, registry);
     await driver.arrOk('setup');
     for (const image of [
       'arr-pytorch-base',
@@ -113,6 +126,9 @@ describe('real images on the local stack, end to end through arr', function () {
       await driver.arrOk('changed', image, '--from', checkout);
     }
     const view = await status();
+    for (const build of view.builds) {
+      assert.equal(build.layersCached, 0, JSON.stringify(build));
+    }
     for (const image of view.images) {
       assert.equal(image.present, true, image.image);
       assert.ok(image.digest, image.image);
@@ -201,7 +217,10 @@ describe('real images on the local stack, end to end through arr', function () {
     );
   });
 
-  it('a change below the expensive layer rebuilds only what follows it; --force rebuilds everything', async () => {
+  it('a change below the expensive layer rebuilds only what follows it; --force rebuilds everything', async function (this: Context) {
+    // Waiting for another suite's turn on the build cache counts too.
+    this.timeout(600_000);
+    releaseBuildCache = await holdBuildCache();
     const layersOf = async (digest: string) => {
       const ref = reference(PERSISTENT, BASE, digest);
       assert.equal((await pull(ref)).code, 0);
@@ -256,6 +275,8 @@ describe('real images on the local stack, end to end through arr', function () {
       b => b.image === BASE && b.key === second.key,
     );
     assert.equal(rebuilt?.layersCached, 0, JSON.stringify(rebuilt));
+    releaseBuildCache();
+    releaseBuildCache = undefined;
   });
 
   it('a base pushed by hand with docker push under its key tag is adopted with no build', async () => {

@@ -10,6 +10,7 @@ import {resetFirestore, emulatorEnvironment} from '../../local/emulators';
 import {FUNCTIONS_RUNTIME} from '../../deploy/runtime';
 import {TEST_PROJECT_ID, harnessState} from './harness';
 import {fileTimings} from './file-timings';
+import {needsEmulators} from './sdk-suites';
 
 // Which Node.js runs the suite, and through process.execPath every process it spawns
 // (functions-framework hosts, the CLI, the local stack, the deploy CLI). Said once, by
@@ -59,7 +60,12 @@ export const mochaHooks: RootHookObject = {
     if (emulators === undefined) return;
     // The reset waits out a lock left by a killed process (resetFirestore).
     this.timeout(120_000);
-    await resetFirestore(emulators.firestore.host, TEST_PROJECT_ID);
+    // A suite that never reaches the emulators (sdk-suites.ts) has nothing there to reset;
+    // the next one that does resets before each of its tests.
+    const file = this.currentTest?.file;
+    if (file === undefined || needsEmulators(file)) {
+      await resetFirestore(emulators.firestore.host, TEST_PROJECT_ID);
+    }
     for (const hook of harnessState.resetHooks) await hook();
   },
 

@@ -1,7 +1,8 @@
 /**
  * Cross-process locks for what a parallel run's workers share beyond the emulators: the
- * Docker engine's build cache (a suite that counts the layers a build took from the cache,
- * and prunes it to start cold, must not run while another builds the same example images),
+ * Docker engine's build cache (readme-output counts the layers its builds of the example tree
+ * take from the cache, so no other suite may empty the cache meanwhile; real-images, whose
+ * layers are its own, holds it only for the test that empties it),
  * and the deploy's staging folder under build/ (one fixed path per compiled tree). Workers
  * take turns through a lock directory; one left by a process that died is taken over.
  */

@@ -196,11 +196,14 @@ export class ArtifactStore {
     const name = registryPath(key);
     await Promise.all(
       [image.config, image.layer].map(async blob => {
-        // Seeding pushes the same few blobs over and over: reuse what the registry holds.
+        // Seeding pushes the same few images over and over: reuse what the registry holds.
         if (!this.storage.linkStoredBlob(name, sha256Digest(blob)))
           await this.registry.uploadBlob(name, blob);
       }),
     );
+    if (this.storage.linkStoredManifest(name, image.digest, tags)) {
+      return this.getVersion(key, image.digest);
+    }
     for (const reference of tags.length > 0 ? tags : [image.digest]) {
       await this.registry.putManifest(
         name,

@@ -18,7 +18,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 
 const V2 = join('docker', 'registry', 'v2');
 const MANIFEST_LIST_TYPES = [
@@ -168,6 +168,32 @@ export class RegistryStorage {
     );
     mkdirSync(folder, {recursive: true});
     writeFileSync(join(folder, 'link'), digest);
+    return true;
+  }
+
+  /**
+   * Links a manifest the registry already stores into repository `name` under `tags`, as its
+   * PUT would (the revision link, each tag's current and index links), once linkStoredBlob
+   * has linked its blobs. False when the registry lacks it.
+   */
+  linkStoredManifest(
+    name: string,
+    digest: string,
+    tags: readonly string[],
+  ): boolean {
+    if (!statOrUndefined(this.blobPath(digest))) return false;
+    const hex = digest.slice('sha256:'.length);
+    const links = [
+      this.revisionLink(name, digest),
+      ...tags.flatMap(tag => [
+        this.tagLink(name, tag),
+        join(this.tagsPath(name), tag, 'index', 'sha256', hex, 'link'),
+      ]),
+    ];
+    for (const link of links) {
+      mkdirSync(dirname(link), {recursive: true});
+      writeFileSync(link, digest);
+    }
     return true;
   }
 

@@ -141,6 +141,14 @@ export function connect(target: Target): Connection {
     const value = target.env[name];
     if (value !== undefined) process.env[name] = value;
   }
+  return connectionWith(target, config);
+}
+
+/**
+ * The connection for a valid config, in a process whose environment already names the
+ * emulators (if any) the target's does.
+ */
+export function connectionWith(target: Target, config: Config): Connection {
   // Built as the functions build theirs, each on first use: a command that only
   // publishes never loads Firestore.
   const clients: Clients = createClients(config);

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
+import {basename} from 'node:path';
 import {createServer, Server} from 'node:net';
 import {Firestore} from '@google-cloud/firestore';
 import {
@@ -79,8 +80,12 @@ describe('emulator JVM options', () => {
     const flags = EMULATOR_JVM_OPTIONS.join(' ');
     assert.equal(flags, '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC');
     for (const pgid of harness.emulatorProcessGroups) {
-      const java = livingMembers(pgid).filter(pid =>
-        readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('java\0'),
+      // `java`, or $JAVA_HOME/bin/java when the Pub/Sub launcher finds JAVA_HOME.
+      const java = livingMembers(pgid).filter(
+        pid =>
+          basename(
+            readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0],
+          ) === 'java',
       );
       assert.equal(java.length, 1, `one JVM in group ${pgid}`);
       const environment = readFileSync(`/proc/${java[0]}/environ`, 'utf8');

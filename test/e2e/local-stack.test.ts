@@ -129,7 +129,6 @@ async function runningState(
   return running;
 }
 
-/** What is left of these process groups, and any emulator or function on their ports. */
 /**
  * What of `groups` still runs. `alive`: groups of a stack that runs now, whose processes are
  * not leftovers even when one took a port (and so a marker) a stopped one had.

@@ -17,7 +17,7 @@
  *   from the banner).
  * - Before the walkthrough the engine is a new Cloud Build worker (no build cache), as on a
  *   machine that builds the example for the first time: the layer counts the README shows
- *   depend on it. Suites that prune or build on the same engine meanwhile would change them.
+ *   depend on it. A suite that prunes the cache or builds the same tree on the engine meanwhile would change them.
  *
  * ARR_README_OUTPUT_DUMP=<file> writes each command's real output there (JSON), to regenerate
  * the README's blocks from; then a block that does not match is reported on stderr, and the

@@ -55,9 +55,8 @@ describe('suites that need the Google Cloud SDK', () => {
     );
     const required = mocharc.require as string[];
     assert.ok(required.includes(EMULATOR_FIXTURE));
-    // The longest suites first, then the other end-to-end ones, then the rest: workers take
-    // files in this order, and a long one started last would end the run long after the
-    // others. Each file once.
+    // Longest first, as measured, then the small ones: workers take files in this order, and
+    // a long one started last would end the run long after the others. Each file once.
     const spec = mocharc.spec as string[];
     assert.match(spec.at(-1) ?? '', /^build\/test\/!\(e2e\)\/\*\*\//);
     const files = readdirSync(COMPILED_TESTS, {

@@ -11,7 +11,11 @@ import {join, resolve} from 'node:path';
 import type {StatusView} from '../../cli/views';
 import {type BuildMode, LocalStack, startLocalStack} from '../../local/stack';
 import {writeStackState} from '../../cli/stack-state';
-import {type Connection, connectionWith} from '../../cli/connection';
+import {
+  type Connection,
+  connectionWith,
+  resolveTarget,
+} from '../../cli/connection';
 import {readStatus} from '../../cli/status-data';
 import {loadConfig} from '../../shared/config';
 import {harness} from '../harness/harness';
@@ -94,7 +98,7 @@ export async function startArrOnStack(
         'the stack is in the emulators this process reads',
       );
       reader ??= connectionWith(
-        {env: stack.env, source: 'environment', description: stack.projectId},
+        resolveTarget(stack.env),
         loadConfig(stack.env),
       );
       return JSON.parse(JSON.stringify(await readStatus(reader))) as StatusView;
